@@ -1,0 +1,77 @@
+"""The key-value interface every runtime-state user codes against."""
+
+from __future__ import annotations
+
+import abc
+from types import TracebackType
+
+from integrations.errors import StateBackendError
+
+__all__ = ["KeyValueStore", "Lock", "LockTimeout"]
+
+
+class LockTimeout(StateBackendError):
+    """A named lock could not be acquired within its blocking timeout."""
+
+
+class Lock(abc.ABC):
+    """A named mutual-exclusion lock, held at most ``timeout`` seconds (then it expires).
+
+    Use as ``async with store.lock(name, timeout=..., blocking_timeout=...):``; raises
+    :class:`LockTimeout` when it cannot be acquired in ``blocking_timeout`` seconds.
+    """
+
+    @abc.abstractmethod
+    async def acquire(self) -> None: ...
+
+    @abc.abstractmethod
+    async def release(self) -> None: ...
+
+    async def __aenter__(self) -> Lock:
+        await self.acquire()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.release()
+
+
+class KeyValueStore(abc.ABC):
+    """Bytes values under string keys, with optional TTLs, plus named locks.
+
+    Implementations: :class:`~integrations.state.memory.MemoryStore` (one process) and
+    :class:`~integrations.state.redis.RedisStore` (shared by all processes). Values are
+    copied in and out, so a caller mutating what it read never changes the stored value.
+    """
+
+    @abc.abstractmethod
+    async def get(self, key: str) -> bytes | None:
+        """Return the value, or ``None`` when absent or expired."""
+
+    @abc.abstractmethod
+    async def set(
+        self, key: str, value: bytes, *, ttl: float | None = None, only_if_absent: bool = False
+    ) -> bool:
+        """Store ``value``; with ``only_if_absent`` store only when no live value exists.
+
+        Returns whether the value was stored. ``ttl`` is in seconds (``None``: no expiry).
+        """
+
+    @abc.abstractmethod
+    async def delete(self, key: str) -> None:
+        """Remove the key if present."""
+
+    @abc.abstractmethod
+    def lock(self, name: str, *, timeout: float, blocking_timeout: float) -> Lock:
+        """Return a lock object for ``name`` (not yet acquired)."""
+
+    @abc.abstractmethod
+    async def ping(self) -> bool:
+        """Whether the backend answers (``/healthz``)."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook, nothing to close by default
+        """Release connections."""

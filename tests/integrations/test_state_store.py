@@ -1,0 +1,68 @@
+"""Contract tests of the key-value store, run against memory and the real Redis."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from integrations.state import KeyValueStore, LockTimeout
+
+
+async def test_set_get_delete(kv_store: KeyValueStore) -> None:
+    assert await kv_store.get("a") is None
+    assert await kv_store.set("a", b"1")
+    assert await kv_store.get("a") == b"1"
+    await kv_store.delete("a")
+    assert await kv_store.get("a") is None
+
+
+async def test_only_if_absent_is_atomic_first_wins(kv_store: KeyValueStore) -> None:
+    results = await asyncio.gather(
+        *(kv_store.set("dedup", str(i).encode(), only_if_absent=True) for i in range(20))
+    )
+    assert results.count(True) == 1
+    winner = results.index(True)
+    assert await kv_store.get("dedup") == str(winner).encode()
+
+
+async def test_ttl_expires(kv_store: KeyValueStore) -> None:
+    await kv_store.set("short", b"x", ttl=0.05)
+    assert await kv_store.get("short") == b"x"
+    await asyncio.sleep(0.12)
+    assert await kv_store.get("short") is None
+    # an expired key no longer blocks only_if_absent
+    assert await kv_store.set("short", b"y", only_if_absent=True)
+
+
+async def test_lock_serialises_critical_sections(kv_store: KeyValueStore) -> None:
+    inside = 0
+    peak = 0
+    order: list[int] = []
+
+    async def worker(i: int) -> None:
+        nonlocal inside, peak
+        async with kv_store.lock("resident-1", timeout=5, blocking_timeout=5):
+            inside += 1
+            peak = max(peak, inside)
+            await asyncio.sleep(0.01)
+            order.append(i)
+            inside -= 1
+
+    await asyncio.gather(*(worker(i) for i in range(5)))
+    assert peak == 1
+    assert sorted(order) == list(range(5))
+
+
+async def test_lock_times_out_when_held(kv_store: KeyValueStore) -> None:
+    async with kv_store.lock("busy", timeout=5, blocking_timeout=1):
+        with pytest.raises(LockTimeout):
+            async with kv_store.lock("busy", timeout=5, blocking_timeout=0.05):
+                pass
+    # released: can be taken again
+    async with kv_store.lock("busy", timeout=5, blocking_timeout=0.5):
+        pass
+
+
+async def test_ping(kv_store: KeyValueStore) -> None:
+    assert await kv_store.ping()
