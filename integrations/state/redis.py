@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import secrets
+import time
+
 from redis import asyncio as aioredis
-from redis.asyncio.lock import Lock as _RedisLock
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import LockError, RedisError
+from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
@@ -16,27 +19,81 @@ from integrations.state.base import KeyValueStore, Lock, LockTimeout
 __all__ = ["RedisStore"]
 
 
-class _RedisBackedLock(Lock):
-    """redis-py's token lock (SET NX PX + Lua release) with our errors."""
+# Whose turn is it? Drops queue heads whose lease expired (crashed holders or waiters), then
+# answers 1 when ``token`` is at the head. Runs atomically inside Redis.
+_TURN_SCRIPT = """
+local head = redis.call('ZRANGE', KEYS[1], 0, 0)[1]
+while head do
+  if head == ARGV[1] then return 1 end
+  if redis.call('EXISTS', ARGV[2] .. head) == 1 then return 0 end
+  redis.call('ZREM', KEYS[1], head)
+  head = redis.call('ZRANGE', KEYS[1], 0, 0)[1]
+end
+return -1
+"""
 
-    def __init__(self, lock: _RedisLock, name: str) -> None:
-        self._lock = lock
+
+class _RedisFairLock(Lock):
+    """A FIFO lock shared by all processes: waiters queue in a sorted set by arrival.
+
+    redis-py's lock lets whichever poller comes first win, so a resident's messages could be
+    handled out of order; here the oldest live waiter always goes next. Every queued token
+    has a lease key: the holder's lasts ``timeout`` seconds, a waiter's a few seconds and is
+    renewed while it waits, so a crashed process never blocks the queue for long.
+    """
+
+    _WAITER_LEASE_MS = 3000
+    _POLL_SECONDS = 0.003
+
+    def __init__(
+        self, store: RedisStore, name: str, *, timeout: float, blocking_timeout: float
+    ) -> None:
+        self._client = store.client
+        self._queue = store.key(f"lock:{name}:queue")
+        self._seq = store.key(f"lock:{name}:seq")
+        self._lease_prefix = store.key(f"lock:{name}:lease:")
         self._name = name
+        self._timeout_ms = max(1, int(timeout * 1000))
+        self._blocking_timeout = blocking_timeout
+        self._token = secrets.token_hex(8)
+        self._turn = store.client.register_script(_TURN_SCRIPT)
 
     async def acquire(self) -> None:
+        lease = self._lease_prefix + self._token
+        deadline = time.monotonic() + self._blocking_timeout
         try:
-            acquired = await self._lock.acquire()
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.set(lease, b"1", px=self._WAITER_LEASE_MS)
+                pipe.incr(self._seq)
+                _, seq = await pipe.execute()
+            await self._client.zadd(self._queue, {self._token: seq})
+            while True:
+                turn = await self._turn(keys=[self._queue], args=[self._token, self._lease_prefix])
+                if turn == 1:
+                    await self._client.set(lease, b"1", px=self._timeout_ms)
+                    return
+                if turn == -1:  # our own waiter lease lapsed (a long stall): queue again
+                    await self._client.set(lease, b"1", px=self._WAITER_LEASE_MS)
+                    await self._client.zadd(
+                        self._queue, {self._token: await self._client.incr(self._seq)}
+                    )
+                if time.monotonic() >= deadline:
+                    await self._leave()
+                    raise LockTimeout(f"lock {self._name!r} busy for {self._blocking_timeout}s")
+                await self._client.pexpire(lease, self._WAITER_LEASE_MS)
+                await asyncio.sleep(self._POLL_SECONDS)
         except RedisError as exc:
             raise StateBackendError(f"Redis lock {self._name!r}: {exc}") from exc
-        if not acquired:
-            raise LockTimeout(f"lock {self._name!r} busy")
+
+    async def _leave(self) -> None:
+        async with self._client.pipeline(transaction=True) as pipe:
+            pipe.zrem(self._queue, self._token)
+            pipe.delete(self._lease_prefix + self._token)
+            await pipe.execute()
 
     async def release(self) -> None:
         try:
-            await self._lock.release()
-        except LockError:
-            # Expired while held: someone else may own it now; nothing of ours to release.
-            pass
+            await self._leave()
         except RedisError as exc:
             raise StateBackendError(f"Redis lock {self._name!r}: {exc}") from exc
 
@@ -92,15 +149,7 @@ class RedisStore(KeyValueStore):
             raise StateBackendError(f"Redis DEL failed: {exc}") from exc
 
     def lock(self, name: str, *, timeout: float, blocking_timeout: float) -> Lock:
-        lock = _RedisLock(
-            self._client,
-            self.key("lock:" + name),
-            timeout=timeout,
-            sleep=0.005,
-            blocking=True,
-            blocking_timeout=blocking_timeout,
-        )
-        return _RedisBackedLock(lock, name)
+        return _RedisFairLock(self, name, timeout=timeout, blocking_timeout=blocking_timeout)
 
     async def ping(self) -> bool:
         try:

@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from integrations.state import KeyValueStore, LockTimeout
+from integrations.state.redis import RedisStore
 
 
 async def test_set_get_delete(kv_store: KeyValueStore) -> None:
@@ -66,3 +67,37 @@ async def test_lock_times_out_when_held(kv_store: KeyValueStore) -> None:
 
 async def test_ping(kv_store: KeyValueStore) -> None:
     assert await kv_store.ping()
+
+
+async def test_lock_is_fifo_in_arrival_order(kv_store: KeyValueStore) -> None:
+    order: list[int] = []
+
+    async def worker(i: int) -> None:
+        async with kv_store.lock("fifo", timeout=5, blocking_timeout=5):
+            order.append(i)
+            await asyncio.sleep(0.05)
+
+    tasks = []
+    for i in range(6):
+        tasks.append(asyncio.create_task(worker(i)))
+        await asyncio.sleep(0.01)  # arrive in this order, all while the first holds the lock
+    await asyncio.gather(*tasks)
+    assert order == list(range(6))
+
+
+async def test_timed_out_waiter_leaves_the_queue(kv_store: KeyValueStore) -> None:
+    holder = kv_store.lock("q", timeout=5, blocking_timeout=1)
+    await holder.acquire()
+    with pytest.raises(LockTimeout):
+        await kv_store.lock("q", timeout=5, blocking_timeout=0.05).acquire()
+    await holder.release()
+    # the gave-up waiter does not block the next one
+    async with kv_store.lock("q", timeout=5, blocking_timeout=0.5):
+        pass
+
+
+async def test_crashed_holder_expires(redis_store: RedisStore) -> None:
+    crashed = redis_store.lock("crash", timeout=0.2, blocking_timeout=1)
+    await crashed.acquire()  # never released: the process "died"
+    async with redis_store.lock("crash", timeout=5, blocking_timeout=2):
+        pass

@@ -1,0 +1,155 @@
+"""Channel overhead: signed text messages from many residents, real app vs bare endpoint.
+
+Starts both servers (uvicorn, one process each, on loopback), sends the same load to each
+in the same run and prints messages/second and p50/p99 latency, plus the ratio.
+
+    .venv/bin/python benchmarks/bench_channel.py [--messages 4000] [--concurrency 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bot.wechat.simulator import CallbackSigner  # noqa: E402
+
+TOKEN = "benchtoken123"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _start(target: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        target,
+        "--factory" if target.endswith(":create") else "",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
+    return subprocess.Popen([c for c in cmd if c], cwd=ROOT, env=env)
+
+
+async def _wait_up(url: str) -> None:
+    async with httpx.AsyncClient() as client:
+        for _ in range(200):
+            try:
+                await client.get(url, timeout=0.5)
+                return
+            except httpx.TransportError:
+                await asyncio.sleep(0.05)
+    raise RuntimeError(f"{url} did not come up")
+
+
+async def _load(
+    url: str, messages: int, concurrency: int, residents: int
+) -> tuple[float, list[float]]:
+    signer = CallbackSigner(TOKEN)
+    latencies: list[float] = []
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(messages):
+        queue.put_nowait(i)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        while True:
+            try:
+                i = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            request = signer.text(f"o-bench-{i % residents}", f"第{i}条：小区门口路灯坏了")
+            started = time.perf_counter()
+            response = await client.post(url, params=request.params, content=request.body)
+            latencies.append(time.perf_counter() - started)
+            if response.status_code != 200:
+                raise RuntimeError(
+                    f"unexpected answer {response.status_code}: {response.text[:80]}"
+                )
+
+    async with httpx.AsyncClient(limits=limits, timeout=10) as client:
+        # warm-up
+        for i in range(50):
+            request = signer.text(f"o-warm-{i}", "你好")
+            await client.post(url, params=request.params, content=request.body)
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    return messages / elapsed, latencies
+
+
+def _pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--messages", type=int, default=4000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--residents", type=int, default=500)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as data_dir:
+        env = {
+            **os.environ,
+            "INTAKE_DATA_DIR": data_dir,
+            "WECHAT_TOKEN": TOKEN,
+            "WECHAT_APP_ID": "wxbench",
+            "WECHAT_APP_SECRET": "benchsecret",
+            "INTAKE_ADMIN_TOKEN": "bench-admin-token-0123456789",
+            "WECHAT_API_BASE_URL": "http://127.0.0.1:9",
+            "INTAKE_LOG_LEVEL": "WARNING",
+        }
+        env.pop("REDIS_URL", None)
+        results = {}
+        for name, target in (
+            ("bare endpoint", "benchmarks.bare_endpoint:app"),
+            ("intake channel", "benchmarks.channel_app:create"),
+        ):
+            port = _free_port()
+            proc = _start(target, port, env)
+            try:
+                url = f"http://127.0.0.1:{port}/wechat"
+                await _wait_up(f"http://127.0.0.1:{port}/")
+                rate, latencies = await _load(url, args.messages, args.concurrency, args.residents)
+                results[name] = (rate, _pct(latencies, 50), _pct(latencies, 99))
+            finally:
+                proc.terminate()
+                proc.wait(timeout=10)
+
+    print(
+        f"{args.messages} signed text messages, {args.concurrency} concurrent, "
+        f"{args.residents} residents, one server process each"
+    )
+    print(f"{'':16} {'msg/s':>8} {'p50 ms':>8} {'p99 ms':>8}")
+    for name, (rate, p50, p99) in results.items():
+        print(f"{name:16} {rate:8.0f} {p50:8.2f} {p99:8.2f}")
+    ratio = results["intake channel"][0] / results["bare endpoint"][0]
+    print(f"channel throughput / bare endpoint: {ratio:.0%} (target >= 50%)")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,92 @@
+"""The FastAPI application: the WeChat callback at ``/wechat`` and ``/healthz``.
+
+``create_app()`` builds everything from settings at start-up (never at import), so tests
+build apps with their own settings, clock and fakes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+
+from bot.config import Settings, load_settings
+from bot.runtime import Runtime
+
+__all__ = ["create_app"]
+
+
+class BodyTooLarge(Exception):
+    """The request body exceeds ``INTAKE_MAX_BODY_BYTES``."""
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    clock: Callable[[], float] = time.time,
+    runtime: Runtime | None = None,
+) -> FastAPI:
+    """Build the app; ``runtime`` lets tests pass one with fakes wired in (the app still
+    starts and closes it with its lifespan)."""
+    settings = settings or load_settings()
+    the_runtime = runtime or Runtime.from_settings(settings, clock=clock)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await the_runtime.start()
+        try:
+            yield
+        finally:
+            await the_runtime.close()
+
+    app = FastAPI(title="intake", version="0.1.0", lifespan=lifespan, docs_url="/api/docs")
+    app.state.runtime = the_runtime
+    app.state.settings = settings
+
+    @app.get("/wechat")
+    async def wechat_verify(request: Request, rt: RuntimeDep) -> Response:
+        result = rt.channel.verify_url(request.query_params)
+        return PlainTextResponse(result.body, status_code=result.status)
+
+    @app.post("/wechat")
+    async def wechat_message(request: Request, rt: RuntimeDep) -> Response:
+        try:
+            body = await _read_limited(request, rt.settings.max_body_bytes)
+        except BodyTooLarge:
+            return PlainTextResponse("request body too large", status_code=413)
+        result = await rt.channel.handle(request.query_params, body)
+        return Response(result.body, status_code=result.status, media_type=result.media_type)
+
+    @app.get("/healthz")
+    async def healthz(rt: RuntimeDep) -> JSONResponse:
+        checks = await rt.health()
+        status = 200 if all(checks.values()) else 503
+        return JSONResponse({"ok": status == 200, "checks": checks}, status_code=status)
+
+    return app

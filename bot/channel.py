@@ -1,0 +1,200 @@
+"""The WeChat callback, independent of the web framework: verify, parse, dispatch, answer.
+
+A POST is authenticated (signature and timestamp window, or ``msg_signature`` and AES in safe
+mode), parsed safely, handed to the dispatcher, and answered passively when the reply is
+ready within the deadline. Otherwise the answer is ``success`` and the reply is pushed
+through the customer-service API when it is ready (the slow path, a first-class branch).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from nlu.pii import mask_openid
+
+from bot.delivery import PASSIVE, PUSH, DeliveryContext, DeliveryLedger
+from bot.dispatcher import Dispatcher
+from bot.replies import Reply
+from bot.wechat.messages import IncomingMessage, message_from_fields
+from bot.wechat.security import (
+    AESEnvelope,
+    InvalidSignature,
+    StaleTimestamp,
+    check_timestamp,
+    verify_signature,
+)
+from bot.wechat.xml import MalformedXML, parse_xml, render_text_reply
+
+__all__ = ["ChannelResponse", "Pusher", "WeChatChannel"]
+
+log = logging.getLogger(__name__)
+
+SUCCESS = "success"
+
+
+class Pusher(Protocol):
+    """Sends a text to a resident outside the passive reply (customer-service message)."""
+
+    async def push_text(self, openid: str, text: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelResponse:
+    """Status code and body of the HTTP answer to WeChat."""
+
+    status: int
+    body: str
+    media_type: str = "text/plain"
+
+    @classmethod
+    def error(cls, status: int, reason: str) -> ChannelResponse:
+        return cls(status, reason)
+
+
+class WeChatChannel:
+    """One Official Account's callback endpoint."""
+
+    def __init__(
+        self,
+        *,
+        token: str,
+        app_id: str,
+        dispatcher: Dispatcher,
+        ledger: DeliveryLedger,
+        pusher: Pusher,
+        envelope: AESEnvelope | None = None,
+        reply_deadline: float = 4.0,
+        timestamp_window: float = 300.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.token = token
+        self.app_id = app_id
+        self.dispatcher = dispatcher
+        self.ledger = ledger
+        self.pusher = pusher
+        self.envelope = envelope
+        self.reply_deadline = reply_deadline
+        self.timestamp_window = timestamp_window
+        self.clock = clock
+        self._background: set[asyncio.Task[None]] = set()
+
+    # -- authentication -------------------------------------------------------------------
+
+    def _check_plain(self, params: Mapping[str, str]) -> None:
+        timestamp, nonce = params.get("timestamp", ""), params.get("nonce", "")
+        verify_signature((self.token, timestamp, nonce), params.get("signature"))
+        check_timestamp(timestamp, now=self.clock(), window=self.timestamp_window)
+
+    def verify_url(self, params: Mapping[str, str]) -> ChannelResponse:
+        """GET: WeChat checks the server with ``echostr`` (plain, or encrypted in safe mode)."""
+        echostr = params.get("echostr")
+        if echostr is None:
+            return ChannelResponse.error(400, "missing echostr")
+        try:
+            if "msg_signature" in params and self.envelope is not None:
+                timestamp = params.get("timestamp", "")
+                check_timestamp(timestamp, now=self.clock(), window=self.timestamp_window)
+                echostr = self.envelope.decrypt(
+                    echostr,
+                    msg_signature=params.get("msg_signature"),
+                    timestamp=timestamp,
+                    nonce=params.get("nonce", ""),
+                )
+            else:
+                self._check_plain(params)
+        except (InvalidSignature, StaleTimestamp) as exc:
+            return ChannelResponse.error(403, str(exc))
+        return ChannelResponse(200, echostr)
+
+    def _open(self, params: Mapping[str, str], body: bytes) -> tuple[dict[str, object], bool]:
+        """Authenticate and parse the body; returns the fields and whether it was encrypted."""
+        fields = parse_xml(body)
+        encrypted = params.get("encrypt_type", "raw").lower() == "aes" or (
+            "Encrypt" in fields and "MsgType" not in fields
+        )
+        if not encrypted:
+            self._check_plain(params)
+            return fields, False
+        if self.envelope is None:
+            raise InvalidSignature("encrypted message but no EncodingAESKey is configured")
+        encrypt = fields.get("Encrypt")
+        if not isinstance(encrypt, str) or not encrypt:
+            raise MalformedXML("encrypted message without <Encrypt>")
+        timestamp = params.get("timestamp", "")
+        # Compatible mode also signs plainly: either way the AES envelope is authoritative.
+        check_timestamp(timestamp, now=self.clock(), window=self.timestamp_window)
+        plaintext = self.envelope.decrypt(
+            encrypt,
+            msg_signature=params.get("msg_signature"),
+            timestamp=timestamp,
+            nonce=params.get("nonce", ""),
+        )
+        return parse_xml(plaintext), True
+
+    # -- messages -------------------------------------------------------------------------
+
+    async def handle(self, params: Mapping[str, str], body: bytes) -> ChannelResponse:
+        """POST: one message from WeChat."""
+        started = time.monotonic()
+        try:
+            fields, encrypted = self._open(params, body)
+        except MalformedXML as exc:
+            return ChannelResponse.error(400, str(exc))
+        except (InvalidSignature, StaleTimestamp) as exc:
+            return ChannelResponse.error(403, str(exc))
+        message = message_from_fields(fields)
+        if not message.from_user:
+            return ChannelResponse.error(400, "message without FromUserName")
+        delivery = DeliveryContext(deadline=started + self.reply_deadline)
+        reply = await self._dispatch_within_deadline(message, delivery)
+        if reply is None or not await self.ledger.claim_delivery(delivery.key, PASSIVE):
+            return ChannelResponse(200, SUCCESS)
+        xml = render_text_reply(message.from_user, message.to_user, reply.text)
+        if encrypted and self.envelope is not None:
+            xml = self.envelope.encrypt(xml, nonce=params.get("nonce") or None)
+        return ChannelResponse(200, xml, "application/xml")
+
+    async def _dispatch_within_deadline(
+        self, message: IncomingMessage, delivery: DeliveryContext
+    ) -> Reply | None:
+        task = asyncio.create_task(self.dispatcher.feed_update(message, delivery=delivery))
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), delivery.remaining())
+        except TimeoutError:
+            pass
+        if delivery.duplicate:
+            # A retry only waits for the first arrival's reply; that one delivers it.
+            task.cancel()
+            return None
+        log.info(
+            "reply to %s is late: answering success, pushing later", mask_openid(message.openid)
+        )
+        late = asyncio.create_task(self._push_when_ready(message, delivery, task))
+        self._background.add(late)
+        late.add_done_callback(self._background.discard)
+        return None
+
+    async def _push_when_ready(
+        self, message: IncomingMessage, delivery: DeliveryContext, task: asyncio.Task[Reply | None]
+    ) -> None:
+        try:
+            reply = await task
+        except Exception:
+            log.exception("late handler failed")
+            return
+        if reply is None or not await self.ledger.claim_delivery(delivery.key, PUSH):
+            return
+        try:
+            await self.pusher.push_text(message.openid, reply.text)
+        except Exception:
+            log.exception("pushing a late reply to %s failed", mask_openid(message.openid))
+
+    async def drain(self, timeout: float = 10.0) -> None:
+        """Wait for late replies still being pushed (shutdown and tests)."""
+        if self._background:
+            await asyncio.wait(set(self._background), timeout=timeout)

@@ -1,0 +1,117 @@
+"""The ``intake`` command: serve, chat, and (later) worker, nlu and user management."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from bot.config import Settings, load_settings
+from integrations.errors import ConfigurationError
+
+__all__ = ["main"]
+
+
+def _configure_logging(level: str) -> None:
+    from bot.logs import configure_logging
+
+    configure_logging(level)
+
+
+def _settings_or_exit(**overrides: object) -> Settings:
+    try:
+        return load_settings(**overrides)
+    except ConfigurationError as exc:
+        print(f"intake: configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _print_dev_banner(settings: Settings) -> None:
+    if settings.production:
+        return
+    lines = [
+        f"intake (development) on http://{settings.host}:{settings.port}",
+        f"  storage: {settings.effective_database_url}"
+        + (f", state in Redis {settings.redis_url}" if settings.redis_url else ", state in memory"),
+    ]
+    if settings.generated_secrets:
+        lines.append(
+            f"  generated development secrets, kept in {settings.data_dir / 'dev-secrets.json'}:"
+        )
+        lines.append(f"    WECHAT_TOKEN={settings.wechat_token}")
+        lines.append(f"    WECHAT_APP_ID={settings.wechat_app_id}")
+        lines.append(f"    INTAKE_ADMIN_TOKEN={settings.admin_token}")
+    print("\n".join(lines), flush=True)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    overrides: dict[str, object] = {}
+    if args.host:
+        overrides["host"] = args.host
+    if args.port:
+        overrides["port"] = args.port
+    settings = _settings_or_exit(**overrides)
+    _configure_logging(settings.log_level)
+    _print_dev_banner(settings)
+    if args.workers > 1:
+        # Each worker process builds its own app from the same environment.
+        uvicorn.run(
+            "bot.app:create_app",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=args.workers,
+            log_level=settings.log_level.lower(),
+            access_log=False,
+        )
+        return 0
+    from bot.app import create_app
+
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+    )
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from bot.chat import run_chat
+
+    settings = _settings_or_exit()
+    logging.basicConfig(level=logging.WARNING)
+    return asyncio.run(run_chat(settings, openid=args.openid))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="intake", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the web app (WeChat callback, API)")
+    serve.add_argument("--host", help="bind address (INTAKE_HOST)")
+    serve.add_argument("--port", type=int, help="port (INTAKE_PORT)")
+    serve.add_argument("--workers", type=int, default=1, help="worker processes")
+    serve.set_defaults(func=cmd_serve)
+
+    chat = sub.add_parser("chat", help="talk to the bot in the terminal as a resident")
+    chat.add_argument("--openid", default="o-terminal-resident", help="resident id to chat as")
+    chat.set_defaults(func=cmd_chat)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,146 @@
+"""Typed settings from environment variables, built once at start-up (never at import).
+
+On the embedded default (``INTAKE_ENV=development``) nothing needs to be set: missing WeChat
+secrets and the admin token are generated once, kept in ``data/dev-secrets.json`` and
+printed. With ``INTAKE_ENV=production`` a missing or invalid secret stops start-up with one
+clear line (:class:`~integrations.errors.ConfigurationError`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import string
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, PrivateAttr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.wechat.security import decode_aes_key
+from integrations.errors import ConfigurationError
+
+__all__ = ["Settings", "load_settings"]
+
+_TOKEN_RE = re.compile(r"^[A-Za-z0-9]{3,32}$")
+_DEV_SECRET_FIELDS = ("wechat_token", "wechat_app_id", "wechat_app_secret", "admin_token")
+
+
+class Settings(BaseSettings):
+    """Every setting of the product; the README's configuration table lists them."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
+
+    env: Literal["development", "production"] = Field("development", alias="INTAKE_ENV")
+    host: str = Field("127.0.0.1", alias="INTAKE_HOST")
+    port: int = Field(8000, alias="INTAKE_PORT", ge=1, le=65535)
+    data_dir: Path = Field(Path("data"), alias="INTAKE_DATA_DIR")
+    database_url: str | None = Field(None, alias="DATABASE_URL")
+    redis_url: str | None = Field(None, alias="REDIS_URL")
+
+    wechat_token: str | None = Field(None, alias="WECHAT_TOKEN")
+    wechat_app_id: str | None = Field(None, alias="WECHAT_APP_ID")
+    wechat_app_secret: str | None = Field(None, alias="WECHAT_APP_SECRET")
+    wechat_encoding_aes_key: str | None = Field(None, alias="WECHAT_ENCODING_AES_KEY")
+    wechat_api_base_url: str = Field("https://api.weixin.qq.com", alias="WECHAT_API_BASE_URL")
+    admin_token: str | None = Field(None, alias="INTAKE_ADMIN_TOKEN")
+
+    reply_deadline: float = Field(4.0, alias="INTAKE_REPLY_DEADLINE", gt=0, le=4.8)
+    timestamp_window: float = Field(300.0, alias="INTAKE_TIMESTAMP_WINDOW", gt=0)
+    max_body_bytes: int = Field(64 * 1024, alias="INTAKE_MAX_BODY_BYTES", gt=0)
+    dialogue_ttl: float = Field(24 * 3600.0, alias="INTAKE_DIALOGUE_TTL", gt=0)
+    log_level: str = Field("INFO", alias="INTAKE_LOG_LEVEL")
+
+    _generated: list[str] = PrivateAttr(default_factory=list)
+
+    @property
+    def generated_secrets(self) -> list[str]:
+        """Names of the development secrets that were generated rather than configured."""
+        return list(self._generated)
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'intake.db').as_posix()}"
+
+    @property
+    def safe_mode(self) -> bool:
+        return bool(self.wechat_encoding_aes_key)
+
+    def require_secrets(self) -> None:
+        """Raise :class:`ConfigurationError` naming the first missing or invalid secret."""
+        for name, value in (
+            ("WECHAT_TOKEN", self.wechat_token),
+            ("WECHAT_APP_ID", self.wechat_app_id),
+            ("WECHAT_APP_SECRET", self.wechat_app_secret),
+            ("INTAKE_ADMIN_TOKEN", self.admin_token),
+        ):
+            if not value:
+                raise ConfigurationError(f"{name} is not set (required when INTAKE_ENV=production)")
+        assert self.wechat_token is not None and self.admin_token is not None
+        if not _TOKEN_RE.match(self.wechat_token):
+            raise ConfigurationError("WECHAT_TOKEN must be 3-32 letters or digits")
+        if len(self.admin_token) < 16:
+            raise ConfigurationError("INTAKE_ADMIN_TOKEN must be at least 16 characters")
+        self.check_aes_key()
+
+    def check_aes_key(self) -> None:
+        if self.wechat_encoding_aes_key:
+            try:
+                decode_aes_key(self.wechat_encoding_aes_key)
+            except ValueError as exc:
+                raise ConfigurationError(f"WECHAT_ENCODING_AES_KEY is invalid: {exc}") from None
+
+
+def _generate_dev_secrets() -> dict[str, str]:
+    alphabet = string.ascii_letters + string.digits
+    return {
+        "wechat_token": "".join(secrets.choice(alphabet) for _ in range(24)),
+        "wechat_app_id": "wxdev" + secrets.token_hex(6),
+        "wechat_app_secret": secrets.token_hex(16),
+        "admin_token": secrets.token_urlsafe(24),
+    }
+
+
+def _fill_dev_secrets(settings: Settings) -> list[str]:
+    """Fill unset secrets from ``data/dev-secrets.json`` (created once); return what was filled."""
+    missing = [name for name in _DEV_SECRET_FIELDS if not getattr(settings, name)]
+    if not missing:
+        return []
+    path = settings.data_dir / "dev-secrets.json"
+    stored: dict[str, str] = {}
+    if path.exists():
+        stored = json.loads(path.read_text())
+    if any(name not in stored for name in missing):
+        stored = {**_generate_dev_secrets(), **stored}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(stored, indent=2))
+        path.chmod(0o600)
+    for name in missing:
+        setattr(settings, name, stored[name])
+    return missing
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment (plus ``overrides``, by field name), validate, fill dev secrets.
+
+    Raises :class:`ConfigurationError` with one line per problem a person can act on.
+    """
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigurationError(f"invalid setting {where}: {first['msg']}") from None
+    if settings.production:
+        settings.require_secrets()
+    else:
+        settings.check_aes_key()
+        settings._generated = _fill_dev_secrets(settings)
+    return settings

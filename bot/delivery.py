@@ -1,0 +1,90 @@
+"""Exactly one answer per WeChat message, across retries, processes and the 5-second window.
+
+WeChat retries an unanswered message up to three times. Each message (its dedup key) gets a
+ledger in the shared store: ``seen`` (the first arrival claims processing), ``result`` (the
+reply, once ready) and ``via`` (how it was delivered: ``passive`` in the HTTP response, or
+``push`` through the customer-service API when it was late). A passive reply may be repeated
+to a retry (WeChat shows one passive reply per message), but a reply is never both pushed
+and passively answered, so the resident never sees it twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass, field
+
+from bot.replies import Reply
+from integrations.state import KeyValueStore
+
+__all__ = ["DeliveryContext", "DeliveryLedger"]
+
+PASSIVE = "passive"
+PUSH = "push"
+
+
+@dataclass(slots=True)
+class DeliveryContext:
+    """What the callback and the dedup middleware tell each other about one request."""
+
+    deadline: float  # monotonic time by which the passive answer must be sent
+    key: str | None = None
+    duplicate: bool = False
+    started: float = field(default_factory=time.monotonic)
+
+    def remaining(self) -> float:
+        return max(0.0, self.deadline - time.monotonic())
+
+
+class DeliveryLedger:
+    """Per-message records in the key-value store, with TTLs."""
+
+    def __init__(
+        self, store: KeyValueStore, *, processing_ttl: float = 120, result_ttl: float = 3600
+    ) -> None:
+        self._store = store
+        self._processing_ttl = processing_ttl
+        self._result_ttl = result_ttl
+
+    async def claim(self, key: str) -> bool:
+        """True for the first arrival of a message: it processes it; retries get False."""
+        return await self._store.set(
+            f"dedup:{key}:seen", b"1", ttl=self._processing_ttl, only_if_absent=True
+        )
+
+    async def save_result(self, key: str, reply: Reply | None) -> None:
+        payload = json.dumps({"text": reply.text if reply else None}, ensure_ascii=False)
+        await self._store.set(f"dedup:{key}:result", payload.encode(), ttl=self._result_ttl)
+
+    async def get_result(self, key: str) -> tuple[bool, Reply | None]:
+        """``(ready, reply)``; ``reply`` is ``None`` when the handler had nothing to say."""
+        raw = await self._store.get(f"dedup:{key}:result")
+        if raw is None:
+            return False, None
+        text = json.loads(raw)["text"]
+        return True, (Reply(text) if text else None)
+
+    async def wait_result(
+        self, key: str, timeout: float, *, poll: float = 0.02
+    ) -> tuple[bool, Reply | None]:
+        """Poll for the first arrival's result for up to ``timeout`` seconds."""
+        end = time.monotonic() + timeout
+        while True:
+            ready, reply = await self.get_result(key)
+            if ready or time.monotonic() >= end:
+                return ready, reply
+            await asyncio.sleep(min(poll, max(0.0, end - time.monotonic())))
+
+    async def claim_delivery(self, key: str | None, via: str) -> bool:
+        """Whether the reply may be delivered ``via`` this channel.
+
+        The first channel to claim wins; a passive claim also allows later passive answers
+        (retries whose earlier HTTP answer was lost), never a push after a passive answer.
+        """
+        if key is None:
+            return True
+        name = f"dedup:{key}:via"
+        if await self._store.set(name, via.encode(), ttl=self._result_ttl, only_if_absent=True):
+            return True
+        return via == PASSIVE and await self._store.get(name) == PASSIVE.encode()

@@ -1,0 +1,50 @@
+"""Where each resident's dialogue state lives: the shared key-value store.
+
+One JSON document per resident (``{"state": ..., "data": {...}}``) under ``fsm:{openid}``
+with a TTL, so abandoned forms expire by themselves. The store is the memory one on the
+embedded default and Redis in production; the same contract tests run against both.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from integrations.state import KeyValueStore
+
+__all__ = ["FSMRecord", "FSMStorage"]
+
+
+@dataclass(slots=True)
+class FSMRecord:
+    """A resident's state name and form data."""
+
+    state: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class FSMStorage:
+    """Reads and writes :class:`FSMRecord` documents with a sliding TTL."""
+
+    def __init__(self, store: KeyValueStore, *, ttl: float = 24 * 3600) -> None:
+        self._store = store
+        self._ttl = ttl
+
+    @staticmethod
+    def _key(openid: str) -> str:
+        return f"fsm:{openid}"
+
+    async def load(self, openid: str) -> FSMRecord:
+        raw = await self._store.get(self._key(openid))
+        if raw is None:
+            return FSMRecord()
+        doc = json.loads(raw)
+        return FSMRecord(state=doc.get("state"), data=dict(doc.get("data") or {}))
+
+    async def save(self, openid: str, record: FSMRecord) -> None:
+        if record.state is None and not record.data:
+            await self._store.delete(self._key(openid))
+            return
+        payload = json.dumps({"state": record.state, "data": record.data}, ensure_ascii=False)
+        await self._store.set(self._key(openid), payload.encode(), ttl=self._ttl)

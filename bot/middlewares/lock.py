@@ -1,0 +1,42 @@
+"""One message of a resident at a time, in order, across every process."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from bot.dispatcher import NextHandler
+from bot.replies import Reply
+from bot.wechat.messages import IncomingMessage
+from integrations.state import KeyValueStore, LockTimeout
+
+__all__ = ["ResidentLockMiddleware"]
+
+log = logging.getLogger(__name__)
+
+BUSY_REPLY = "您的上一条消息还在处理中，请稍等片刻再发送。"
+
+
+class ResidentLockMiddleware:
+    """Holds ``resident:{openid}`` in the shared store while the message is handled.
+
+    ``hold`` bounds how long a crashed holder blocks the resident; ``wait`` how long a
+    message queues behind the previous one before the resident is asked to resend.
+    """
+
+    def __init__(self, store: KeyValueStore, *, hold: float = 60.0, wait: float = 30.0) -> None:
+        self.store = store
+        self.hold = hold
+        self.wait = wait
+
+    async def __call__(
+        self, handler: NextHandler, event: IncomingMessage, data: dict[str, Any]
+    ) -> Any:
+        try:
+            async with self.store.lock(
+                f"resident:{event.openid}", timeout=self.hold, blocking_timeout=self.wait
+            ):
+                return await handler(event, data)
+        except LockTimeout:
+            log.warning("resident lock busy for %.0fs", self.wait)
+            return Reply(BUSY_REPLY)

@@ -1,0 +1,169 @@
+"""Wiring: everything one app process needs, built from settings.
+
+The runtime owns the shared state store (memory or Redis), the database engine, the WeChat
+API client and the dispatcher with its middlewares and routers. Tests build one with fakes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.channel import Pusher, WeChatChannel
+from bot.config import Settings
+from bot.delivery import DeliveryLedger
+from bot.dispatcher import Dispatcher, Router
+from bot.fsm import FSMStorage
+from bot.handlers import build_basic_router
+from bot.middlewares import (
+    DedupMiddleware,
+    ErrorGuardMiddleware,
+    FSMContextMiddleware,
+    LoggingMiddleware,
+    ResidentLockMiddleware,
+)
+from bot.push import CustomerServicePusher
+from bot.wechat.security import AESEnvelope
+from integrations.db import create_engine, database_reachable
+from integrations.state import KeyValueStore, create_store
+from integrations.wechat import DEFAULT_BASE_URL, WeChatClient
+
+if TYPE_CHECKING:
+    from integrations.wechat.fake_server import FakeWeChatAPI
+
+__all__ = ["Runtime", "build_dispatcher"]
+
+log = logging.getLogger(__name__)
+
+
+def _development_fake(settings: Settings) -> FakeWeChatAPI | None:
+    """On the embedded default with generated (not real) WeChat credentials, WeChat's API is
+    out of reach and would refuse them anyway: customer-service pushes go to an in-process
+    fake instead, where ``intake chat`` and the simulator show them."""
+    if settings.production or "wechat_app_id" not in settings.generated_secrets:
+        return None
+    if settings.wechat_api_base_url.rstrip("/") != DEFAULT_BASE_URL:
+        return None
+    from integrations.wechat.fake_server import FakeWeChatAPI
+
+    assert settings.wechat_app_id and settings.wechat_app_secret
+    return FakeWeChatAPI(app_id=settings.wechat_app_id, app_secret=settings.wechat_app_secret)
+
+
+def build_dispatcher(
+    *,
+    store: KeyValueStore,
+    ledger: DeliveryLedger,
+    fsm_storage: FSMStorage,
+    routers: Sequence[Router],
+    **workflow_data: Any,
+) -> Dispatcher:
+    """The dispatcher with the standard outer middlewares and ``routers`` in priority order."""
+    dispatcher = Dispatcher(**workflow_data)
+    dispatcher.outer_middleware(LoggingMiddleware())
+    dispatcher.outer_middleware(DedupMiddleware(ledger))
+    dispatcher.outer_middleware(ResidentLockMiddleware(store))
+    dispatcher.outer_middleware(FSMContextMiddleware(fsm_storage))
+    dispatcher.outer_middleware(ErrorGuardMiddleware())
+    dispatcher.include_routers(*routers)
+    return dispatcher
+
+
+class Runtime:
+    """The process's long-lived objects; :meth:`start` and :meth:`close` bracket its life."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        store: KeyValueStore,
+        engine: AsyncEngine,
+        wechat: WeChatClient,
+        pusher: Pusher | None = None,
+        routers: Sequence[Router] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        assert settings.wechat_token and settings.wechat_app_id
+        self.settings = settings
+        self.store = store
+        self.engine = engine
+        self.wechat = wechat
+        self.pusher = pusher or CustomerServicePusher(wechat)
+        self.ledger = DeliveryLedger(store)
+        self.fsm_storage = FSMStorage(store, ttl=settings.dialogue_ttl)
+        self.dispatcher = build_dispatcher(
+            store=store,
+            ledger=self.ledger,
+            fsm_storage=self.fsm_storage,
+            routers=routers if routers is not None else [build_basic_router()],
+            settings=settings,
+            wechat=wechat,
+            pusher=self.pusher,
+        )
+        envelope = None
+        if settings.wechat_encoding_aes_key:
+            envelope = AESEnvelope(
+                settings.wechat_token, settings.wechat_encoding_aes_key, settings.wechat_app_id
+            )
+        self.channel = WeChatChannel(
+            token=settings.wechat_token,
+            app_id=settings.wechat_app_id,
+            dispatcher=self.dispatcher,
+            ledger=self.ledger,
+            pusher=self.pusher,
+            envelope=envelope,
+            reply_deadline=settings.reply_deadline,
+            timestamp_window=settings.timestamp_window,
+            clock=clock,
+        )
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        clock: Callable[[], float] = time.time,
+        routers: Sequence[Router] | None = None,
+    ) -> Runtime:
+        store = create_store(settings.redis_url)
+        assert settings.wechat_app_id and settings.wechat_app_secret
+        dev_wechat = _development_fake(settings)
+        wechat = WeChatClient(
+            app_id=settings.wechat_app_id,
+            app_secret=settings.wechat_app_secret,
+            base_url=settings.wechat_api_base_url,
+            store=store,
+            transport=dev_wechat.asgi_transport() if dev_wechat else None,
+        )
+        runtime = cls(
+            settings=settings,
+            store=store,
+            engine=create_engine(settings.effective_database_url),
+            wechat=wechat,
+            routers=routers,
+            clock=clock,
+        )
+        runtime.dev_wechat = dev_wechat
+        return runtime
+
+    #: the in-process fake WeChat API on a development machine without WeChat credentials
+    dev_wechat: FakeWeChatAPI | None = None
+
+    async def start(self) -> None:
+        """Nothing to warm yet; later issues start the outbox worker here."""
+
+    async def health(self) -> dict[str, bool]:
+        return {
+            "state": await self.store.ping(),
+            "database": await database_reachable(self.engine),
+        }
+
+    async def close(self) -> None:
+        await self.channel.drain(timeout=5)
+        await self.wechat.aclose()
+        await self.store.close()
+        await self.engine.dispose()

@@ -1,0 +1,62 @@
+"""Async SQLAlchemy engines from ``DATABASE_URL``.
+
+``DATABASE_URL`` accepts the plain forms people write (``postgresql://user@host:5432/db``,
+``sqlite:///data/intake.db``); the async drivers (psycopg 3, aiosqlite) are chosen here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from integrations.errors import ConfigurationError
+
+__all__ = ["create_engine", "database_reachable", "normalize_database_url"]
+
+_ASYNC_DRIVERS = {
+    "postgresql": "postgresql+psycopg",
+    "postgres": "postgresql+psycopg",
+    "postgresql+psycopg2": "postgresql+psycopg",
+    "postgresql+psycopg": "postgresql+psycopg",
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+}
+
+
+def normalize_database_url(url: str) -> str:
+    """The async-driver form of ``url``; raises :class:`ConfigurationError` when unsupported."""
+    try:
+        parsed = make_url(url)
+    except Exception as exc:
+        raise ConfigurationError(f"DATABASE_URL is not a database URL: {exc}") from None
+    driver = _ASYNC_DRIVERS.get(parsed.drivername)
+    if driver is None:
+        raise ConfigurationError(
+            f"DATABASE_URL scheme {parsed.drivername!r} is not supported (postgresql or sqlite)"
+        )
+    return parsed.set(drivername=driver).render_as_string(hide_password=False)
+
+
+def create_engine(url: str) -> AsyncEngine:
+    """An async engine; creates the directory of a SQLite file."""
+    async_url = normalize_database_url(url)
+    parsed = make_url(async_url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        return create_async_engine(async_url)
+    return create_async_engine(async_url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+async def database_reachable(engine: AsyncEngine) -> bool:
+    """Whether ``SELECT 1`` succeeds (``/healthz``)."""
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except (SQLAlchemyError, OSError):
+        return False
+    return True

@@ -1,0 +1,95 @@
+"""A running app (real uvicorn, real HTTP) wired to a fake WeChat API, for callback tests."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from bot.app import create_app
+from bot.config import Settings, load_settings
+from bot.dispatcher import Router
+from bot.runtime import Runtime
+from bot.wechat.security import AESEnvelope
+from bot.wechat.simulator import CallbackRequest, CallbackSigner, reply_text
+from integrations.wechat.fake_server import FakeWeChatAPI
+from tests.support.servers import serve_asgi
+
+TOKEN = "intaketesttoken"
+APP_ID = "wxintaketest0001"
+APP_SECRET = "intake-test-secret"
+AES_KEY = "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR"
+
+
+@dataclass
+class RunningApp:
+    """Base URL of the app, the fake WeChat API it talks to, and a signer for requests."""
+
+    url: str
+    fake: FakeWeChatAPI
+    settings: Settings
+    runtime: Runtime
+    signer: CallbackSigner
+    envelope: AESEnvelope | None
+
+    def post(self, request: CallbackRequest, **kwargs: object) -> httpx.Response:
+        return httpx.post(
+            self.url + "/wechat",
+            params=request.params,
+            content=request.body,
+            timeout=10,
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+    async def apost(self, client: httpx.AsyncClient, request: CallbackRequest) -> httpx.Response:
+        return await client.post(self.url + "/wechat", params=request.params, content=request.body)
+
+    def reply(self, response: httpx.Response) -> str | None:
+        assert response.status_code == 200, response.text
+        return reply_text(response.text, self.envelope)
+
+
+def make_settings(tmp: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "data_dir": tmp,
+        "wechat_token": TOKEN,
+        "wechat_app_id": APP_ID,
+        "wechat_app_secret": APP_SECRET,
+        "admin_token": "test-admin-token-0123456789",
+        **overrides,
+    }
+    return load_settings(**values)
+
+
+@contextmanager
+def running_app(
+    tmp: Path,
+    *,
+    routers: Sequence[Router] | None = None,
+    clock: Callable[[], float] | None = None,
+    fake: FakeWeChatAPI | None = None,
+    **overrides: object,
+) -> Iterator[RunningApp]:
+    fake = fake or FakeWeChatAPI(app_id=APP_ID, app_secret=APP_SECRET)
+    with fake.serve() as fake_url:
+        settings = make_settings(tmp, wechat_api_base_url=fake_url, **overrides)
+        kwargs = {"clock": clock} if clock else {}
+        runtime = Runtime.from_settings(settings, routers=routers, **kwargs)
+        app = create_app(settings, runtime=runtime)
+        envelope = (
+            AESEnvelope(TOKEN, settings.wechat_encoding_aes_key, APP_ID)
+            if settings.wechat_encoding_aes_key
+            else None
+        )
+        with serve_asgi(app) as url:
+            yield RunningApp(
+                url=url,
+                fake=fake,
+                settings=settings,
+                runtime=runtime,
+                signer=CallbackSigner(TOKEN, envelope=envelope, **kwargs),
+                envelope=envelope,
+            )
