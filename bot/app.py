@@ -74,13 +74,14 @@ def create_app(
         result = rt.channel.verify_url(request.query_params)
         return PlainTextResponse(result.body, status_code=result.status)
 
+    # The hot path: no dependency injection, the runtime is read straight off the app.
     @app.post("/wechat")
-    async def wechat_message(request: Request, rt: RuntimeDep) -> Response:
+    async def wechat_message(request: Request) -> Response:
         try:
-            body = await _read_limited(request, rt.settings.max_body_bytes)
+            body = await _read_limited(request, settings.max_body_bytes)
         except BodyTooLarge:
             return PlainTextResponse("request body too large", status_code=413)
-        result = await rt.channel.handle(request.query_params, body)
+        result = await the_runtime.channel.handle(request.query_params, body)
         return Response(result.body, status_code=result.status, media_type=result.media_type)
 
     @app.get("/healthz")

@@ -163,10 +163,10 @@ class WeChatChannel:
         self, message: IncomingMessage, delivery: DeliveryContext
     ) -> Reply | None:
         task = asyncio.create_task(self.dispatcher.feed_update(message, delivery=delivery))
-        try:
-            return await asyncio.wait_for(asyncio.shield(task), delivery.remaining())
-        except TimeoutError:
-            pass
+        # asyncio.wait, unlike wait_for, never cancels the task: past the deadline it goes on.
+        done, _ = await asyncio.wait((task,), timeout=delivery.remaining())
+        if done:
+            return task.result()
         if delivery.duplicate:
             # A retry only waits for the first arrival's reply; that one delivers it.
             task.cancel()

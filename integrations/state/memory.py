@@ -25,7 +25,9 @@ class _MemoryLock(Lock):
         lock = self._store._locks.setdefault(self._name, asyncio.Lock())
         self._store._lock_users[self._name] = self._store._lock_users.get(self._name, 0) + 1
         try:
-            await asyncio.wait_for(lock.acquire(), self._blocking_timeout)
+            # asyncio.timeout arms one timer; wait_for would also wrap acquire() in a task.
+            async with asyncio.timeout(self._blocking_timeout):
+                await lock.acquire()
         except TimeoutError:
             self._forget()
             raise LockTimeout(f"lock {self._name!r} busy for {self._blocking_timeout}s") from None

@@ -308,15 +308,14 @@ async def test_messages_of_one_resident_handled_one_at_a_time_in_order(
 
     with running_app(tmp_path, routers=[router], **state_backend) as app:
         async with httpx.AsyncClient(timeout=10) as client:
+            # open the connections first, so connecting cannot reorder the sends below
+            await asyncio.gather(*(client.get(app.url + "/healthz") for _ in range(10)))
             tasks = []
             for i in range(5):
-                tasks.append(
-                    asyncio.create_task(app.apost(client, app.signer.text("o-A", f"A{i}")))
-                )
-                tasks.append(
-                    asyncio.create_task(app.apost(client, app.signer.text("o-B", f"B{i}")))
-                )
-                await asyncio.sleep(0.02)  # sent in this order, as WeChat would
+                for resident in ("A", "B"):
+                    request = app.signer.text(f"o-{resident}", f"{resident}{i}")
+                    tasks.append(asyncio.create_task(app.apost(client, request)))
+                await asyncio.sleep(0.03)  # sent in this order, as WeChat would
             await asyncio.gather(*tasks)
     assert peak == {"o-A": 1, "o-B": 1}
     assert [t for t in order if t.startswith("A")] == [f"A{i}" for i in range(5)]

@@ -1,0 +1,162 @@
+"""Start-up behaviour: settings, `intake serve` on the embedded default, `intake chat`."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.config import load_settings
+from integrations.errors import ConfigurationError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _env(tmp: Path, **extra: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("WECHAT_", "INTAKE_", "REDIS_URL", "DATABASE_URL"))
+    }
+    env.update({"INTAKE_DATA_DIR": str(tmp), **extra})
+    return env
+
+
+def test_development_generates_secrets_once_and_keeps_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("WECHAT_TOKEN", "WECHAT_APP_ID", "WECHAT_APP_SECRET", "INTAKE_ADMIN_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    first = load_settings(data_dir=tmp_path)
+    assert set(first.generated_secrets) == {
+        "wechat_token",
+        "wechat_app_id",
+        "wechat_app_secret",
+        "admin_token",
+    }
+    second = load_settings(data_dir=tmp_path)
+    assert (second.wechat_token, second.admin_token) == (first.wechat_token, first.admin_token)
+    assert oct((tmp_path / "dev-secrets.json").stat().st_mode & 0o777) == "0o600"
+    configured = load_settings(data_dir=tmp_path, wechat_token="mytoken123")
+    assert configured.wechat_token == "mytoken123"
+    assert "wechat_token" not in configured.generated_secrets
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({}, "WECHAT_TOKEN is not set"),
+        (
+            {"wechat_token": "tok123", "wechat_app_id": "wx1", "wechat_app_secret": "s"},
+            "INTAKE_ADMIN_TOKEN is not set",
+        ),
+        (
+            {
+                "wechat_token": "bad token!",
+                "wechat_app_id": "wx1",
+                "wechat_app_secret": "s",
+                "admin_token": "x" * 20,
+            },
+            "WECHAT_TOKEN must be",
+        ),
+        (
+            {
+                "wechat_token": "tok123",
+                "wechat_app_id": "wx1",
+                "wechat_app_secret": "s",
+                "admin_token": "short",
+            },
+            "at least 16",
+        ),
+        (
+            {
+                "wechat_token": "tok123",
+                "wechat_app_id": "wx1",
+                "wechat_app_secret": "s",
+                "admin_token": "x" * 20,
+                "wechat_encoding_aes_key": "tooshort",
+            },
+            "WECHAT_ENCODING_AES_KEY is invalid",
+        ),
+    ],
+)
+def test_production_refuses_missing_or_invalid_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, overrides: dict[str, str], message: str
+) -> None:
+    for name in ("WECHAT_TOKEN", "WECHAT_APP_ID", "WECHAT_APP_SECRET", "INTAKE_ADMIN_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(ConfigurationError, match=message):
+        load_settings(env="production", data_dir=tmp_path, **overrides)
+
+
+def test_serve_in_production_without_secrets_prints_one_line_and_exits(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "serve"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=_env(tmp_path, INTAKE_ENV="production"),
+        timeout=60,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert lines == [
+        "intake: configuration error: WECHAT_TOKEN is not set (required when INTAKE_ENV=production)"
+    ]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_serve_starts_on_the_embedded_default_with_nothing_configured(tmp_path: Path) -> None:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+                assert time.monotonic() < deadline, "intake serve did not come up"
+                time.sleep(0.1)
+        assert health.status_code == 200
+        assert health.json()["checks"] == {"state": True, "database": True}
+        assert (tmp_path / "intake.db").exists()
+    finally:
+        proc.terminate()
+        output, _ = proc.communicate(timeout=20)
+    assert "WECHAT_TOKEN=" in output  # the generated development secrets are printed
+    assert "state in memory" in output
+
+
+def test_chat_talks_through_the_signed_webhook(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "chat"],
+        cwd=ROOT,
+        env=_env(tmp_path),
+        input="你好\n/location 幸福路88号\n/quit\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "机器人> " in result.stdout
+    assert "幸福路88号" in result.stdout
