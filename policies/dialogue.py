@@ -1,0 +1,630 @@
+"""The dialogue policy: given a resident's state and an understood message, what to do.
+
+Pure: no I/O, no clock, no randomness. The bot layer parses the message (``nlu``), loads the
+state, calls :func:`decide`, performs the returned actions (create a ticket, look up tickets,
+hand off to a person, record a rating) and saves the new state.
+
+Priorities, first match wins: emergencies → requests for a person → plainly upset residents
+→ ratings of a resolved ticket → the open step (numbered FAQ choice, urgent-ticket offer,
+phone reuse, confirmation, slot filling, with FAQ/status/greeting interruptions answered and
+the form resumed) → a fresh intent. Nobody is left at a dead end: anything not understood
+gets the menu, and two misunderstandings in a row bring a person.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from policies import messages as msg
+from policies.state import Case, DialogueState
+
+__all__ = [
+    "Context",
+    "CreateTicket",
+    "Decision",
+    "FAQEntry",
+    "QueryStatus",
+    "RateTicket",
+    "StartHandoff",
+    "Turn",
+    "decide",
+]
+
+#: Below this the top intent is not acted on (the message counts as not understood).
+ACT_CONFIDENCE = 0.45
+#: In the middle of a form an interruption must be clearer than that to win over the
+#: reading "this is my answer to your question".
+INTERRUPT_CONFIDENCE = 0.7
+#: A FAQ topic is answered outright at this confidence when no runner-up is close.
+FAQ_CONFIDENCE = 0.6
+#: Runner-up FAQ topics within this score of the best are offered as choices.
+FAQ_CLOSE = 0.08
+
+_UPSET_WORDS = (
+    "投诉你们",
+    "什么破",
+    "破机器人",
+    "垃圾机器人",
+    "气死",
+    "废物",
+    "没用的东西",
+    "滚",
+    "他妈",
+    "有病吧",
+    "骗子",
+    "太差劲",
+    "烦死",
+    "忍无可忍",
+    "踢皮球",
+)
+_RATING_WORDS = (
+    ("不满意", "unsatisfied"),
+    ("不太满意", "unsatisfied"),
+    ("很不满意", "unsatisfied"),
+    ("基本满意", "basically_satisfied"),
+    ("还行", "basically_satisfied"),
+    ("一般", "basically_satisfied"),
+    ("非常满意", "satisfied"),
+    ("很满意", "satisfied"),
+    ("满意", "satisfied"),
+)
+_CHOICE_WORDS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5}
+_CHOICE_RE = re.compile(r"^\s*(?:第)?([1-5一二两三四五])(?:个|项|条|号)?\s*[。.!！]?\s*$")
+_CORRECTION_RE = re.compile(
+    r"(?:是|改成|改为|应该是|换成)\s*(?P<new>[^，,。；;！!]+?)\s*(?:[，,]?\s*不是\s*(?P<old>[^，,。；;！!]+))?$"
+)
+_CORRECTION_NOT_FIRST_RE = re.compile(
+    r"不是\s*(?P<old>[^，,。；;！!]+?)\s*[，,]?\s*(?:是|而是)\s*(?P<new>[^，,。；;！!]+)$"
+)
+_SLOT_HINTS = {
+    "location": ("地址", "位置", "地点", "地方", "门牌", "栋", "楼", "小区", "路"),
+    "phone": ("电话", "手机", "号码", "联系方式"),
+    "description": ("描述", "问题", "情况", "内容"),
+}
+_EMERGENCY_CATEGORIES = (
+    (("电梯",), "report.elevator"),
+    (("电动车", "电瓶车", "充电"), "report.ebike_charging"),
+    (("井盖", "掉进井", "窨井"), "report.manhole"),
+    (("树",), "report.greenery"),
+    (("下水道", "积水", "淹"), "report.drainage"),
+)
+
+
+# -- inputs --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One resident message as the policy sees it (built from the NLU parse)."""
+
+    kind: str = "text"  # text (and recognised voice), location, image, subscribe, click
+    text: str = ""
+    intent: str = "out_of_scope"
+    confidence: float = 0.0
+    entities: tuple[Mapping[str, Any], ...] = ()
+    faq: Mapping[str, Any] | None = None
+    fallback: str | None = None
+    location_label: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    photo: str | None = None
+    event_key: str | None = None
+
+    @classmethod
+    def from_parse(cls, parse: Mapping[str, Any], **extra: Any) -> Turn:
+        intent = parse.get("intent") or {}
+        return cls(
+            text=str(parse.get("text") or ""),
+            intent=str(intent.get("name") or "out_of_scope"),
+            confidence=float(intent.get("confidence") or 0.0),
+            entities=tuple(parse.get("entities") or ()),
+            faq=parse.get("faq"),
+            fallback=parse.get("fallback"),
+            **extra,
+        )
+
+    def entity(self, name: str) -> str | None:
+        for entity in self.entities:
+            if entity.get("entity") == name:
+                return str(entity.get("value"))
+        return None
+
+    def is_(self, *intents: str, at_least: float = ACT_CONFIDENCE) -> bool:
+        return self.intent in intents and self.confidence >= at_least
+
+    @property
+    def understood(self) -> bool:
+        return self.confidence >= ACT_CONFIDENCE and self.fallback is None
+
+
+@dataclass(frozen=True, slots=True)
+class FAQEntry:
+    """A curated answer (admins edit these; the policy only reads them)."""
+
+    title: str
+    answer: str
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What the bot layer knows about the resident and the world, as data."""
+
+    faq: Mapping[str, FAQEntry] = field(default_factory=dict)
+    category_labels: Mapping[str, str] = field(default_factory=dict)
+    known_phone: str | None = None
+    #: ids of this resident's resolved tickets awaiting a rating, newest first
+    awaiting_rating: tuple[str, ...] = ()
+    is_specific_location: Callable[[str], bool] = lambda text: len(text) >= 4
+
+    def label(self, category: str) -> str:
+        return self.category_labels.get(category, category)
+
+
+# -- outputs -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CreateTicket:
+    """File the confirmed case; the bot replies with the ticket id as the API shows it."""
+
+    case: Case
+
+
+@dataclass(frozen=True, slots=True)
+class QueryStatus:
+    """List the resident's open tickets (or the one with ``ticket_id``)."""
+
+    ticket_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StartHandoff:
+    """Put the conversation in the staff queue; the bot stays silent until staff close it."""
+
+    reason: str  # requested, misunderstood, upset, stuck
+
+
+@dataclass(frozen=True, slots=True)
+class RateTicket:
+    """Record the resident's rating; ``unsatisfied`` reopens the ticket one level up."""
+
+    ticket_id: str
+    rating: str  # satisfied, basically_satisfied, unsatisfied
+    reason: str | None = None
+
+
+Action = CreateTicket | QueryStatus | StartHandoff | RateTicket
+
+
+@dataclass(slots=True)
+class Decision:
+    """Replies before the actions' results, the actions, replies after them, the new state."""
+
+    state: DialogueState
+    replies: list[str] = field(default_factory=list)
+    actions: list[Action] = field(default_factory=list)
+    after: list[str] = field(default_factory=list)
+
+    def say(self, *texts: str) -> Decision:
+        self.replies.extend(t for t in texts if t)
+        return self
+
+
+# -- the policy ----------------------------------------------------------------------------
+
+
+def decide(state: DialogueState, turn: Turn, ctx: Context) -> Decision:
+    """The next step of the conversation (``state`` itself is never modified)."""
+    state = DialogueState.from_dict(state.to_dict())
+    if turn.kind == "subscribe":
+        return Decision(state).say(msg.WELCOME)
+    if turn.kind == "click":
+        return _menu_click(state, turn)
+    if turn.kind == "image":
+        return _photo(state, turn)
+    if turn.kind == "location":
+        return _location_message(state, turn, ctx)
+
+    if turn.is_("emergency", at_least=0.5):
+        return _emergency(turn)
+    if turn.is_("human_handoff", at_least=0.55):
+        return _handoff(state, "requested", msg.HANDOFF_STARTED)
+    if _upset(turn.text):
+        return _handoff(state, "upset", msg.HANDOFF_UPSET)
+    rating = _rating(turn.text) if ctx.awaiting_rating else None
+    if rating is not None:
+        value, reason = rating
+        reply = msg.RATING_REOPENED if value == "unsatisfied" else msg.RATING_THANKS
+        decision = Decision(state, actions=[RateTicket(ctx.awaiting_rating[0], value, reason)])
+        return decision.say(reply)
+
+    if state.mode == "choosing_faq":
+        chosen = _choice(turn.text, state.faq_choices)
+        idle = replace(state, mode="idle", faq_choices=[])
+        if chosen is not None:
+            return _answer_faq(idle, chosen, ctx)
+        state = idle
+    if state.mode == "offer_urgent" and state.case is not None:
+        if turn.is_("affirm"):
+            return _next_question(replace(state, mode="collecting"), ctx)
+        if turn.is_("deny", "cancel"):
+            return Decision(DialogueState()).say(msg.URGENT_DECLINED)
+        state = DialogueState()
+    if state.case is not None and state.mode in ("collecting", "reuse_phone", "confirming"):
+        return _in_form(state, turn, ctx)
+    return _fresh(state, turn, ctx)
+
+
+def _fresh(state: DialogueState, turn: Turn, ctx: Context) -> Decision:
+    """Nothing under way: act on the intent."""
+    state = replace(state, mode="idle", case=None, asking=None)
+    if not turn.understood or turn.intent == "out_of_scope":
+        faq = _faq_offer(turn, ctx, loose=True)
+        if faq is not None:
+            return faq
+        return _misunderstood(state, turn)
+    state = replace(state, misunderstood=0)
+    intent = turn.intent
+    if intent.startswith("report."):
+        return _start_case(state, turn, ctx)
+    if intent.startswith("faq."):
+        return _faq(state, turn, ctx)
+    if intent == "status_query":
+        return Decision(state, actions=[QueryStatus(turn.entity("ticket_id"))])
+    if intent == "greet":
+        return Decision(state).say(msg.GREETING)
+    if intent == "thanks":
+        return Decision(state).say(msg.THANKS)
+    if intent == "goodbye":
+        return Decision(state).say(msg.GOODBYE)
+    if intent == "cancel":
+        return Decision(state).say(msg.NOTHING_TO_CANCEL)
+    return Decision(state).say(msg.GREETING)  # affirm/deny with nothing to confirm
+
+
+def _misunderstood(state: DialogueState, turn: Turn) -> Decision:
+    count = state.misunderstood + 1
+    if count >= 2:
+        return _handoff(
+            replace(state, misunderstood=0), "misunderstood", msg.HANDOFF_AFTER_MISUNDERSTANDING
+        )
+    reply = (
+        msg.OUT_OF_SCOPE
+        if turn.intent == "out_of_scope" and turn.understood
+        else (msg.NOT_UNDERSTOOD)
+    )
+    return Decision(replace(state, misunderstood=count)).say(reply)
+
+
+def _handoff(state: DialogueState, reason: str, reply: str) -> Decision:
+    return Decision(state, actions=[StartHandoff(reason)]).say(reply)
+
+
+# -- FAQ -----------------------------------------------------------------------------------
+
+
+def _faq_candidates(turn: Turn, ctx: Context) -> list[tuple[str, float]]:
+    faq = turn.faq or {}
+    found: list[tuple[str, float]] = []
+    if faq.get("topic"):
+        found.append((str(faq["topic"]), float(faq.get("score") or 0.0)))
+    for alt in faq.get("alternatives") or ():
+        found.append((str(alt["topic"]), float(alt.get("score") or 0.0)))
+    seen: set[str] = set()
+    unique = []
+    for topic, score in found:
+        if topic in ctx.faq and topic not in seen:
+            seen.add(topic)
+            unique.append((topic, score))
+    return unique
+
+
+def _faq(state: DialogueState, turn: Turn, ctx: Context) -> Decision:
+    candidates = _faq_candidates(turn, ctx)
+    best = turn.intent if turn.intent in ctx.faq else (candidates[0][0] if candidates else None)
+    if best is None:
+        return Decision(state).say(msg.NOT_UNDERSTOOD)
+    close = [t for t, s in candidates[1:3] if candidates and candidates[0][1] - s <= FAQ_CLOSE]
+    if turn.confidence >= FAQ_CONFIDENCE or not close:
+        return _answer_faq(state, best, ctx)
+    options = [best, *[t for t in close if t != best]][:3]
+    return _offer_choices(state, options, ctx)
+
+
+def _faq_offer(turn: Turn, ctx: Context, *, loose: bool) -> Decision | None:
+    """An unclear message that resembles FAQ topics: offer them rather than a dead end."""
+    candidates = _faq_candidates(turn, ctx)
+    if not loose or not candidates or candidates[0][1] < 0.3:
+        return None
+    options = [t for t, s in candidates[:3] if s >= candidates[0][1] - 2 * FAQ_CLOSE]
+    return _offer_choices(DialogueState(), options, ctx)
+
+
+def _offer_choices(state: DialogueState, topics: Sequence[str], ctx: Context) -> Decision:
+    titles = [ctx.faq[t].title for t in topics]
+    new = replace(state, mode="choosing_faq", faq_choices=list(topics))
+    return Decision(new).say(msg.faq_choices(titles))
+
+
+def _answer_faq(state: DialogueState, topic: str, ctx: Context) -> Decision:
+    entry = ctx.faq[topic]
+    return Decision(replace(state, misunderstood=0)).say(msg.faq_answer(entry.title, entry.answer))
+
+
+def _choice(text: str, options: Sequence[str]) -> str | None:
+    match = _CHOICE_RE.match(text)
+    if not match:
+        return None
+    raw = match.group(1)
+    index = int(raw) if raw.isdigit() else _CHOICE_WORDS[raw]
+    return options[index - 1] if 1 <= index <= len(options) else None
+
+
+# -- emergencies, photos, locations, menu --------------------------------------------------
+
+
+def _emergency(turn: Turn) -> Decision:
+    category = next(
+        (cat for words, cat in _EMERGENCY_CATEGORIES if any(w in turn.text for w in words)),
+        "report.other",
+    )
+    case = Case(category=category, description=turn.text, urgent=True)
+    _fill_from_entities(case, turn, lambda text: True)
+    state = DialogueState(mode="offer_urgent", case=case)
+    return Decision(state).say(msg.emergency_guidance(turn.text))
+
+
+def _photo(state: DialogueState, turn: Turn) -> Decision:
+    if not turn.photo:
+        return Decision(state).say(msg.UNSUPPORTED)
+    if state.case is not None and state.mode in ("collecting", "reuse_phone", "confirming"):
+        state.case.photos.append(turn.photo)
+        decision = Decision(state).say(msg.PHOTO_ATTACHED)
+        if state.mode == "confirming":
+            return decision
+        question = _question_for(state)
+        return decision.say(question) if question else decision
+    new = replace(state, pending_photos=[*state.pending_photos, turn.photo][-9:])
+    return Decision(new).say(msg.PHOTO_WITHOUT_CASE)
+
+
+def _location_message(state: DialogueState, turn: Turn, ctx: Context) -> Decision:
+    label = (turn.location_label or "").strip()
+    if state.case is not None and state.mode in ("collecting", "reuse_phone", "confirming"):
+        case = state.case
+        if label:
+            case.location = label
+            case.latitude, case.longitude = turn.latitude, turn.longitude
+        if state.mode == "confirming":
+            return _confirm(state, ctx, prefix=msg.slot_updated("location"))
+        return _next_question(state, ctx)
+    new = replace(state, pending_location=label or None)
+    return Decision(new).say(f"收到位置：{label or '您发送的位置'}。请问这里发生了什么问题？")
+
+
+def _menu_click(state: DialogueState, turn: Turn) -> Decision:
+    key = (turn.event_key or "").upper()
+    if key.endswith("STATUS"):
+        return Decision(state, actions=[QueryStatus()])
+    if key.endswith("HUMAN"):
+        return _handoff(state, "requested", msg.HANDOFF_STARTED)
+    if key.endswith("REPORT"):
+        return Decision(state).say("请直接告诉我您要反映的问题和具体地点，也可以先发一张照片。")
+    return Decision(state).say(msg.GREETING)
+
+
+# -- the case form -------------------------------------------------------------------------
+
+
+def _start_case(state: DialogueState, turn: Turn, ctx: Context) -> Decision:
+    case = Case(category=turn.intent, description=turn.text.strip() or None)
+    case.photos.extend(state.pending_photos)
+    if state.pending_location and ctx.is_specific_location(state.pending_location):
+        case.location = state.pending_location
+    _fill_from_entities(case, turn, ctx.is_specific_location)
+    new = DialogueState(mode="collecting", case=case)
+    return _next_question(new, ctx, prefix=msg.case_started(ctx.label(case.category)))
+
+
+def _fill_from_entities(case: Case, turn: Turn, specific: Callable[[str], bool]) -> list[str]:
+    """Take every slot the message already carries; returns the slots filled."""
+    filled = []
+    phone = turn.entity("phone")
+    if phone:
+        case.phone = phone
+        filled.append("phone")
+    address = turn.entity("address")
+    if address and specific(address):
+        case.location = address
+        filled.append("location")
+    return filled
+
+
+def _question_for(state: DialogueState) -> str | None:
+    case = state.case
+    if case is None or not case.missing():
+        return None
+    return msg.ask_slot(case.missing()[0])
+
+
+def _next_question(state: DialogueState, ctx: Context, *, prefix: str = "") -> Decision:
+    case = state.case
+    assert case is not None
+    missing = case.missing()
+    if not missing:
+        return _confirm(state, ctx, prefix=prefix)
+    slot = missing[0]
+    if slot == "phone" and ctx.known_phone:
+        new = replace(state, mode="reuse_phone", asking="phone")
+        return Decision(new).say(prefix, msg.ask_reuse_phone(ctx.known_phone))
+    retry = case.failures.get(slot, 0) > 0
+    question = msg.ask_slot(slot, retry=retry)
+    if case.failures.get(slot, 0) >= 2:
+        question += "\n" + msg.OFFER_PERSON
+    new = replace(state, mode="collecting", asking=slot)
+    return Decision(new).say(prefix, question)
+
+
+def _confirm(state: DialogueState, ctx: Context, *, prefix: str = "") -> Decision:
+    case = state.case
+    assert case is not None and case.location and case.description and case.phone
+    summary = msg.case_summary(
+        ctx.label(case.category),
+        case.location,
+        case.description,
+        case.phone,
+        urgent=case.urgent,
+        photos=len(case.photos),
+    )
+    return Decision(replace(state, mode="confirming", asking=None)).say(prefix, summary)
+
+
+def _interruption(state: DialogueState, turn: Turn, ctx: Context) -> Decision | None:
+    """A question or greeting in the middle of the form: answer it, then resume."""
+    if turn.is_("cancel", at_least=0.6):
+        return Decision(DialogueState()).say(msg.CANCELLED)
+    answer: Decision | None = None
+    if turn.intent.startswith("faq.") and turn.confidence >= INTERRUPT_CONFIDENCE:
+        answer = _answer_faq(state, turn.intent, ctx) if turn.intent in ctx.faq else None
+    elif turn.is_("status_query", at_least=INTERRUPT_CONFIDENCE):
+        answer = Decision(state, actions=[QueryStatus(turn.entity("ticket_id"))])
+    elif turn.is_("greet", "thanks", at_least=INTERRUPT_CONFIDENCE):
+        answer = Decision(state).say("您好！" if turn.intent == "greet" else "不客气。")
+    if answer is None:
+        return None
+    resume = _resume_prompt(state, ctx)
+    answer.after.append(resume)
+    return answer
+
+
+def _resume_prompt(state: DialogueState, ctx: Context) -> str:
+    if state.mode == "confirming":
+        return msg.RESUME + "刚才的登记还没提交，确认无误请回复“确认”。"
+    if state.mode == "reuse_phone" and ctx.known_phone:
+        return msg.RESUME + msg.ask_reuse_phone(ctx.known_phone)
+    question = _question_for(state)
+    return msg.RESUME + (question or "")
+
+
+def _in_form(state: DialogueState, turn: Turn, ctx: Context) -> Decision:
+    interrupted = _interruption(state, turn, ctx)
+    if interrupted is not None:
+        return interrupted
+    case = state.case
+    assert case is not None
+    if state.mode == "confirming":
+        return _confirming(state, turn, ctx)
+    if state.mode == "reuse_phone":
+        if turn.is_("affirm") and ctx.known_phone and not turn.entity("phone"):
+            case.phone = ctx.known_phone
+            return _next_question(replace(state, mode="collecting"), ctx)
+        if turn.is_("deny") and not turn.entity("phone"):
+            new = replace(state, mode="collecting", asking="phone")
+            return Decision(new).say(msg.ask_slot("phone"))
+        state = replace(state, mode="collecting", asking="phone")
+    return _collect(state, turn, ctx)
+
+
+def _collect(state: DialogueState, turn: Turn, ctx: Context) -> Decision:
+    case = state.case
+    assert case is not None
+    filled = _fill_from_entities(case, turn, ctx.is_specific_location)
+    slot = state.asking
+    text = turn.text.strip()
+    if slot and slot not in filled:
+        if slot == "location" and text and ctx.is_specific_location(text):
+            case.location = text
+            filled.append(slot)
+        elif slot == "description" and len(text) >= 2:
+            case.description = text
+            filled.append(slot)
+        elif slot == "location" and case.failures.get(slot, 0) >= 3 and text:
+            case.location = text  # don't trap the resident: staff can call back for details
+            filled.append(slot)
+    if slot and slot not in filled:
+        case.failures[slot] = case.failures.get(slot, 0) + 1
+    return _next_question(state, ctx)
+
+
+def _confirming(state: DialogueState, turn: Turn, ctx: Context) -> Decision:
+    case = state.case
+    assert case is not None
+    corrected = _correction(case, turn, ctx)
+    if corrected is not None:
+        slot, accepted = corrected
+        if accepted:
+            return _confirm(state, ctx, prefix=msg.slot_updated(slot))
+        setattr(case, slot, None)
+        new = replace(state, mode="collecting", asking=slot)
+        return Decision(new).say(msg.ask_slot(slot))
+    if turn.is_("affirm") or turn.text.strip() in ("确认", "确定", "提交", "确认提交"):
+        return Decision(DialogueState(), actions=[CreateTicket(case)])
+    if turn.is_("deny"):
+        return Decision(state).say(msg.ASK_WHAT_TO_CHANGE)
+    return Decision(state).say("刚才的登记还没提交，确认无误请回复“确认”，需要修改请直接告诉我。")
+
+
+def _correction(case: Case, turn: Turn, ctx: Context) -> tuple[str, bool] | None:
+    """Which slot the resident corrects, and whether the new value could be taken."""
+    text = turn.text.strip()
+    phone = turn.entity("phone")
+    if phone and phone != case.phone:
+        case.phone = phone
+        return "phone", True
+    slot = next((s for s, hints in _SLOT_HINTS.items() if any(h in text for h in hints)), None)
+    negated = any(w in text for w in ("不对", "错了", "不是", "改", "换"))
+    if slot is None or not negated:
+        return None
+    if slot == "phone":
+        return "phone", False  # said the phone is wrong without a valid new one
+    new, old = _replacement(text)
+    current = getattr(case, slot) or ""
+    if new and old and old in current:
+        setattr(case, slot, current.replace(old, new, 1))
+        return slot, True
+    address = turn.entity("address")
+    if slot == "location" and address and ctx.is_specific_location(address):
+        case.location = address
+        return slot, True
+    if new and slot == "location" and ctx.is_specific_location(new):
+        case.location = new
+        return slot, True
+    if new and slot == "description" and len(new) >= 2:
+        case.description = new
+        return slot, True
+    return slot, False
+
+
+def _replacement(text: str) -> tuple[str | None, str | None]:
+    """``地址不对，是8栋不是6栋`` → ``("8栋", "6栋")``; ``不是6栋，是8栋`` likewise."""
+    match = _CORRECTION_NOT_FIRST_RE.search(text)
+    if match is None:
+        clauses = [c.strip() for c in re.split(r"[，,。；;]", text) if c.strip()]
+        for candidate in (*reversed(clauses), text):
+            match = _CORRECTION_RE.search(candidate)
+            if match:
+                break
+    if match is None:
+        return None, None
+    new = (match.group("new") or "").strip() or None
+    old = (match.groupdict().get("old") or "").strip() or None
+    return new, old
+
+
+# -- moods and ratings ---------------------------------------------------------------------
+
+
+def _upset(text: str) -> bool:
+    return any(word in text for word in _UPSET_WORDS)
+
+
+def _rating(text: str) -> tuple[str, str | None] | None:
+    stripped = text.strip()
+    for word, value in _RATING_WORDS:
+        if stripped.startswith(word) or (word in stripped and len(stripped) <= 8):
+            reason = stripped.split(word, 1)[1].strip(" ，,。.！!：:") if word in stripped else ""
+            return value, (reason or None)
+    return None

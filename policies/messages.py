@@ -1,0 +1,180 @@
+"""Every sentence the bot says to a resident, in one place: natural, polite, short Chinese.
+
+Pure functions of their arguments, so the dialogue tests read the same words residents see.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+__all__ = [
+    "MENU",
+    "STATUS_LABELS",
+    "WELCOME",
+    "ask_slot",
+    "case_summary",
+    "emergency_guidance",
+    "faq_answer",
+    "faq_choices",
+    "mask_phone",
+    "status_list",
+    "ticket_created",
+]
+
+MENU = (
+    "您可以直接告诉我：\n"
+    "1. 反映问题，比如“小区门口路灯坏了”\n"
+    "2. 咨询社保、医保、民政等政策\n"
+    "3. 查询您反映问题的办理进度\n"
+    "需要人工服务请回复“转人工”。"
+)
+WELCOME = "您好，欢迎关注！这里是12345接诉即办服务号。\n" + MENU
+GREETING = "您好！请问有什么可以帮您？\n" + MENU
+THANKS = "不客气，能帮到您就好。还有其他事情随时告诉我。"
+GOODBYE = "好的，祝您生活愉快，再见！有事随时找我。"
+NOTHING_TO_CANCEL = "好的。目前没有正在办理的事项，有需要随时告诉我。"
+CANCELLED = "好的，这次的登记已取消，没有生成工单。有需要随时再找我。"
+NOT_UNDERSTOOD = "抱歉，我没太明白您的意思。\n" + MENU
+OUT_OF_SCOPE = "抱歉，这个问题超出了我能办理的范围。我主要负责政务服务方面的事情。\n" + MENU
+HANDOFF_STARTED = "好的，正在为您转接人工客服，工作人员会尽快回复您，请稍候。"
+HANDOFF_AFTER_MISUNDERSTANDING = "抱歉，我几次都没能理解您的意思，已为您转接人工客服，请稍候。"
+HANDOFF_UPSET = "非常抱歉给您带来不好的体验，已为您转接人工客服，工作人员会尽快处理。"
+OFFER_PERSON = "如果不方便说明，也可以回复“转人工”，由工作人员为您登记。"
+ASK_WHAT_TO_CHANGE = "好的，请告诉我需要修改哪一项：地址、问题描述还是联系电话？"
+PHOTO_ATTACHED = "照片收到了，已附在这次登记里。"
+PHOTO_WITHOUT_CASE = "照片收到了。请用文字说一下是什么问题、在什么地方，我来帮您登记。"
+URGENT_DECLINED = "好的，请务必注意安全。如有需要随时找我。"
+RATING_THANKS = "感谢您的评价！您的反馈会帮助我们把工作做得更好。"
+RATING_REOPENED = "非常抱歉没能让您满意。工单已重新办理，并提交上一级部门跟进，我们会尽快给您答复。"
+RESUME = "我们继续刚才的登记："
+UNSUPPORTED = "抱歉，暂时还不支持这种消息。您可以发文字、语音、图片或位置给我。"
+
+STATUS_LABELS: Mapping[str, str] = {
+    "received": "已受理",
+    "dispatched": "已派单",
+    "in_progress": "处理中",
+    "resolved": "已办结",
+    "closed": "已评价",
+    "reopened": "重新办理中",
+    "rejected": "已退回",
+}
+
+_SLOT_QUESTIONS = {
+    "location": "请问具体在什么位置？比如“幸福小区3号楼东门”或“人民路88号门口”。",
+    "description": "请简单描述一下是什么问题、持续多久了。",
+    "phone": "请留一个联系电话，方便工作人员和您联系。",
+}
+_SLOT_RETRY = {
+    "location": "这个位置还不够具体，麻烦说一下小区或道路名称、门牌号或附近的标志性地点。",
+    "description": "麻烦再具体说一下是什么问题。",
+    "phone": "这个号码好像不对，请提供11位手机号或带区号的固定电话。",
+}
+_SLOT_NAMES = {"location": "地址", "description": "问题", "phone": "电话"}
+
+
+def mask_phone(phone: str) -> str:
+    """``13812345678`` → ``138****5678`` (shown back to the resident)."""
+    digits = phone.strip()
+    if len(digits) >= 7:
+        return digits[:3] + "****" + digits[-4:]
+    return digits
+
+
+def ask_slot(slot: str, *, retry: bool = False) -> str:
+    return (_SLOT_RETRY if retry else _SLOT_QUESTIONS)[slot]
+
+
+def ask_reuse_phone(phone: str) -> str:
+    return f"还用您上次留的电话 {mask_phone(phone)} 联系您吗？回复“是”，或直接发新号码。"
+
+
+def case_started(category_label: str) -> str:
+    return f"好的，我来帮您登记“{category_label}”的问题。"
+
+
+def case_summary(
+    category_label: str,
+    location: str,
+    description: str,
+    phone: str,
+    *,
+    urgent: bool = False,
+    photos: int = 0,
+) -> str:
+    lines = [
+        "请核对一下登记内容：",
+        f"类型：{category_label}" + ("（紧急）" if urgent else ""),
+        f"地址：{location}",
+        f"问题：{description}",
+        f"电话：{mask_phone(phone)}",
+    ]
+    if photos:
+        lines.append(f"照片：{photos}张")
+    lines.append("确认无误请回复“确认”；需要修改直接告诉我，比如“地址不对，是8栋”。")
+    return "\n".join(lines)
+
+
+def slot_updated(slot: str) -> str:
+    return f"好的，{_SLOT_NAMES[slot]}已更新。"
+
+
+def ticket_created(ticket_id: str, department: str | None, *, urgent: bool = False) -> str:
+    where = f"已转交{department}" if department else "已转交相关部门"
+    speed = "会优先处理" if urgent else "会尽快处理"
+    return (
+        f"已为您登记，工单号：{ticket_id}。{where}，{speed}，有进展会第一时间通知您。"
+        "您也可以随时发送“查询进度”了解办理情况。"
+    )
+
+
+def ticket_failed() -> str:
+    return "抱歉，登记时系统出了点问题，您的信息已保存，请稍后回复“确认”再试，或拨打12345热线。"
+
+
+def emergency_guidance(text: str) -> str:
+    """First reply to an emergency: which number to call, at once."""
+    numbers: list[str] = []
+    if any(
+        w in text
+        for w in ("火", "烟", "燃气", "煤气", "天然气", "爆炸", "困", "卡", "掉进", "落水")
+    ):
+        numbers.append("119")
+    if any(w in text for w in ("伤", "血", "晕", "昏", "倒", "不省人事", "呼吸", "摔", "病")):
+        numbers.append("120")
+    if any(w in text for w in ("打架", "抢", "偷", "砍", "持刀", "闹事", "威胁", "斗殴", "报警")):
+        numbers.append("110")
+    if not numbers:
+        numbers = ["110", "119", "120"]
+    gas = (
+        "燃气泄漏请不要开关电器、不要用明火，开窗通风后到室外拨打。"
+        if any(w in text for w in ("燃气", "煤气", "天然气"))
+        else ""
+    )
+    call = "、".join(numbers)
+    return (
+        f"情况紧急，请立即拨打{call}！{gas}请先确保自身安全，远离危险区域。\n"
+        "需要的话，我可以同时为您登记一个紧急工单通知社区，回复“是”即可。"
+    )
+
+
+def faq_answer(title: str, answer: str) -> str:
+    return f"【{title}】\n{answer.strip()}"
+
+
+def faq_choices(titles: Sequence[str]) -> str:
+    lines = ["您想了解的是哪一项？请回复序号："]
+    lines += [f"{i}. {title}" for i, title in enumerate(titles, start=1)]
+    return "\n".join(lines)
+
+
+def status_list(tickets: Sequence[Mapping[str, str]], *, asked_id: str | None = None) -> str:
+    """``tickets``: dicts with ``id``, ``category_label``, ``status``."""
+    if not tickets:
+        if asked_id:
+            return f"没有查到工单号 {asked_id} 的记录，请核对后再发给我。"
+        return "您目前没有正在办理的工单。有问题需要反映可以直接告诉我。"
+    lines = ["您的工单办理情况："]
+    for ticket in tickets:
+        label = STATUS_LABELS.get(ticket["status"], ticket["status"])
+        lines.append(f"· {ticket['id']}（{ticket['category_label']}）：{label}")
+    return "\n".join(lines)

@@ -1,0 +1,68 @@
+"""The dialogue state of one resident, as plain data the FSM stores between messages."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+__all__ = ["SLOTS", "Case", "DialogueState", "Mode"]
+
+SLOTS = ("location", "description", "phone")
+
+Mode = Literal[
+    "idle",  # nothing under way
+    "collecting",  # filling the case form; ``asking`` is the slot just asked for
+    "reuse_phone",  # asked whether to reuse the phone of an earlier ticket
+    "confirming",  # summary shown, waiting for 确认 or a correction
+    "choosing_faq",  # numbered FAQ topics offered
+    "offer_urgent",  # emergency guidance given, offered an urgent ticket
+]
+
+
+@dataclass(slots=True)
+class Case:
+    """A complaint being filled in (a ticket once confirmed)."""
+
+    category: str
+    location: str | None = None
+    description: str | None = None
+    phone: str | None = None
+    photos: list[str] = field(default_factory=list)
+    urgent: bool = False
+    latitude: float | None = None
+    longitude: float | None = None
+    failures: dict[str, int] = field(default_factory=dict)
+
+    def missing(self) -> list[str]:
+        return [slot for slot in SLOTS if not getattr(self, slot)]
+
+
+@dataclass(slots=True)
+class DialogueState:
+    """Everything the policy needs to remember about a resident's conversation."""
+
+    mode: Mode = "idle"
+    case: Case | None = None
+    asking: str | None = None
+    faq_choices: list[str] = field(default_factory=list)
+    misunderstood: int = 0
+    pending_photos: list[str] = field(default_factory=list)
+    pending_location: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> DialogueState:
+        if not data:
+            return cls()
+        case = data.get("case")
+        return cls(
+            mode=data.get("mode", "idle"),
+            case=Case(**case) if case else None,
+            asking=data.get("asking"),
+            faq_choices=list(data.get("faq_choices") or []),
+            misunderstood=int(data.get("misunderstood") or 0),
+            pending_photos=list(data.get("pending_photos") or []),
+            pending_location=data.get("pending_location"),
+        )

@@ -1,0 +1,99 @@
+"""Pure rules of the dialogue policy that are easiest to pin down one by one."""
+
+from __future__ import annotations
+
+import pytest
+
+from policies.dialogue import (
+    Context,
+    CreateTicket,
+    Decision,
+    FAQEntry,
+    RateTicket,
+    StartHandoff,
+    Turn,
+    _choice,
+    _rating,
+    _replacement,
+    decide,
+)
+from policies.state import Case, DialogueState
+
+CTX = Context(
+    faq={"faq.a": FAQEntry("甲", "答甲"), "faq.b": FAQEntry("乙", "答乙")},
+    category_labels={"report.streetlight": "路灯不亮/损坏"},
+    is_specific_location=lambda text: any(w in text for w in ("小区", "路", "号", "栋")),
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("地址不对，是8栋不是6栋", ("8栋", "6栋")),
+        ("不是6栋，是8栋", ("8栋", "6栋")),
+        ("改成幸福小区东门", ("幸福小区东门", None)),
+        ("地址错了", (None, None)),
+    ],
+)
+def test_replacement(text: str, expected: tuple[str | None, str | None]) -> None:
+    assert _replacement(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("满意", ("satisfied", None)),
+        ("基本满意", ("basically_satisfied", None)),
+        ("不满意，路灯还是不亮", ("unsatisfied", "路灯还是不亮")),
+        ("不满意", ("unsatisfied", None)),
+        ("我对物业很不满意他们从来不管事情", None),
+    ],
+)
+def test_rating(text: str, expected: tuple[str, str | None] | None) -> None:
+    assert _rating(text) == expected
+
+
+@pytest.mark.parametrize(("text", "index"), [("1", 0), ("第二个", 1), ("二", 1), ("3", None)])
+def test_choice(text: str, index: int | None) -> None:
+    options = ["faq.a", "faq.b"]
+    assert _choice(text, options) == (None if index is None else options[index])
+
+
+def confirming_state() -> DialogueState:
+    case = Case("report.streetlight", location="幸福小区6栋", description="路灯坏了",
+                phone="13812345678")
+    return DialogueState(mode="confirming", case=case)
+
+
+def test_decide_does_not_modify_its_input() -> None:
+    state = confirming_state()
+    before = state.to_dict()
+    decide(state, Turn(text="地址不对，是8栋不是6栋", intent="deny", confidence=0.9), CTX)
+    assert state.to_dict() == before
+
+
+def test_correction_then_confirm_creates_ticket_with_corrected_value() -> None:
+    decision = decide(confirming_state(),
+                      Turn(text="地址不对，是8栋不是6栋", intent="deny", confidence=0.9), CTX)
+    assert decision.state.case is not None and decision.state.case.location == "幸福小区8栋"
+    assert decision.state.mode == "confirming"
+    done = decide(decision.state, Turn(text="确认", intent="affirm", confidence=0.95), CTX)
+    assert isinstance(done.actions[0], CreateTicket)
+    assert done.actions[0].case.location == "幸福小区8栋"
+    assert done.state.mode == "idle" and done.state.case is None
+
+
+def test_two_misunderstandings_hand_off() -> None:
+    nonsense = Turn(text="asdf", intent="out_of_scope", confidence=0.2, fallback="low_confidence")
+    first = decide(DialogueState(), nonsense, CTX)
+    assert not first.actions and first.state.misunderstood == 1
+    second = decide(first.state, nonsense, CTX)
+    assert second.actions == [StartHandoff("misunderstood")]
+
+
+def test_rating_only_when_a_ticket_awaits_it() -> None:
+    turn = Turn(text="不满意", intent="deny", confidence=0.8)
+    assert not any(isinstance(a, RateTicket) for a in decide(DialogueState(), turn, CTX).actions)
+    ctx = Context(faq=CTX.faq, awaiting_rating=("20261123-0001",))
+    decision: Decision = decide(DialogueState(), turn, ctx)
+    assert decision.actions == [RateTicket("20261123-0001", "unsatisfied", None)]
