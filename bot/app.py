@@ -20,6 +20,10 @@ from bot.runtime import Runtime
 __all__ = ["create_app"]
 
 
+#: Longer texts are not messages a resident sends; parsing them only costs CPU.
+MAX_PARSE_CHARS = 2000
+
+
 class BodyTooLarge(Exception):
     """The request body exceeds ``INTAKE_MAX_BODY_BYTES``."""
 
@@ -83,6 +87,24 @@ def create_app(
             return PlainTextResponse("request body too large", status_code=413)
         result = await the_runtime.channel.handle(request.query_params, body)
         return Response(result.body, status_code=result.status, media_type=result.media_type)
+
+    @app.post("/model/parse")
+    async def model_parse(request: Request, rt: RuntimeDep) -> JSONResponse:
+        """Rasa's HTTP API shape: ``{"text": ...}`` in, the parse out."""
+        try:
+            payload = await request.json()
+        except ValueError:
+            return JSONResponse({"error": "body must be JSON"}, status_code=400)
+        text = payload.get("text") if isinstance(payload, dict) else None
+        if not isinstance(text, str):
+            return JSONResponse({"error": "'text' (a string) is required"}, status_code=400)
+        if len(text) > MAX_PARSE_CHARS:
+            return JSONResponse(
+                {"error": f"'text' is longer than {MAX_PARSE_CHARS} characters"}, status_code=413
+            )
+        if rt.nlu is None:
+            return JSONResponse({"error": "no NLU model loaded"}, status_code=503)
+        return JSONResponse(rt.nlu.parse(text))
 
     @app.get("/healthz")
     async def healthz(rt: RuntimeDep) -> JSONResponse:

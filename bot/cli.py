@@ -90,6 +90,22 @@ def cmd_chat(args: argparse.Namespace) -> int:
     return asyncio.run(run_chat(settings, openid=args.openid))
 
 
+def cmd_nlu(args: argparse.Namespace) -> int:
+    from nlu import cli as nlu_cli
+
+    if args.model_dir is None:
+        # Follow INTAKE_DATA_DIR like the app does, without requiring the other settings.
+        import os
+        from pathlib import Path
+
+        args.model_dir = str(Path(os.environ.get("INTAKE_DATA_DIR", "data")) / "models")
+    if args.nlu_command == "train":
+        return nlu_cli.train_main(args)
+    if args.nlu_command == "evaluate":
+        return nlu_cli.evaluate_main(args)
+    return nlu_cli.parse_main(sys.stdin, sys.stdout, args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="intake", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -103,6 +119,19 @@ def build_parser() -> argparse.ArgumentParser:
     chat = sub.add_parser("chat", help="talk to the bot in the terminal as a resident")
     chat.add_argument("--openid", default="o-terminal-resident", help="resident id to chat as")
     chat.set_defaults(func=cmd_chat)
+
+    from nlu import cli as nlu_cli
+
+    nlu = sub.add_parser("nlu", help="train, evaluate and try the language model")
+    nlu_sub = nlu.add_subparsers(dest="nlu_command", required=True)
+    nlu_cli.add_train_arguments(nlu_sub.add_parser("train", help="train and publish a model"))
+    nlu_cli.add_evaluate_arguments(
+        nlu_sub.add_parser("evaluate", help="cross-validate and/or evaluate on a labelled TSV")
+    )
+    nlu_cli.add_parse_arguments(
+        nlu_sub.add_parser("parse", help="one message per stdin line → one JSON line (Rasa format)")
+    )
+    nlu.set_defaults(func=cmd_nlu)
     return parser
 
 

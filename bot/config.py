@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", alias="INTAKE_HOST")
     port: int = Field(8000, alias="INTAKE_PORT", ge=1, le=65535)
     data_dir: Path = Field(Path("data"), alias="INTAKE_DATA_DIR")
+    model_dir_override: Path | None = Field(None, alias="INTAKE_MODEL_DIR")
     database_url: str | None = Field(None, alias="DATABASE_URL")
     redis_url: str | None = Field(None, alias="REDIS_URL")
 
@@ -62,6 +63,11 @@ class Settings(BaseSettings):
     @property
     def production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def model_dir(self) -> Path:
+        """Where NLU model artifacts live (``<data dir>/models`` unless overridden)."""
+        return self.model_dir_override or self.data_dir / "models"
 
     @property
     def effective_database_url(self) -> str:

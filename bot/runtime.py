@@ -6,6 +6,7 @@ API client and the dispatcher with its middlewares and routers. Tests build one 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -16,9 +17,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.channel import Pusher, WeChatChannel
 from bot.config import Settings
 from bot.delivery import DeliveryLedger
+from bot.dialogue.ports import HandoffDesk, TicketDesk
 from bot.dispatcher import Dispatcher, Router
 from bot.fsm import FSMStorage
 from bot.handlers import build_basic_router
+from bot.handlers.dialogue import (
+    Conversation,
+    build_dialogue_router,
+    build_handoff_router,
+    faq_entries,
+)
 from bot.middlewares import (
     DedupMiddleware,
     ErrorGuardMiddleware,
@@ -26,11 +34,15 @@ from bot.middlewares import (
     LoggingMiddleware,
     ResidentLockMiddleware,
 )
+from bot.middlewares.nlu import NLUMiddleware, Parser
 from bot.push import CustomerServicePusher
 from bot.wechat.security import AESEnvelope
 from integrations.db import create_engine, database_reachable
 from integrations.state import KeyValueStore, create_store
 from integrations.wechat import DEFAULT_BASE_URL, WeChatClient
+from nlu.entities import is_specific_location
+from nlu.parser import NLUService
+from policies.taxonomy import load_taxonomy
 
 if TYPE_CHECKING:
     from integrations.wechat.fake_server import FakeWeChatAPI
@@ -60,6 +72,7 @@ def build_dispatcher(
     ledger: DeliveryLedger,
     fsm_storage: FSMStorage,
     routers: Sequence[Router],
+    parser: Parser | None = None,
     **workflow_data: Any,
 ) -> Dispatcher:
     """The dispatcher with the standard outer middlewares and ``routers`` in priority order."""
@@ -69,6 +82,8 @@ def build_dispatcher(
     dispatcher.outer_middleware(ResidentLockMiddleware(store))
     dispatcher.outer_middleware(FSMContextMiddleware(fsm_storage))
     dispatcher.outer_middleware(ErrorGuardMiddleware())
+    if parser is not None:
+        dispatcher.outer_middleware(NLUMiddleware(parser))
     dispatcher.include_routers(*routers)
     return dispatcher
 
@@ -84,6 +99,9 @@ class Runtime:
         engine: AsyncEngine,
         wechat: WeChatClient,
         pusher: Pusher | None = None,
+        nlu: NLUService | None = None,
+        tickets: TicketDesk | None = None,
+        handoffs: HandoffDesk | None = None,
         routers: Sequence[Router] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -92,6 +110,9 @@ class Runtime:
         self.store = store
         self.engine = engine
         self.wechat = wechat
+        self.nlu = nlu
+        self.tickets = tickets
+        self.handoffs = handoffs
         self.pusher = pusher or CustomerServicePusher(wechat)
         self.ledger = DeliveryLedger(store)
         self.fsm_storage = FSMStorage(store, ttl=settings.dialogue_ttl)
@@ -99,7 +120,8 @@ class Runtime:
             store=store,
             ledger=self.ledger,
             fsm_storage=self.fsm_storage,
-            routers=routers if routers is not None else [build_basic_router()],
+            routers=routers if routers is not None else self._default_routers(),
+            parser=nlu,
             settings=settings,
             wechat=wechat,
             pusher=self.pusher,
@@ -128,7 +150,9 @@ class Runtime:
         *,
         clock: Callable[[], float] = time.time,
         routers: Sequence[Router] | None = None,
+        nlu: NLUService | None = None,
     ) -> Runtime:
+        """Everything from settings; ``nlu`` lets several runtimes share one loaded model."""
         store = create_store(settings.redis_url)
         assert settings.wechat_app_id and settings.wechat_app_secret
         dev_wechat = _development_fake(settings)
@@ -144,6 +168,7 @@ class Runtime:
             store=store,
             engine=create_engine(settings.effective_database_url),
             wechat=wechat,
+            nlu=nlu or NLUService(settings.model_dir),
             routers=routers,
             clock=clock,
         )
@@ -153,8 +178,28 @@ class Runtime:
     #: the in-process fake WeChat API on a development machine without WeChat credentials
     dev_wechat: FakeWeChatAPI | None = None
 
+    def _default_routers(self) -> list[Router]:
+        """Priority in one line: handoff → the conversation → the basic fallbacks."""
+        if self.nlu is None or self.tickets is None or self.handoffs is None:
+            return [build_basic_router()]
+        nlu = self.nlu
+        conversation = Conversation(
+            tickets=self.tickets,
+            handoffs=self.handoffs,
+            faq=lambda: faq_entries(nlu),
+            taxonomy=load_taxonomy(),
+            is_specific_location=is_specific_location,
+        )
+        return [
+            build_handoff_router(self.handoffs),
+            build_dialogue_router(conversation),
+            build_basic_router(),
+        ]
+
     async def start(self) -> None:
-        """Nothing to warm yet; later issues start the outbox worker here."""
+        """Load (or on first run train) the NLU model before the first message arrives."""
+        if self.nlu is not None:
+            await asyncio.to_thread(self.nlu.warm_up)
 
     async def health(self) -> dict[str, bool]:
         return {

@@ -31,6 +31,7 @@ __all__ = [
     "StartHandoff",
     "Turn",
     "decide",
+    "looks_like_rating",
 ]
 
 #: Below this the top intent is not acted on (the message counts as not understood).
@@ -84,6 +85,12 @@ _SLOT_HINTS = {
     "phone": ("电话", "手机", "号码", "联系方式"),
     "description": ("描述", "问题", "情况", "内容"),
 }
+# A safety net under the classifier: these phrases are emergencies whatever it says.
+_EMERGENCY_RE = re.compile(
+    r"救命|快来人|(?:被|人)困(?:在)?(?:电梯|里面)|困在电梯|着火|起火|火灾|冒烟了|燃气泄漏|煤气泄漏|"
+    r"天然气泄漏|闻到(?:很大的)?(?:燃气|煤气)味|有人(?:受伤|晕倒|昏迷|掉进|落水|溺水|被砸|触电|跳楼)|"
+    r"砸到人|压到人|触电了"
+)
 _EMERGENCY_CATEGORIES = (
     (("电梯",), "report.elevator"),
     (("电动车", "电瓶车", "充电"), "report.ebike_charging"),
@@ -228,7 +235,7 @@ def decide(state: DialogueState, turn: Turn, ctx: Context) -> Decision:
     if turn.kind == "location":
         return _location_message(state, turn, ctx)
 
-    if turn.is_("emergency", at_least=0.5):
+    if turn.is_("emergency", at_least=0.5) or _EMERGENCY_RE.search(turn.text):
         return _emergency(turn)
     if turn.is_("human_handoff", at_least=0.55):
         return _handoff(state, "requested", msg.HANDOFF_STARTED)
@@ -619,6 +626,11 @@ def _replacement(text: str) -> tuple[str | None, str | None]:
 
 def _upset(text: str) -> bool:
     return any(word in text for word in _UPSET_WORDS)
+
+
+def looks_like_rating(text: str) -> bool:
+    """Whether ``text`` reads as a rating (so the bot looks up tickets awaiting one)."""
+    return _rating(text) is not None
 
 
 def _rating(text: str) -> tuple[str, str | None] | None:

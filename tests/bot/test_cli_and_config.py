@@ -14,6 +14,7 @@ import pytest
 
 from bot.config import load_settings
 from integrations.errors import ConfigurationError
+from tests.bot.wechat_harness import shared_model_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -24,7 +25,8 @@ def _env(tmp: Path, **extra: str) -> dict[str, str]:
         for k, v in os.environ.items()
         if not k.startswith(("WECHAT_", "INTAKE_", "REDIS_URL", "DATABASE_URL"))
     }
-    env.update({"INTAKE_DATA_DIR": str(tmp), **extra})
+    # a model trained once for the test run, so each process only loads it
+    env.update({"INTAKE_DATA_DIR": str(tmp), "INTAKE_MODEL_DIR": str(shared_model_dir()), **extra})
     return env
 
 

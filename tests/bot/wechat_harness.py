@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from bot.runtime import Runtime
 from bot.wechat.security import AESEnvelope
 from bot.wechat.simulator import CallbackRequest, CallbackSigner, reply_text
 from integrations.wechat.fake_server import FakeWeChatAPI
+from nlu.parser import NLUService
 from tests.support.servers import serve_asgi
 
 TOKEN = "intaketesttoken"
@@ -52,9 +54,26 @@ class RunningApp:
         return reply_text(response.text, self.envelope)
 
 
+_NLU: NLUService | None = None
+
+
+def shared_nlu() -> NLUService:
+    """One trained NLU model for the whole test run (training takes seconds, loading one)."""
+    global _NLU
+    if _NLU is None:
+        _NLU = NLUService(Path(tempfile.mkdtemp(prefix="intake-test-models-")))
+        _NLU.warm_up()
+    return _NLU
+
+
+def shared_model_dir() -> Path:
+    return shared_nlu().model_dir
+
+
 def make_settings(tmp: Path, **overrides: object) -> Settings:
     values: dict[str, object] = {
         "data_dir": tmp,
+        "model_dir_override": shared_model_dir(),
         "wechat_token": TOKEN,
         "wechat_app_id": APP_ID,
         "wechat_app_secret": APP_SECRET,
@@ -77,7 +96,7 @@ def running_app(
     with fake.serve() as fake_url:
         settings = make_settings(tmp, wechat_api_base_url=fake_url, **overrides)
         kwargs = {"clock": clock} if clock else {}
-        runtime = Runtime.from_settings(settings, routers=routers, **kwargs)
+        runtime = Runtime.from_settings(settings, routers=routers, nlu=shared_nlu(), **kwargs)
         app = create_app(settings, runtime=runtime)
         envelope = (
             AESEnvelope(TOKEN, settings.wechat_encoding_aes_key, APP_ID)

@@ -1,0 +1,1 @@
+"""The conversation: NLU parse + dialogue policy + the services that carry out decisions."""

@@ -1,0 +1,49 @@
+"""What the conversation needs from tickets and the staff queue, as interfaces.
+
+The dialogue handler depends on these, not on the database, so it is wired once in the
+runtime and tested with the real implementations behind them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from policies.state import Case
+
+__all__ = ["HandoffDesk", "TicketDesk", "TicketView"]
+
+
+@dataclass(frozen=True, slots=True)
+class TicketView:
+    """The few fields the conversation shows a resident."""
+
+    id: str
+    category: str
+    status: str
+    department: str | None = None
+    urgent: bool = False
+
+
+class TicketDesk(Protocol):
+    """Tickets as the resident's conversation sees them."""
+
+    async def create_from_case(self, openid: str, case: Case) -> TicketView: ...
+
+    async def for_resident(self, openid: str, *, open_only: bool = True) -> list[TicketView]: ...
+
+    async def last_phone(self, openid: str) -> str | None: ...
+
+    async def rate(self, openid: str, ticket_id: str, rating: str, reason: str | None) -> None: ...
+
+    async def record_inbound(self, openid: str) -> None: ...
+
+
+class HandoffDesk(Protocol):
+    """The staff queue of escalated chats."""
+
+    async def active(self, openid: str) -> bool: ...
+
+    async def start(self, openid: str, reason: str) -> None: ...
+
+    async def record(self, openid: str, role: str, text: str) -> None: ...

@@ -1,0 +1,193 @@
+"""The conversation router: every resident message goes through the NLU and the dialogue
+policy; the decisions are carried out here (tickets, status, handoff, ratings)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from bot.dialogue.ports import HandoffDesk, TicketDesk
+from bot.dispatcher import Router
+from bot.filters import EventFilter
+from bot.fsm import FSMContext
+from bot.wechat.messages import (
+    ClickEvent,
+    ImageMessage,
+    IncomingMessage,
+    LocationMessage,
+)
+from nlu.parser import NLUService
+from policies import messages as msg
+from policies.dialogue import (
+    Context,
+    CreateTicket,
+    Decision,
+    FAQEntry,
+    QueryStatus,
+    RateTicket,
+    StartHandoff,
+    Turn,
+    decide,
+    looks_like_rating,
+)
+from policies.state import DialogueState
+from policies.taxonomy import Taxonomy
+
+__all__ = ["Conversation", "build_dialogue_router", "build_handoff_router", "faq_entries"]
+
+log = logging.getLogger(__name__)
+
+
+def faq_entries(nlu: NLUService) -> dict[str, FAQEntry]:
+    """The curated answers the NLU's FAQ index holds right now (admins edit them live)."""
+    return {topic.id: FAQEntry(topic.title, topic.answer) for topic in nlu.faq.topics}
+
+
+def build_handoff_router(handoffs: HandoffDesk) -> Router:
+    """First in line: while a person handles the chat, the bot records and stays silent."""
+
+    async def in_handoff(message: IncomingMessage) -> bool:
+        return await handoffs.active(message.openid)
+
+    router = Router(name="handoff", filters=[in_handoff])
+
+    @router.message()
+    async def record(message: IncomingMessage) -> None:
+        await handoffs.record(message.openid, "resident", _transcript_text(message))
+        return None
+
+    return router
+
+
+def _transcript_text(message: IncomingMessage) -> str:
+    if isinstance(message, ImageMessage):
+        return f"[图片] {message.pic_url}"
+    if isinstance(message, LocationMessage):
+        return f"[位置] {message.label}"
+    return message.text or f"[{message.kind}]"
+
+
+class Conversation:
+    """Runs one turn: state in, policy decision, actions performed, state out."""
+
+    def __init__(
+        self,
+        *,
+        tickets: TicketDesk,
+        handoffs: HandoffDesk,
+        faq: Callable[[], Mapping[str, FAQEntry]],
+        taxonomy: Taxonomy,
+        is_specific_location: Callable[[str], bool],
+    ) -> None:
+        self.tickets = tickets
+        self.handoffs = handoffs
+        self.faq = faq
+        self.labels = {i.id: i.zh for i in taxonomy.of_kind("report")}
+        self.is_specific_location = is_specific_location
+
+    async def context(self, openid: str, state: DialogueState, turn: Turn) -> Context:
+        # Look tickets up only when the turn can use them: most messages need neither.
+        awaiting: tuple[str, ...] = ()
+        if turn.text and looks_like_rating(turn.text):
+            resolved = await self.tickets.for_resident(openid, open_only=True)
+            awaiting = tuple(t.id for t in resolved if t.status == "resolved")
+        known_phone = None
+        if (
+            turn.intent.startswith("report.")
+            or turn.intent == "emergency"
+            or (state.case is not None and not state.case.phone)
+        ):
+            known_phone = await self.tickets.last_phone(openid)
+        return Context(
+            faq=self.faq(),
+            category_labels=self.labels,
+            known_phone=known_phone,
+            awaiting_rating=awaiting,
+            is_specific_location=self.is_specific_location,
+        )
+
+    async def turn(self, message: IncomingMessage, fsm: FSMContext, turn: Turn) -> str | None:
+        data = await fsm.get_data()
+        state = DialogueState.from_dict(data.get("dialogue"))
+        await self.tickets.record_inbound(message.openid)
+        decision = decide(state, turn, await self.context(message.openid, state, turn))
+        texts = list(decision.replies)
+        for action in decision.actions:
+            texts.append(await self.perform(message, decision, action))
+        texts.extend(decision.after)
+        await fsm.update_data(dialogue=decision.state.to_dict())
+        reply = "\n\n".join(t for t in texts if t)
+        return reply or None
+
+    async def perform(self, message: IncomingMessage, decision: Decision, action: Any) -> str:
+        openid = message.openid
+        if isinstance(action, CreateTicket):
+            try:
+                view = await self.tickets.create_from_case(openid, action.case)
+            except Exception:
+                log.exception("creating a ticket failed")
+                decision.state = DialogueState(mode="confirming", case=action.case)
+                return msg.ticket_failed()
+            return msg.ticket_created(view.id, view.department, urgent=view.urgent)
+        if isinstance(action, QueryStatus):
+            tickets = await self.tickets.for_resident(openid, open_only=action.ticket_id is None)
+            if action.ticket_id:
+                tickets = [t for t in tickets if t.id == action.ticket_id]
+            rows = [
+                {
+                    "id": t.id,
+                    "category_label": self.labels.get(t.category, t.category),
+                    "status": t.status,
+                }
+                for t in tickets
+            ]
+            return msg.status_list(rows, asked_id=action.ticket_id)
+        if isinstance(action, StartHandoff):
+            await self.handoffs.start(openid, action.reason)
+            await self.handoffs.record(openid, "resident", _transcript_text(message))
+            return ""
+        if isinstance(action, RateTicket):
+            await self.tickets.rate(openid, action.ticket_id, action.rating, action.reason)
+            return ""
+        raise TypeError(f"unknown action {action!r}")
+
+
+def build_dialogue_router(conversation: Conversation) -> Router:
+    """Text and recognised voice, locations, photos, follows and menu clicks."""
+    router = Router(name="dialogue")
+
+    @router.text()
+    async def on_text(
+        message: IncomingMessage, state: FSMContext, parse: dict[str, Any] | None = None
+    ) -> str | None:
+        if parse is None:  # an empty text: nothing to understand
+            return msg.NOT_UNDERSTOOD
+        return await conversation.turn(message, state, Turn.from_parse(parse))
+
+    @router.location()
+    async def on_location(message: LocationMessage, state: FSMContext) -> str | None:
+        turn = Turn(
+            kind="location",
+            location_label=message.label,
+            latitude=message.latitude,
+            longitude=message.longitude,
+        )
+        return await conversation.turn(message, state, turn)
+
+    @router.image()
+    async def on_image(message: ImageMessage, state: FSMContext) -> str | None:
+        turn = Turn(kind="image", photo=message.pic_url or message.media_id)
+        return await conversation.turn(message, state, turn)
+
+    @router.event(EventFilter("subscribe"))
+    async def on_subscribe(message: IncomingMessage, state: FSMContext) -> str | None:
+        return await conversation.turn(message, state, Turn(kind="subscribe"))
+
+    @router.event(EventFilter("click"))
+    async def on_click(message: ClickEvent, state: FSMContext) -> str | None:
+        return await conversation.turn(
+            message, state, Turn(kind="click", event_key=message.event_key)
+        )
+
+    return router

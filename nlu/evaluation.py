@@ -1,0 +1,321 @@
+"""Evaluation of the NLU: k-fold cross-validation and labelled TSV sets, as Markdown + PNG.
+
+Both evaluations run the *whole* parse pipeline (classifier, out-of-scope fallback, FAQ
+fusion) and score the final ``intent.name``, i.e. what the bot would act on.
+
+* :func:`cross_validate` — stratified k-fold over the training data: each fold trains a
+  fresh model on the other folds (deterministic seeds) and predicts its held-out part.
+* :func:`evaluate_tsv` — a labelled file, one ``label<TAB>text`` per line (``#`` comments
+  and blank lines skipped), parsed by a given parse function (e.g. ``NLUService.parse``).
+
+:func:`write_report` writes ``report.md`` (accuracy, macro-F1, per-intent P/R/F1, most
+confused pairs, the errors) and ``confusion.png`` (matplotlib, Agg backend; axis labels are
+the ASCII intent ids, since CJK glyphs are often missing from the available fonts).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+from sklearn.model_selection import StratifiedKFold
+
+from nlu.faq_retrieval import FAQRetriever, FAQTopic
+from nlu.model import ModelConfig, train_model
+from nlu.parser import ParserConfig, build_result, faq_examples
+from nlu.training_data import TrainingData
+
+__all__ = [
+    "EvaluationResult",
+    "IntentMetrics",
+    "cross_validate",
+    "evaluate_predictions",
+    "evaluate_tsv",
+    "read_labelled_tsv",
+    "write_report",
+]
+
+log = logging.getLogger(__name__)
+
+ParseFn = Callable[[str], Mapping[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class IntentMetrics:
+    """Precision, recall, F1 and support of one intent."""
+
+    intent: str
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+
+@dataclass(slots=True)
+class EvaluationResult:
+    """Gold labels, predictions and the metrics derived from them."""
+
+    name: str
+    texts: list[str]
+    y_true: list[str]
+    y_pred: list[str]
+    confidences: list[float]
+    accuracy: float
+    macro_f1: float
+    per_intent: list[IntentMetrics]
+    confused_pairs: list[tuple[str, str, int]]
+    labels: list[str]
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def zero_recall(self) -> list[str]:
+        """Gold intents of which not a single message was recognised."""
+        return [m.intent for m in self.per_intent if m.support and m.recall == 0.0]
+
+    def errors(self) -> list[tuple[str, str, str, float]]:
+        """``(text, gold, predicted, confidence)`` of each misclassified message."""
+        return [
+            (t, g, p, c)
+            for t, g, p, c in zip(
+                self.texts, self.y_true, self.y_pred, self.confidences, strict=True
+            )
+            if g != p
+        ]
+
+    def summary(self) -> str:
+        """One line: name, accuracy, macro-F1, zero-recall intents."""
+        zero = ", ".join(self.zero_recall) or "none"
+        return (
+            f"{self.name}: n={len(self.y_true)} accuracy={self.accuracy:.4f} "
+            f"macro-F1={self.macro_f1:.4f} zero-recall intents: {zero}"
+        )
+
+
+def evaluate_predictions(
+    name: str,
+    texts: Sequence[str],
+    y_true: Sequence[str],
+    y_pred: Sequence[str],
+    confidences: Sequence[float] | None = None,
+    info: Mapping[str, Any] | None = None,
+) -> EvaluationResult:
+    """Compute the metrics. Macro-F1 averages over the *gold* intents only."""
+    if len(y_true) != len(y_pred) or len(texts) != len(y_true):
+        raise ValueError("texts, y_true and y_pred must have the same length")
+    gold = sorted(set(y_true))
+    labels = sorted(set(y_true) | set(y_pred))
+    precision, recall, f1, support = precision_recall_fscore_support(
+        list(y_true), list(y_pred), labels=gold, zero_division=0
+    )
+    per_intent = [
+        IntentMetrics(name_, float(p), float(r), float(f), int(s))
+        for name_, p, r, f, s in zip(gold, precision, recall, f1, support, strict=True)
+    ]
+    pairs = Counter((g, p) for g, p in zip(y_true, y_pred, strict=True) if g != p)
+    confused = sorted(((g, p, n) for (g, p), n in pairs.items()), key=lambda x: (-x[2], x[0], x[1]))
+    correct = sum(1 for g, p in zip(y_true, y_pred, strict=True) if g == p)
+    return EvaluationResult(
+        name=name,
+        texts=list(texts),
+        y_true=list(y_true),
+        y_pred=list(y_pred),
+        confidences=list(confidences) if confidences is not None else [0.0] * len(y_true),
+        accuracy=correct / len(y_true) if y_true else 0.0,
+        macro_f1=float(np.mean(f1)) if len(gold) else 0.0,
+        per_intent=per_intent,
+        confused_pairs=confused,
+        labels=labels,
+        info=dict(info or {}),
+    )
+
+
+def read_labelled_tsv(path: str | Path) -> list[tuple[str, str]]:
+    """``(label, text)`` pairs of a ``label<TAB>text`` file."""
+    rows: list[tuple[str, str]] = []
+    with Path(path).open(encoding="utf-8", newline="") as fh:
+        for lineno, line in enumerate(fh, 1):
+            line = line.rstrip("\r\n")
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            label, sep, text = line.partition("\t")
+            if not sep or not label.strip() or not text.strip():
+                raise ValueError(f"{path}:{lineno}: expected 'label<TAB>text'")
+            rows.append((label.strip(), text.strip()))
+    return rows
+
+
+def evaluate_tsv(
+    parse: ParseFn, path: str | Path, *, info: Mapping[str, Any] | None = None
+) -> EvaluationResult:
+    """Parse every message of a labelled TSV and score the predicted intents."""
+    rows = read_labelled_tsv(path)
+    texts = [t for _, t in rows]
+    gold = [label for label, _ in rows]
+    results = [parse(t) for t in texts]
+    pred = [str(r["intent"]["name"]) for r in results]
+    conf = [float(r["intent"]["confidence"]) for r in results]
+    return evaluate_predictions(Path(path).name, texts, gold, pred, conf, info)
+
+
+def cross_validate(
+    data: TrainingData,
+    *,
+    folds: int = 5,
+    config: ModelConfig | None = None,
+    parser_config: ParserConfig | None = None,
+    topics: Iterable[FAQTopic] = (),
+    seed: int = 7,
+) -> EvaluationResult:
+    """Stratified k-fold cross-validation of the full pipeline on ``data``."""
+    config = config or ModelConfig()
+    parser_config = parser_config or ParserConfig()
+    topic_list = list(topics)
+    y = [ex.intent for ex in data.examples]
+    smallest = min(Counter(y).values())
+    if folds < 2 or folds > smallest:
+        raise ValueError(
+            f"folds must be in [2, {smallest}] (smallest intent has {smallest} examples)"
+        )
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    texts: list[str] = [""] * len(y)
+    pred: list[str] = [""] * len(y)
+    conf: list[float] = [0.0] * len(y)
+    started = time.perf_counter()
+    for fold, (train_idx, test_idx) in enumerate(splitter.split(np.zeros(len(y)), y), 1):
+        model = train_model(data.filter(train_idx.tolist()), config)
+        retriever = FAQRetriever(topic_list, faq_examples(model))
+        for i in test_idx.tolist():
+            text = data.examples[i].text
+            result = build_result(text, model, retriever, parser_config, [])
+            texts[i] = text
+            pred[i] = str(result["intent"]["name"])
+            conf[i] = float(result["intent"]["confidence"])
+        log.info("fold %d/%d done", fold, folds)
+    info = {"folds": folds, "seconds": round(time.perf_counter() - started, 1)}
+    return evaluate_predictions(f"{folds}-fold cross-validation", texts, y, pred, conf, info)
+
+
+# --------------------------------------------------------------------------- reports
+
+
+def _markdown(
+    result: EvaluationResult, png_name: str | None, top_pairs: int, max_errors: int
+) -> str:
+    lines = [f"## {result.name}", ""]
+    for key, value in result.info.items():
+        lines.append(f"- {key}: {value}")
+    lines += [
+        f"- messages: {len(result.y_true)}",
+        f"- **accuracy: {result.accuracy:.4f}**",
+        f"- **macro-F1: {result.macro_f1:.4f}**",
+        f"- intents with recall 0: {', '.join(result.zero_recall) or 'none'}",
+        "",
+    ]
+    if png_name:
+        lines += [f"![confusion matrix]({png_name})", ""]
+    lines += ["### Most confused pairs", "", "| gold | predicted | count |", "| --- | --- | ---: |"]
+    for gold, predicted, count in result.confused_pairs[:top_pairs]:
+        lines.append(f"| {gold} | {predicted} | {count} |")
+    if not result.confused_pairs:
+        lines.append("| – | – | 0 |")
+    lines += [
+        "",
+        "### Per intent",
+        "",
+        "| intent | precision | recall | F1 | support |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for m in sorted(result.per_intent, key=lambda m: (m.f1, m.intent)):
+        lines.append(
+            f"| {m.intent} | {m.precision:.3f} | {m.recall:.3f} | {m.f1:.3f} | {m.support} |"
+        )
+    errors = result.errors()
+    lines += [
+        "",
+        f"### Errors ({len(errors)})",
+        "",
+        "| gold | predicted | conf | text |",
+        "| --- | --- | ---: | --- |",
+    ]
+    for text, gold, predicted, c in errors[:max_errors]:
+        safe = text.replace("|", "\\|")
+        lines.append(f"| {gold} | {predicted} | {c:.2f} | {safe} |")
+    if len(errors) > max_errors:
+        lines.append(f"| … | … | … | {len(errors) - max_errors} more |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_confusion(result: EvaluationResult, path: str | Path) -> Path | None:
+    """Write a confusion-matrix PNG; ``None`` (and a warning) if matplotlib is missing."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")  # headless: no display on servers or CI
+        import matplotlib.pyplot as plt
+    except ImportError:
+        log.warning("matplotlib is not installed; confusion matrix PNG skipped")
+        return None
+    labels = result.labels
+    matrix = confusion_matrix(result.y_true, result.y_pred, labels=labels)
+    row_sums = matrix.sum(axis=1, keepdims=True)
+    shares = np.divide(
+        matrix, row_sums, out=np.zeros(matrix.shape, dtype=float), where=row_sums > 0
+    )
+    size = max(6.0, 0.22 * len(labels) + 3)
+    fig, ax = plt.subplots(figsize=(size, size), dpi=110)
+    try:
+        ax.imshow(shares, cmap="Blues", vmin=0.0, vmax=1.0)
+        ax.set_xticks(range(len(labels)))
+        ax.set_yticks(range(len(labels)))
+        fontsize = 8 if len(labels) <= 30 else 6
+        ax.set_xticklabels(labels, rotation=90, fontsize=fontsize)
+        ax.set_yticklabels(labels, fontsize=fontsize)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("gold")
+        ax.set_title(
+            f"{result.name}: accuracy {result.accuracy:.3f}, macro-F1 {result.macro_f1:.3f}"
+        )
+        for i, j in zip(*np.nonzero(matrix), strict=True):
+            color = "white" if shares[i, j] > 0.5 else ("black" if i == j else "crimson")
+            ax.text(
+                j, i, str(matrix[i, j]), ha="center", va="center", fontsize=fontsize, color=color
+            )
+        fig.tight_layout()
+        target = Path(path)
+        fig.savefig(target)
+    finally:
+        plt.close(fig)
+    return target
+
+
+def write_report(
+    results: Sequence[EvaluationResult],
+    out_dir: str | Path,
+    *,
+    title: str = "NLU evaluation",
+    top_pairs: int = 15,
+    max_errors: int = 200,
+) -> dict[str, Path]:
+    """Write ``report.md`` and one PNG per result (``confusion.png`` for the first,
+    ``confusion-2.png`` … for the others); return the written paths by name."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    sections: list[str] = []
+    for n, result in enumerate(results, 1):
+        png_name = "confusion.png" if n == 1 else f"confusion-{n}.png"
+        png = plot_confusion(result, out / png_name)
+        if png is not None:
+            written[png_name] = png
+        sections.append(_markdown(result, png_name if png else None, top_pairs, max_errors))
+    report = out / "report.md"
+    report.write_text(f"# {title}\n\n" + "\n".join(sections), encoding="utf-8")
+    written["report.md"] = report
+    return written

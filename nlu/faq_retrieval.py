@@ -1,0 +1,301 @@
+"""FAQ retrieval: find the knowledge-base topic a question is about, with runner-ups.
+
+The index holds, per topic, its title, its question variants, its keywords and (optionally)
+the intent classifier's training examples for that topic id. A message is scored on its
+normalised, compacted text by
+
+* topic similarity — cosine between the message's character 1–3-gram TF-IDF vector and
+  the topic's whole document (all its variants and keywords together): robust to word
+  order, extra words and paraphrase, since every phrasing of the topic contributes;
+* nearest variant — the best single variant, by a blend of char n-gram cosine and
+  rapidfuzz ``ratio`` (typos, near-verbatim phrasings);
+* a small bonus for each of the topic's keywords found in the message.
+
+Measured on the faq training examples (KB questions indexed, examples queried), the topic
+document is what carries accuracy (top-1 0.93 vs 0.87 for the nearest variant alone); the
+nearest variant lifts near-verbatim questions clearly above paraphrases. Scores are not
+probabilities: on the shipped KB a verbatim KB question scores ~0.5–0.8 (median 0.63), the
+faq training examples ~0.2–0.65 (median 0.42), out-of-scope messages at most ~0.25.
+
+:meth:`FAQRetriever.search` returns the topics best first, which is what a
+"您是不是想问 1/2/3" disambiguation needs.
+
+Admins edit topics at run time, so a retriever is built from topic objects (or dicts) passed
+in; :meth:`FAQRetriever.with_topic` / :meth:`without_topic` return a new retriever, and the
+caller swaps its reference — an index is never mutated while another thread reads it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+import yaml
+from numpy.typing import NDArray
+from rapidfuzz import fuzz, process
+
+from nlu.features import Prepared, TfidfBlock, char_ngrams, compact
+from nlu.normalize import normalize
+
+__all__ = [
+    "DEFAULT_KB_PATH",
+    "FAQCandidate",
+    "FAQMatch",
+    "FAQRetriever",
+    "FAQTopic",
+    "load_knowledge_base",
+]
+
+#: The curated knowledge base shipped with the project.
+DEFAULT_KB_PATH = Path(__file__).resolve().parent / "data" / "faq" / "knowledge_base.yml"
+
+
+@dataclass(frozen=True, slots=True)
+class FAQTopic:
+    """One knowledge-base topic (``id`` is an intent id such as ``faq.medical.offsite``)."""
+
+    id: str
+    title: str
+    answer: str = ""
+    category: str = ""
+    questions: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> FAQTopic:
+        """Build from a knowledge-base mapping (unknown keys are ignored)."""
+        if not isinstance(raw.get("id"), str) or not raw["id"].strip():
+            raise ValueError(f"FAQ topic without id: {raw!r}")
+        return cls(
+            id=raw["id"].strip(),
+            title=str(raw.get("title") or ""),
+            answer=str(raw.get("answer") or ""),
+            category=str(raw.get("category") or ""),
+            questions=tuple(str(q) for q in raw.get("questions") or ()),
+            keywords=tuple(str(k) for k in raw.get("keywords") or ()),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """The knowledge-base mapping form."""
+        return {
+            "id": self.id,
+            "title": self.title,
+            "category": self.category,
+            "answer": self.answer,
+            "questions": list(self.questions),
+            "keywords": list(self.keywords),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class FAQCandidate:
+    """A topic and its retrieval score in [0, 1+] (higher = closer)."""
+
+    topic: str
+    title: str
+    score: float
+
+    def as_dict(self) -> dict[str, Any]:
+        """``{"topic", "title", "score"}``."""
+        return {"topic": self.topic, "title": self.title, "score": round(self.score, 4)}
+
+
+@dataclass(frozen=True, slots=True)
+class FAQMatch:
+    """Best topic plus runner-ups, as put in the parse result's ``faq`` key."""
+
+    topic: str
+    title: str
+    score: float
+    alternatives: list[FAQCandidate] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """``{"topic", "title", "score", "alternatives": [...]}``."""
+        return {
+            "topic": self.topic,
+            "title": self.title,
+            "score": round(self.score, 4),
+            "alternatives": [a.as_dict() for a in self.alternatives],
+        }
+
+
+def _index(docs: Sequence[Sequence[str]]) -> tuple[TfidfBlock, sp.csr_matrix]:
+    """TF-IDF over ``docs`` and the term-major matrix (terms × docs) of their unit vectors.
+
+    Term-major so that a query gathers the rows of its ~60 n-grams instead of multiplying
+    the whole matrix.
+    """
+    block = TfidfBlock()
+    block.fit(docs)
+    rows: list[int] = []
+    cols: list[int] = []
+    vals: list[float] = []
+    for d_index, doc in enumerate(docs):
+        idx, val, _hits = block.encode(doc)
+        rows.extend(idx)
+        cols.extend([d_index] * len(idx))
+        vals.extend(val)
+    matrix = sp.csr_matrix(
+        (vals, (rows, cols)), shape=(len(block.vocab), len(docs)), dtype=np.float64
+    )
+    return block, matrix
+
+
+def _cosines(block: TfidfBlock, matrix: sp.csr_matrix, grams: list[str]) -> NDArray[np.float64]:
+    """Cosine of the query n-grams with every column document of ``matrix``.
+
+    The rows of the query's terms are gathered with plain numpy (scipy's fancy row indexing
+    costs ~0.1 ms per call in validation alone, more than the arithmetic here).
+    """
+    n_docs = matrix.shape[1]
+    idx, val, _hits = block.encode(grams)
+    if not idx:
+        return np.zeros(n_docs, dtype=np.float64)
+    rows = np.asarray(idx, dtype=np.int64)
+    starts = matrix.indptr[rows]
+    lengths = matrix.indptr[rows + 1] - starts
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(n_docs, dtype=np.float64)
+    # Positions of all gathered entries: each row's start repeated over its length, plus
+    # the offset within the row.
+    row_begin = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths)
+    positions = row_begin + np.arange(total)
+    weights = matrix.data[positions] * np.repeat(np.asarray(val), lengths)
+    sums = np.bincount(matrix.indices[positions], weights=weights, minlength=n_docs)
+    return np.asarray(sums, dtype=np.float64)
+
+
+def load_knowledge_base(path: str | Path = DEFAULT_KB_PATH) -> list[FAQTopic]:
+    """Read ``version: 1`` / ``topics: [...]`` YAML into topic objects (file order)."""
+    doc = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    if not isinstance(doc, dict) or not isinstance(doc.get("topics", []), list):
+        raise ValueError(f"{path}: expected a mapping with a 'topics' list")
+    return [FAQTopic.from_dict(t) for t in doc.get("topics") or []]
+
+
+class FAQRetriever:
+    """Similarity index over FAQ topics. Immutable once built; cheap to rebuild (≈50 ms)."""
+
+    #: Weight of the whole-topic cosine against the nearest-variant similarity.
+    TOPIC_WEIGHT = 0.8
+    #: Weight of the TF-IDF cosine against the fuzzy ratio in a variant's similarity.
+    LEXICAL_WEIGHT = 0.65
+    #: Score added per topic keyword found in the message (capped at two keywords).
+    KEYWORD_BONUS = 0.05
+    #: Topics (best by topic cosine) whose variants get the fuzzy comparison.
+    FUZZY_TOPICS = 6
+
+    def __init__(
+        self,
+        topics: Iterable[FAQTopic | Mapping[str, Any]],
+        extra_examples: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
+        self._topics: dict[str, FAQTopic] = {}
+        for t in topics:
+            topic = t if isinstance(t, FAQTopic) else FAQTopic.from_dict(t)
+            self._topics[topic.id] = topic  # a later definition of an id replaces the earlier
+        self._extra = {k: list(v) for k, v in (extra_examples or {}).items() if k in self._topics}
+        self.topic_ids: list[str] = list(self._topics)
+
+        variants: list[str] = []
+        owners: list[int] = []
+        topic_docs: list[list[str]] = []
+        self._keywords: list[tuple[str, ...]] = []
+        for t_index, topic in enumerate(self._topics.values()):
+            texts = [topic.title, *topic.questions, *self._extra.get(topic.id, [])]
+            keys = list(dict.fromkeys(k for k in (compact(normalize(t)) for t in texts) if k))
+            variants.extend(keys)
+            owners.extend([t_index] * len(keys))
+            keywords = tuple(k for k in (compact(normalize(w)) for w in topic.keywords) if k)
+            self._keywords.append(keywords)
+            topic_docs.append([g for k in (*keys, *keywords) for g in char_ngrams(k)])
+        self._variants = variants
+        self._owners = np.asarray(owners, dtype=np.int64)
+        # Variants are stored topic by topic: the slice of each topic's variants.
+        starts = np.searchsorted(self._owners, np.arange(len(self._topics)), side="left")
+        ends = np.searchsorted(self._owners, np.arange(len(self._topics)), side="right")
+        self._spans = [(int(a), int(b)) for a, b in zip(starts, ends, strict=True)]
+        self._variant_tfidf, self._variant_matrix = _index([char_ngrams(v) for v in variants])
+        self._topic_tfidf, self._topic_matrix = _index(topic_docs)
+
+    # -- topics ------------------------------------------------------------------------------
+
+    @property
+    def topics(self) -> list[FAQTopic]:
+        """The indexed topics, in insertion order."""
+        return list(self._topics.values())
+
+    def get(self, topic_id: str) -> FAQTopic | None:
+        """The topic with that id, if indexed."""
+        return self._topics.get(topic_id)
+
+    def with_topic(self, topic: FAQTopic | Mapping[str, Any]) -> FAQRetriever:
+        """A new retriever with ``topic`` added, or replacing the topic of the same id."""
+        new = topic if isinstance(topic, FAQTopic) else FAQTopic.from_dict(topic)
+        topics = [t for t in self._topics.values() if t.id != new.id] + [new]
+        return FAQRetriever(topics, self._extra)
+
+    def without_topic(self, topic_id: str) -> FAQRetriever:
+        """A new retriever without the topic ``topic_id`` (unchanged if absent)."""
+        return FAQRetriever([t for t in self._topics.values() if t.id != topic_id], self._extra)
+
+    # -- search ------------------------------------------------------------------------------
+
+    def topic_scores(self, text: str | Prepared) -> NDArray[np.float64]:
+        """Score of every topic (order of :attr:`topic_ids`) for one message."""
+        n_topics = len(self.topic_ids)
+        if not self._variants:
+            return np.zeros(n_topics, dtype=np.float64)
+        query = text.compact if isinstance(text, Prepared) else compact(normalize(text))
+        if not query:
+            return np.zeros(n_topics, dtype=np.float64)
+        grams = char_ngrams(query)
+        topic_cosine = _cosines(self._topic_tfidf, self._topic_matrix, grams)
+        variant_cosine = self.LEXICAL_WEIGHT * _cosines(
+            self._variant_tfidf, self._variant_matrix, grams
+        )
+        # Lower bound of every topic's nearest-variant similarity: the cosine part alone.
+        nearest = np.zeros(n_topics, dtype=np.float64)
+        np.maximum.at(nearest, self._owners, variant_cosine)
+        bonus = np.zeros(n_topics, dtype=np.float64)
+        for t_index, keywords in enumerate(self._keywords):
+            hits = sum(1 for k in keywords if k in query)
+            if hits:
+                bonus[t_index] = self.KEYWORD_BONUS * min(hits, 2)
+        # The fuzzy ratio (the costly part) only for the variants of the most promising
+        # topics; the others cannot climb past them on a 0.2-weighted term anyway.
+        promising = np.argsort(-(topic_cosine + bonus), kind="stable")[: self.FUZZY_TOPICS]
+        for t_index in promising.tolist():
+            start, end = self._spans[t_index]
+            if start == end:
+                continue
+            ratios = process.cdist(
+                [query], self._variants[start:end], scorer=fuzz.ratio, dtype=np.float32, workers=1
+            )
+            blended = variant_cosine[start:end] + (1.0 - self.LEXICAL_WEIGHT) * (
+                np.asarray(ratios[0], dtype=np.float64) / 100.0
+            )
+            nearest[t_index] = float(blended.max())
+        return self.TOPIC_WEIGHT * topic_cosine + (1.0 - self.TOPIC_WEIGHT) * nearest + bonus
+
+    def search(self, text: str | Prepared, k: int = 3) -> list[FAQCandidate]:
+        """The ``k`` best topics, best first (ties broken by topic order)."""
+        scores = self.topic_scores(text)
+        order = np.argsort(-scores, kind="stable")[:k]
+        return [
+            FAQCandidate(self.topic_ids[i], self._topics[self.topic_ids[i]].title, float(scores[i]))
+            for i in order
+        ]
+
+    def match(self, text: str | Prepared, k: int = 3) -> FAQMatch | None:
+        """Best topic with up to ``k - 1`` alternatives; ``None`` for an empty index."""
+        found = self.search(text, k)
+        if not found:
+            return None
+        best, *rest = found
+        return FAQMatch(best.topic, best.title, best.score, rest)

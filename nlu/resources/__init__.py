@@ -1,0 +1,1 @@
+"""Small data files for the NLU: administrative-division names and WeChat emoji names."""

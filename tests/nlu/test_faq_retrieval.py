@@ -1,0 +1,158 @@
+"""FAQ retrieval: paraphrases find their topic, runner-ups come along, topics change live."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from nlu.faq_retrieval import (
+    DEFAULT_KB_PATH,
+    FAQMatch,
+    FAQRetriever,
+    FAQTopic,
+    load_knowledge_base,
+)
+from nlu.training_data import DEFAULT_DATA_DIR, load_training_data
+
+TOPICS = [
+    FAQTopic(
+        id="faq.medical.e_voucher",
+        title="医保电子凭证激活与使用",
+        questions=("医保电子凭证怎么激活", "医保电子凭证在哪里领取", "看病时怎么出示医保码"),
+        keywords=("医保电子凭证", "医保码", "激活"),
+    ),
+    FAQTopic(
+        id="faq.medical.offsite",
+        title="异地就医备案与直接结算",
+        questions=("异地就医怎么备案", "在外地住院能直接结算吗", "跨省看病怎么报销"),
+        keywords=("异地就医", "备案", "跨省"),
+    ),
+    FAQTopic(
+        id="faq.civil.dibao",
+        title="最低生活保障(低保)申请",
+        questions=("低保怎么申请", "申请低保需要什么条件", "低保标准是多少"),
+        keywords=("低保", "最低生活保障"),
+    ),
+    FAQTopic(
+        id="faq.service.residence_permit",
+        title="居住证办理",
+        questions=("居住证怎么办理", "办居住证需要什么材料", "居住证多久能拿到"),
+        keywords=("居住证",),
+    ),
+    FAQTopic(
+        id="faq.civil.funeral",
+        title="殡葬服务与丧葬补助",
+        questions=("丧葬补助怎么申请", "老人去世后要办哪些手续", "殡仪馆怎么联系"),
+        keywords=("丧葬", "殡葬", "去世"),
+    ),
+]
+
+PARAPHRASES = [
+    ("手机上的医保码要怎么开通啊", "faq.medical.e_voucher"),
+    ("我去外省看病，备案在哪弄", "faq.medical.offsite"),
+    ("家里太困难了想吃低保找谁办", "faq.civil.dibao"),
+    ("外地人来这里上班要办居住证，带什么东西", "faq.service.residence_permit"),
+    ("父亲过世了丧葬费补助去哪领", "faq.civil.funeral"),
+    ("醫保電子憑證怎麼激活", "faq.medical.e_voucher"),  # traditional characters
+]
+
+
+@pytest.fixture(scope="module")
+def retriever() -> FAQRetriever:
+    return FAQRetriever(TOPICS)
+
+
+@pytest.mark.parametrize(("question", "topic"), PARAPHRASES)
+def test_paraphrase_finds_topic(retriever: FAQRetriever, question: str, topic: str) -> None:
+    assert retriever.search(question, k=1)[0].topic == topic
+
+
+def test_match_returns_ranked_alternatives(retriever: FAQRetriever) -> None:
+    match = retriever.match("异地就医备案后住院怎么报销", k=3)
+    assert isinstance(match, FAQMatch)
+    assert match.topic == "faq.medical.offsite"
+    assert len(match.alternatives) == 2
+    scores = [match.score, *(a.score for a in match.alternatives)]
+    assert scores == sorted(scores, reverse=True)
+    assert match.topic not in {a.topic for a in match.alternatives}
+    as_dict = match.as_dict()
+    assert set(as_dict) == {"topic", "title", "score", "alternatives"}
+    assert set(as_dict["alternatives"][0]) == {"topic", "title", "score"}
+
+
+def test_verbatim_question_scores_higher_than_unrelated(retriever: FAQRetriever) -> None:
+    verbatim = retriever.search("低保怎么申请", k=1)[0]
+    unrelated = retriever.search("今天晚上吃火锅还是烧烤", k=1)[0]
+    assert verbatim.topic == "faq.civil.dibao"
+    assert verbatim.score > 0.5 > unrelated.score + 0.2
+
+
+def test_topics_added_and_removed_at_run_time(retriever: FAQRetriever) -> None:
+    passport = {
+        "id": "faq.service.passport",
+        "title": "护照办理",
+        "questions": ["护照怎么办理", "办护照需要什么材料"],
+        "keywords": ["护照", "出入境"],
+    }
+    assert retriever.search("第一次办护照要带啥", k=1)[0].topic != "faq.service.passport"
+    added = retriever.with_topic(passport)
+    assert added.search("第一次办护照要带啥", k=1)[0].topic == "faq.service.passport"
+    # The original index is untouched (readers holding it keep a consistent view).
+    assert "faq.service.passport" not in retriever.topic_ids
+    # Editing a topic replaces it rather than adding a second one.
+    edited = added.with_topic({**passport, "title": "护照/港澳通行证办理"})
+    assert edited.topic_ids.count("faq.service.passport") == 1
+    assert edited.get("faq.service.passport") is not None
+    assert edited.get("faq.service.passport").title == "护照/港澳通行证办理"  # type: ignore[union-attr]
+    removed = edited.without_topic("faq.service.passport")
+    assert "faq.service.passport" not in removed.topic_ids
+    assert len(removed.topics) == len(TOPICS)
+
+
+def test_training_examples_extend_topics() -> None:
+    plain = FAQRetriever(TOPICS)
+    extended = FAQRetriever(TOPICS, {"faq.civil.funeral": ["白事一条龙找谁"], "faq.unknown": ["x"]})
+    query = "白事一条龙服务找哪里"
+    assert extended.search(query, k=1)[0].topic == "faq.civil.funeral"
+    funeral = plain.topic_ids.index("faq.civil.funeral")
+    assert extended.topic_scores(query)[funeral] > plain.topic_scores(query)[funeral]
+    # Examples of ids that are not topics are ignored, not turned into topics.
+    assert "faq.unknown" not in extended.topic_ids
+
+
+def test_empty_index() -> None:
+    empty = FAQRetriever([])
+    assert empty.search("低保怎么申请") == []
+    assert empty.match("低保怎么申请") is None
+
+
+def test_load_knowledge_base_file(tmp_path: Path) -> None:
+    kb = tmp_path / "kb.yml"
+    kb.write_text(
+        "version: 1\ntopics:\n- id: faq.a\n  title: 甲\n  answer: 答\n  questions: [问一]\n"
+        "  keywords: [甲]\n",
+        encoding="utf-8",
+    )
+    topics = load_knowledge_base(kb)
+    assert topics == [FAQTopic("faq.a", "甲", answer="答", questions=("问一",), keywords=("甲",))]
+    assert FAQTopic.from_dict(topics[0].as_dict()) == topics[0]
+    with pytest.raises(ValueError):
+        FAQTopic.from_dict({"title": "no id"})
+
+
+def test_project_knowledge_base_retrieves_training_questions() -> None:
+    """The shipped KB alone (no training examples indexed) finds the topic of most faq
+    training examples: these are phrasings written independently of the KB questions."""
+    if not DEFAULT_KB_PATH.is_file() or not DEFAULT_DATA_DIR.is_dir():
+        pytest.skip("project FAQ data not present")
+    topics = load_knowledge_base()
+    retriever = FAQRetriever(topics)
+    for topic in topics:
+        assert retriever.search(topic.title, k=1)[0].topic == topic.id
+    examples = [ex for ex in load_training_data().examples if ex.intent in retriever.topic_ids]
+    assert examples
+    top1 = sum(retriever.search(ex.text, k=1)[0].topic == ex.intent for ex in examples)
+    top3 = sum(ex.intent in {c.topic for c in retriever.search(ex.text, k=3)} for ex in examples)
+    assert top1 / len(examples) >= 0.85
+    assert top3 / len(examples) >= 0.95
