@@ -14,6 +14,9 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
+from bot.api.dispatch_callback import create_dispatch_callback_router
+from bot.api.handoffs import create_handoffs_router
+from bot.api.tickets import create_tickets_router
 from bot.config import Settings, load_settings
 from bot.runtime import Runtime
 
@@ -40,6 +43,32 @@ async def _read_limited(request: Request, limit: int) -> bytes:
             raise BodyTooLarge
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _mount_apis(app: FastAPI, runtime: Runtime) -> None:
+    """The staff/machine APIs under ``/api`` (bearer ``INTAKE_ADMIN_TOKEN``)."""
+    settings = runtime.settings
+    assert settings.admin_token
+    if runtime.ticket_service is not None:
+        app.include_router(
+            create_tickets_router(runtime.ticket_service, admin_token=settings.admin_token)
+        )
+        if settings.dispatch_callback_secret:
+            app.include_router(
+                create_dispatch_callback_router(
+                    apply_status=runtime.ticket_service.apply_external_status,
+                    secret=settings.dispatch_callback_secret,
+                    store=runtime.store,
+                )
+            )
+    if runtime.handoff_service is not None:
+        app.include_router(
+            create_handoffs_router(
+                handoffs=runtime.handoff_service,
+                pusher=runtime.pusher,
+                admin_token=settings.admin_token,
+            )
+        )
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -72,6 +101,8 @@ def create_app(
     app = FastAPI(title="intake", version="0.1.0", lifespan=lifespan, docs_url="/api/docs")
     app.state.runtime = the_runtime
     app.state.settings = settings
+
+    _mount_apis(app, the_runtime)
 
     @app.get("/wechat")
     async def wechat_verify(request: Request, rt: RuntimeDep) -> Response:

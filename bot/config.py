@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(64 * 1024, alias="INTAKE_MAX_BODY_BYTES", gt=0)
     dialogue_ttl: float = Field(24 * 3600.0, alias="INTAKE_DIALOGUE_TTL", gt=0)
     log_level: str = Field("INFO", alias="INTAKE_LOG_LEVEL")
+    inprocess_worker: bool = Field(True, alias="INTAKE_INPROCESS_WORKER")
+    dispatch_callback_secret: str | None = Field(None, alias="INTAKE_DISPATCH_CALLBACK_SECRET")
 
     _generated: list[str] = PrivateAttr(default_factory=list)
 

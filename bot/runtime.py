@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.channel import Pusher, WeChatChannel
 from bot.config import Settings
 from bot.delivery import DeliveryLedger
+from bot.dialogue.desks import ServiceHandoffDesk, ServiceTicketDesk
 from bot.dialogue.ports import HandoffDesk, TicketDesk
 from bot.dispatcher import Dispatcher, Router
 from bot.fsm import FSMStorage
@@ -38,7 +39,13 @@ from bot.middlewares.nlu import NLUMiddleware, Parser
 from bot.push import CustomerServicePusher
 from bot.wechat.security import AESEnvelope
 from integrations.db import create_engine, database_reachable
+from integrations.db.migrate import upgrade_database
+from integrations.dispatch import DispatchBackend
+from integrations.dispatch.worker import OutboxWorker, create_backend
+from integrations.handoffs import HandoffService
+from integrations.notify.sender import PushSender
 from integrations.state import KeyValueStore, create_store
+from integrations.tickets import TicketConfig, TicketService
 from integrations.wechat import DEFAULT_BASE_URL, WeChatClient
 from nlu.entities import is_specific_location
 from nlu.parser import NLUService
@@ -100,8 +107,9 @@ class Runtime:
         wechat: WeChatClient,
         pusher: Pusher | None = None,
         nlu: NLUService | None = None,
-        tickets: TicketDesk | None = None,
-        handoffs: HandoffDesk | None = None,
+        ticket_service: TicketService | None = None,
+        handoff_service: HandoffService | None = None,
+        backend: DispatchBackend | None = None,
         routers: Sequence[Router] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -111,8 +119,17 @@ class Runtime:
         self.engine = engine
         self.wechat = wechat
         self.nlu = nlu
-        self.tickets = tickets
-        self.handoffs = handoffs
+        self.ticket_service = ticket_service
+        self.handoff_service = handoff_service
+        self.backend = backend
+        self.tickets: TicketDesk | None = (
+            ServiceTicketDesk(ticket_service, store) if ticket_service else None
+        )
+        self.handoffs: HandoffDesk | None = (
+            ServiceHandoffDesk(handoff_service) if handoff_service else None
+        )
+        self._worker_task: asyncio.Task[None] | None = None
+        self._worker_stop = asyncio.Event()
         self.pusher = pusher or CustomerServicePusher(wechat)
         self.ledger = DeliveryLedger(store)
         self.fsm_storage = FSMStorage(store, ttl=settings.dialogue_ttl)
@@ -163,12 +180,17 @@ class Runtime:
             store=store,
             transport=dev_wechat.asgi_transport() if dev_wechat else None,
         )
+        engine = create_engine(settings.effective_database_url)
+        ticket_service = TicketService(engine, config=TicketConfig.from_settings(settings))
         runtime = cls(
             settings=settings,
             store=store,
-            engine=create_engine(settings.effective_database_url),
+            engine=engine,
             wechat=wechat,
             nlu=nlu or NLUService(settings.model_dir),
+            ticket_service=ticket_service,
+            handoff_service=HandoffService(engine, store),
+            backend=create_backend(ticket_service.config.dispatch_backend, service=ticket_service),
             routers=routers,
             clock=clock,
         )
@@ -197,9 +219,19 @@ class Runtime:
         ]
 
     async def start(self) -> None:
-        """Load (or on first run train) the NLU model before the first message arrives."""
+        """Migrate the database, load (or on first run train) the NLU model, and start the
+        in-process outbox worker, all before the first message is accepted."""
+        await asyncio.to_thread(upgrade_database, self.settings.effective_database_url)
         if self.nlu is not None:
             await asyncio.to_thread(self.nlu.warm_up)
+        if self.settings.inprocess_worker and self.ticket_service and self.backend:
+            worker = OutboxWorker(
+                self.ticket_service,
+                self.backend,
+                pusher=PushSender(self.ticket_service.core, self.wechat),
+            )
+            self._worker_stop.clear()
+            self._worker_task = asyncio.create_task(worker.run_forever(self._worker_stop))
 
     async def health(self) -> dict[str, bool]:
         return {
@@ -208,6 +240,12 @@ class Runtime:
         }
 
     async def close(self) -> None:
+        if self._worker_task is not None:
+            self._worker_stop.set()
+            await asyncio.wait({self._worker_task}, timeout=10)
+        closer = getattr(self.backend, "aclose", None)
+        if closer is not None:
+            await closer()
         await self.channel.drain(timeout=5)
         await self.wechat.aclose()
         await self.store.close()

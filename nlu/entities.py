@@ -635,7 +635,7 @@ _NUMBER_COMP_RE = re.compile(
     rf"|(?P<room>{_NUM}(?:室|号房|房间))"
     rf"|(?P<floor>{_NUM}层|\d{{1,2}}楼(?![道梯顶房]))"
     rf"|(?P<lane>\d{{1,4}}弄)"
-    rf"|(?P<house>\d{{1,5}}(?:[-之]\d{{1,4}})?号(?:院)?(?![线码楼房门])|{_NUM}号院)"
+    rf"|(?P<house>\d{{1,5}}(?:[-之]\d{{1,4}})?号(?:院)?(?![线码楼房]|门(?!口|前))|{_NUM}号院)"
     r")"
 )
 _NUMBER_TRIGGER_RE = re.compile(r"[\d零〇一二两三四五六七八九十百a-z]")
@@ -852,7 +852,8 @@ def _group_specificity(group: list[_Comp]) -> Specificity:
     roads = kinds.count(_ROAD)
     named_place = bool(roads) or _ESTATE in kinds or _POI in kinds
     village = any(c.kind == _AREA_KIND and c.named for c in group)
-    rel = any(c.rel for c in group if c.named and c.kind in (_ROAD, _ESTATE, _POI, _AREA_KIND))
+    # 阳光花园小区北门: the relational word may hang on the unnamed 小区 after the name.
+    rel = any(c.rel for c in group if c.kind in (_ROAD, _ESTATE, _POI, _AREA_KIND))
     building = any(c.kind in (_BUILDING, _SHORTHAND) for c in group)
     detail = any(c.kind in (_UNIT, _ROOM, _FLOOR, _SHORTHAND) for c in group)
     house = any(c.kind in (_HOUSE, _LANE) for c in group)

@@ -237,10 +237,10 @@ def decide(state: DialogueState, turn: Turn, ctx: Context) -> Decision:
 
     if turn.is_("emergency", at_least=0.5) or _EMERGENCY_RE.search(turn.text):
         return _emergency(turn)
-    if turn.is_("human_handoff", at_least=0.55):
-        return _handoff(state, "requested", msg.HANDOFF_STARTED)
     if _upset(turn.text):
         return _handoff(state, "upset", msg.HANDOFF_UPSET)
+    if turn.is_("human_handoff", at_least=0.55):
+        return _handoff(state, "requested", msg.HANDOFF_STARTED)
     rating = _rating(turn.text) if ctx.awaiting_rating else None
     if rating is not None:
         value, reason = rating

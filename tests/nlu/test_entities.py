@@ -680,3 +680,17 @@ def test_long_adversarial_input_is_linear(text: str) -> None:
     started = time.perf_counter()
     extract_entities(text)
     assert time.perf_counter() - started < 2.0
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "specific"),
+    [
+        ("建设路100号门口", "建设路100号门口", True),  # 号 then 门口 is a house number's door
+        ("人民路88号门前", "人民路88号门前", True),
+        ("阳光花园小区北门", "阳光花园小区北门", True),  # 北门 on the 小区 after the name
+        ("小区北门", "小区北门", False),
+    ],
+)
+def test_door_words_after_numbers_and_estates(text: str, value: str, specific: bool) -> None:
+    assert [(e.entity, e.value) for e in extract_entities(text)] == [("address", value)]
+    assert is_specific_location(text) is specific

@@ -1,0 +1,373 @@
+"""The staff API of tickets, the outbox and pushes (bearer ``INTAKE_ADMIN_TOKEN``).
+
+=====================================  ====================================================
+``POST /api/tickets``                  enter a ticket for a resident who phoned or walked
+                                       in (same path as WeChat: outbox included) → 201
+``GET  /api/tickets``                  filters ``openid``, ``status`` (comma-separated),
+                                       ``category``, ``urgent``, ``overdue``; ``limit``,
+                                       ``offset``; newest first → ``{"items": [...]}``
+``GET  /api/tickets/{id}``             one ticket (404 if unknown)
+``POST /api/tickets/{id}/status``      ``{"status", "note", "staff"}`` → 200; 409 when the
+                                       status machine refuses; 422 for an unknown status or
+                                       a rejection without a note
+``POST /api/tickets/{id}/return``      a department sends it back: ``{"note",
+                                       "department", "staff"}`` → escalated one level
+``POST /api/tickets/{id}/rating``      a rating taken by phone: ``{"rating", "reason"}``
+``GET  /api/outbox?status=parked``     deliveries (``pending``/``delivered``/``parked``/
+                                       ``cancelled``)
+``POST /api/outbox/{id}/retry``        re-queue a parked delivery (same idempotency key)
+``GET  /api/pushes?status=failed``     status pushes to residents
+``POST /api/pushes/{id}/retry``        re-queue a failed push
+=====================================  ====================================================
+
+Ticket JSON: ``id``, ``openid``, ``category`` (+ ``category_label``), ``status`` (+
+``status_label``), ``location``, ``description``, ``phone``, ``photos``, ``urgent``,
+``department``, ``grid``, ``level`` (+ ``level_label``), ``channel``, ``sla_due_at``,
+``overdue``, ``external_id``, ``created_at``, ``updated_at``, ``history`` (``at``,
+``actor``, ``from``, ``to``, ``note``), ``rating`` (``null`` or ``{"value", "reason"}``),
+``delivery`` (the latest outbox job or ``null``). Times are ISO 8601 in the service's zone.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.api.auth import require_bearer_token
+from integrations.tickets import (
+    IllegalTransition,
+    InvalidTicket,
+    JobNotFound,
+    JobNotRetryable,
+    OutboxJob,
+    PushJob,
+    Ticket,
+    TicketError,
+    TicketNotFound,
+    TicketService,
+)
+from policies.taxonomy import Taxonomy
+from policies.tickets import STATUSES
+
+__all__ = ["create_tickets_router", "outbox_job_json", "push_job_json", "ticket_json"]
+
+Status = Literal[
+    "received", "dispatched", "in_progress", "resolved", "closed", "reopened", "rejected"
+]
+Channel = Literal["phone", "walk_in", "wechat", "web", "app", "email", "other"]
+Rating = Literal["satisfied", "basically_satisfied", "unsatisfied"]
+
+
+class TicketIn(BaseModel):
+    """A ticket entered by staff."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    category: str = Field(description="a report.* id of the taxonomy")
+    location: str = Field(min_length=1, max_length=4000)
+    description: str = Field(min_length=1, max_length=4000)
+    phone: str = Field(min_length=1, max_length=64)
+    openid: str | None = Field(None, max_length=64)
+    urgent: bool | None = Field(None, description="null: the category's default")
+    channel: Channel = "phone"
+    photos: list[str] = Field(default_factory=list, max_length=9)
+    latitude: float | None = Field(None, ge=-90, le=90)
+    longitude: float | None = Field(None, ge=-180, le=180)
+    staff: str | None = Field(None, max_length=64, description="who entered it")
+
+
+class StatusIn(BaseModel):
+    """A status change by staff."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: Status
+    note: str | None = Field(None, max_length=4000)
+    staff: str | None = Field(None, max_length=64)
+
+
+class ReturnIn(BaseModel):
+    """A department returning a ticket (escalates it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field(min_length=1, max_length=4000)
+    department: str | None = Field(None, max_length=64)
+    staff: str | None = Field(None, max_length=64)
+
+
+class RatingIn(BaseModel):
+    """A rating taken by staff (e.g. on a call-back)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rating: Rating
+    reason: str | None = Field(None, max_length=4000)
+    staff: str | None = Field(None, max_length=64)
+
+
+def _time(value: datetime | None, tz: tzinfo) -> str | None:
+    return value.astimezone(tz).isoformat() if value is not None else None
+
+
+def outbox_job_json(job: OutboxJob, tz: tzinfo) -> dict[str, Any]:
+    return {
+        "id": job.id,
+        "ticket_id": job.ticket_id,
+        "generation": job.generation,
+        "idempotency_key": job.idempotency_key,
+        "status": job.status,
+        "attempts": job.attempts,
+        "next_attempt_at": _time(job.next_attempt_at, tz),
+        "claimed_by": job.claimed_by,
+        "lease_until": _time(job.lease_until, tz),
+        "last_error": job.last_error,
+        "external_id": job.external_id,
+        "backend": job.backend,
+        "created_at": _time(job.created_at, tz),
+        "delivered_at": _time(job.delivered_at, tz),
+    }
+
+
+def push_job_json(job: PushJob, tz: tzinfo) -> dict[str, Any]:
+    return {
+        "id": job.id,
+        "ticket_id": job.ticket_id,
+        "openid": job.openid,
+        "ticket_status": job.ticket_status,
+        "text": job.text,
+        "status": job.status,
+        "attempts": job.attempts,
+        "via": job.via,
+        "last_error": job.last_error,
+        "next_attempt_at": _time(job.next_attempt_at, tz),
+        "created_at": _time(job.created_at, tz),
+        "sent_at": _time(job.sent_at, tz),
+    }
+
+
+def ticket_json(ticket: Ticket, *, now: datetime, tz: tzinfo, taxonomy: Taxonomy) -> dict[str, Any]:
+    return {
+        "id": ticket.id,
+        "openid": ticket.openid,
+        "category": ticket.category,
+        "category_label": taxonomy.label(ticket.category),
+        "status": ticket.status,
+        "status_label": ticket.status_label,
+        "location": ticket.location,
+        "description": ticket.description,
+        "phone": ticket.phone,
+        "photos": list(ticket.photos),
+        "latitude": ticket.latitude,
+        "longitude": ticket.longitude,
+        "urgent": ticket.urgent,
+        "department": ticket.department,
+        "grid": ticket.grid,
+        "level": ticket.level,
+        "level_label": ticket.level_label,
+        "channel": ticket.channel,
+        "sla_due_at": _time(ticket.sla_due_at, tz),
+        "overdue": ticket.overdue(now),
+        "external_id": ticket.external_id,
+        "dispatch_backend": ticket.dispatch_backend,
+        "created_at": _time(ticket.created_at, tz),
+        "updated_at": _time(ticket.updated_at, tz),
+        "history": [
+            {
+                "at": _time(entry.at, tz),
+                "actor": entry.actor,
+                "from": entry.from_status,
+                "to": entry.to_status,
+                "note": entry.note,
+            }
+            for entry in ticket.history
+        ],
+        "rating": (
+            {"value": ticket.rating, "reason": ticket.rating_reason} if ticket.rating else None
+        ),
+        "delivery": outbox_job_json(ticket.delivery, tz) if ticket.delivery else None,
+    }
+
+
+def _error(exc: TicketError) -> JSONResponse:
+    if isinstance(exc, TicketNotFound | JobNotFound):
+        return JSONResponse({"detail": str(exc)}, status_code=404)
+    if isinstance(exc, IllegalTransition):
+        return JSONResponse(
+            {"detail": exc.reason, "from": exc.from_status, "to": exc.to_status},
+            status_code=409,
+        )
+    if isinstance(exc, JobNotRetryable):
+        return JSONResponse({"detail": str(exc)}, status_code=409)
+    if isinstance(exc, InvalidTicket):
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+    raise exc
+
+
+def _staff(name: str | None) -> str:
+    name = (name or "").strip()
+    return f"staff:{name}" if name else "staff"
+
+
+def create_tickets_router(
+    service: TicketService,
+    *,
+    admin_token: str,
+    taxonomy: Taxonomy | None = None,
+) -> APIRouter:
+    """The router of the endpoints above; every one needs ``Bearer <admin_token>``.
+
+    ``service`` is the process's :class:`TicketService` (its clock and time zone are used
+    for ``overdue`` and the times in the JSON).
+    """
+    taxonomy = taxonomy or service.core.taxonomy
+    tz = service.core.tz
+    report_ids = frozenset(taxonomy.report_ids)
+    router = APIRouter(prefix="/api", dependencies=[Depends(require_bearer_token(admin_token))])
+
+    def as_json(ticket: Ticket) -> dict[str, Any]:
+        return ticket_json(ticket, now=service.now(), tz=tz, taxonomy=taxonomy)
+
+    @router.post("/tickets", status_code=201, tags=["tickets"])
+    async def create_ticket(body: TicketIn) -> Any:
+        if body.category not in report_ids:
+            raise RequestValidationError(
+                [
+                    {
+                        "loc": ("body", "category"),
+                        "msg": f"unknown category {body.category!r}: use a report.* id",
+                        "type": "value_error",
+                        "input": body.category,
+                    }
+                ]
+            )
+        try:
+            ticket = await service.create(
+                category=body.category,
+                description=body.description,
+                location=body.location,
+                phone=body.phone,
+                openid=body.openid,
+                urgent=body.urgent,
+                channel=body.channel,
+                photos=body.photos,
+                latitude=body.latitude,
+                longitude=body.longitude,
+                actor=_staff(body.staff),
+            )
+        except TicketError as exc:
+            return _error(exc)
+        return JSONResponse(as_json(ticket), status_code=201)
+
+    @router.get("/tickets", tags=["tickets"])
+    async def list_tickets(
+        openid: str | None = None,
+        status: Annotated[str | None, Query(description="one or more, comma-separated")] = None,
+        category: str | None = None,
+        urgent: bool | None = None,
+        overdue: bool | None = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> Any:
+        statuses = [s.strip() for s in status.split(",") if s.strip()] if status else None
+        unknown = [s for s in statuses or () if s not in STATUSES]
+        if unknown:
+            raise RequestValidationError(
+                [
+                    {
+                        "loc": ("query", "status"),
+                        "msg": f"unknown status {unknown[0]!r}; one of {', '.join(STATUSES)}",
+                        "type": "value_error",
+                        "input": status,
+                    }
+                ]
+            )
+        try:
+            tickets = await service.list_tickets(
+                openid=openid,
+                statuses=statuses,
+                category=category,
+                urgent=urgent,
+                overdue=overdue,
+                limit=limit,
+                offset=offset,
+            )
+        except TicketError as exc:
+            return _error(exc)
+        return {"items": [as_json(t) for t in tickets], "limit": limit, "offset": offset}
+
+    @router.get("/tickets/{ticket_id}", tags=["tickets"])
+    async def get_ticket(ticket_id: str) -> Any:
+        try:
+            return as_json(await service.get(ticket_id))
+        except TicketError as exc:
+            return _error(exc)
+
+    @router.post("/tickets/{ticket_id}/status", tags=["tickets"])
+    async def change_status(ticket_id: str, body: StatusIn) -> Any:
+        try:
+            ticket = await service.transition(
+                ticket_id, body.status, note=body.note, actor=_staff(body.staff)
+            )
+        except TicketError as exc:
+            return _error(exc)
+        return as_json(ticket)
+
+    @router.post("/tickets/{ticket_id}/return", tags=["tickets"])
+    async def return_ticket(ticket_id: str, body: ReturnIn) -> Any:
+        try:
+            ticket = await service.department_return(
+                ticket_id, body.note, actor=_staff(body.staff), department=body.department
+            )
+        except TicketError as exc:
+            return _error(exc)
+        return as_json(ticket)
+
+    @router.post("/tickets/{ticket_id}/rating", tags=["tickets"])
+    async def rate_ticket(ticket_id: str, body: RatingIn) -> Any:
+        try:
+            ticket = await service.rate(
+                ticket_id, body.rating, body.reason, actor=_staff(body.staff)
+            )
+        except TicketError as exc:
+            return _error(exc)
+        return as_json(ticket)
+
+    @router.get("/outbox", tags=["outbox"])
+    async def list_outbox(
+        status: Literal["pending", "delivered", "parked", "cancelled"] | None = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> Any:
+        jobs = await service.outbox_jobs(status, limit=limit, offset=offset)
+        return {"items": [outbox_job_json(job, tz) for job in jobs]}
+
+    @router.post("/outbox/{job_id}/retry", tags=["outbox"])
+    async def retry_outbox(job_id: int) -> Any:
+        try:
+            return outbox_job_json(await service.retry_outbox_job(job_id), tz)
+        except TicketError as exc:
+            return _error(exc)
+
+    @router.get("/pushes", tags=["pushes"])
+    async def list_pushes(
+        status: Literal["pending", "sent", "failed"] | None = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> Any:
+        jobs = await service.push_jobs(status, limit=limit, offset=offset)
+        return {"items": [push_job_json(job, tz) for job in jobs]}
+
+    @router.post("/pushes/{job_id}/retry", tags=["pushes"])
+    async def retry_push(job_id: int) -> Any:
+        try:
+            return push_job_json(await service.retry_push_job(job_id), tz)
+        except TicketError as exc:
+            return _error(exc)
+
+    return router

@@ -1,0 +1,80 @@
+"""The conversation's ports implemented by the ticket service and the handoff service."""
+
+from __future__ import annotations
+
+from bot.dialogue.ports import TicketView
+from integrations.handoffs import HandoffService
+from integrations.state import KeyValueStore
+from integrations.tickets import TicketService
+from integrations.tickets.model import Ticket
+from policies.state import Case
+
+__all__ = ["ServiceHandoffDesk", "ServiceTicketDesk"]
+
+#: The 48-hour window is tracked to this precision, so a chatty resident costs one database
+#: write per quarter of an hour, not one per message.
+INBOUND_RESOLUTION = 900.0
+
+
+def _view(ticket: Ticket) -> TicketView:
+    return TicketView(
+        id=ticket.id,
+        category=ticket.category,
+        status=ticket.status,
+        department=ticket.department,
+        urgent=ticket.urgent,
+    )
+
+
+class ServiceTicketDesk:
+    """:class:`~bot.dialogue.ports.TicketDesk` on :class:`TicketService`."""
+
+    def __init__(self, service: TicketService, store: KeyValueStore) -> None:
+        self.service = service
+        self.store = store
+
+    async def create_from_case(self, openid: str, case: Case) -> TicketView:
+        assert case.location and case.description
+        ticket = await self.service.create(
+            category=case.category,
+            description=case.description,
+            location=case.location,
+            phone=case.phone or "",
+            openid=openid,
+            urgent=True if case.urgent else None,
+            photos=case.photos,
+            latitude=case.latitude,
+            longitude=case.longitude,
+        )
+        return _view(ticket)
+
+    async def for_resident(self, openid: str, *, open_only: bool = True) -> list[TicketView]:
+        return [_view(t) for t in await self.service.list_for_resident(openid, open_only)]
+
+    async def last_phone(self, openid: str) -> str | None:
+        return await self.service.last_phone(openid)
+
+    async def rate(self, openid: str, ticket_id: str, rating: str, reason: str | None) -> None:
+        await self.service.rate(ticket_id, rating, reason, openid=openid)
+
+    async def record_inbound(self, openid: str) -> None:
+        if await self.store.set(
+            f"inbound:{openid}", b"1", ttl=INBOUND_RESOLUTION, only_if_absent=True
+        ):
+            await self.service.record_inbound(openid)
+
+
+class ServiceHandoffDesk:
+    """:class:`~bot.dialogue.ports.HandoffDesk` on :class:`HandoffService`."""
+
+    def __init__(self, service: HandoffService) -> None:
+        self.service = service
+
+    async def active(self, openid: str) -> bool:
+        return await self.service.active(openid)
+
+    async def start(self, openid: str, reason: str) -> None:
+        await self.service.start(openid, reason)
+
+    async def record(self, openid: str, role: str, text: str) -> None:
+        await self.service.record(openid, role, text)

@@ -1,0 +1,35 @@
+"""Alembic environment: runs on the connection :mod:`integrations.db.migrate` passes in.
+
+No ``alembic.ini`` and no URL here: the caller opens a synchronous connection (sqlite3 or
+psycopg) and hands it over in ``config.attributes["connection"]``.
+"""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy.engine import Connection
+
+from integrations.db.models import Base
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def run_migrations(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        # SQLite cannot ALTER most things in place: batch mode copies the table instead.
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+connection = config.attributes.get("connection")
+if connection is None:
+    raise RuntimeError(
+        "run migrations through integrations.db.migrate (it passes the connection in)"
+    )
+run_migrations(connection)

@@ -1,0 +1,272 @@
+"""The relational model of tickets (工单), their timeline, the outbox and resident pushes.
+
+The schema is created and changed only by the Alembic migrations in
+``integrations/db/migrations`` (applied at start-up by :func:`integrations.db.migrate.
+upgrade_database`); a test keeps these classes and the migrations identical. Every time is
+stored in UTC (:class:`UTCDateTime`), the same on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+__all__ = [
+    "Base",
+    "DeskAssignmentRow",
+    "DispatchJobRow",
+    "HandoffMessageRow",
+    "HandoffRow",
+    "PushJobRow",
+    "ResidentRow",
+    "TicketCounterRow",
+    "TicketRow",
+    "TimelineRow",
+    "UTCDateTime",
+]
+
+# Named constraints, so migrations can refer to them on every backend.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+#: An integer primary key that is a 64-bit ``bigserial``-like identity on PostgreSQL and the
+#: rowid alias SQLite needs for autoincrement (SQLite only does that for ``INTEGER``).
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware datetime, stored in UTC (``timestamptz`` on PostgreSQL, text on SQLite).
+
+    SQLite keeps no offset, so values are normalised to UTC before they are stored and get
+    it back when read; comparisons in SQL then work alike on both backends.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTCDateTime column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base with the naming convention and UTC datetimes."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime()}
+
+
+class TicketRow(Base):
+    """One ticket. Phone and location are kept as given (they are needed to act on it); ID
+    card numbers are masked before anything is stored."""
+
+    __tablename__ = "tickets"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    openid: Mapped[str | None] = mapped_column(String(64), index=True)
+    category: Mapped[str] = mapped_column(String(64), index=True)
+    description: Mapped[str] = mapped_column(Text)
+    location: Mapped[str] = mapped_column(Text)
+    phone: Mapped[str] = mapped_column(String(64))
+    photos: Mapped[list[str]] = mapped_column(JSON)
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    urgent: Mapped[bool] = mapped_column(Boolean)
+    department: Mapped[str] = mapped_column(String(64))
+    grid: Mapped[str | None] = mapped_column(String(64))
+    level: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    sla_due_at: Mapped[datetime]
+    rating: Mapped[str | None] = mapped_column(String(32))
+    rating_reason: Mapped[str | None] = mapped_column(Text)
+    channel: Mapped[str] = mapped_column(String(16))
+    #: the downstream system's id of the current dispatch (and its name)
+    external_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    dispatch_backend: Mapped[str | None] = mapped_column(String(32))
+    #: a token from ``submit`` still to be resolved into ``external_id``
+    dispatch_token: Mapped[str | None] = mapped_column(String(128))
+    #: dispatch generation: 1, then +1 on every re-dispatch (reopened, returned)
+    generation: Mapped[int] = mapped_column(Integer)
+    polled_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_tickets_status_sla_due_at", "status", "sla_due_at"),)
+
+
+class TimelineRow(Base):
+    """One change of a ticket: who (``resident:o…``, ``staff:name``, ``system``,
+    ``dispatch:open311``), when, from which status to which, and why."""
+
+    __tablename__ = "ticket_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[str] = mapped_column(
+        String(16), ForeignKey("tickets.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(128))
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class TicketCounterRow(Base):
+    """The last ticket number given out on a local day (``20261123`` → 42)."""
+
+    __tablename__ = "ticket_counters"
+
+    day: Mapped[str] = mapped_column(String(8), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
+
+
+class DispatchJobRow(Base):
+    """The transactional outbox: one delivery of a ticket generation to the dispatch system.
+
+    ``status``: ``pending`` (due at ``next_attempt_at``; claimed while ``lease_until`` is in
+    the future), ``delivered``, ``parked`` (given up; staff re-queue it), ``cancelled`` (the
+    ticket was finished before it was delivered).
+    """
+
+    __tablename__ = "dispatch_jobs"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[str] = mapped_column(
+        String(16), ForeignKey("tickets.id", ondelete="CASCADE"), index=True
+    )
+    generation: Mapped[int] = mapped_column(Integer)
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime]
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    external_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    token: Mapped[str | None] = mapped_column(String(128))
+    backend: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    delivered_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "generation"),
+        Index("ix_dispatch_jobs_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+
+
+class PushJobRow(Base):
+    """A status message owed to a resident. ``status``: ``pending``, ``sent``, ``failed``
+    (after the last attempt; staff re-queue it), ``skipped`` (nothing can reach them)."""
+
+    __tablename__ = "push_jobs"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[str] = mapped_column(
+        String(16), ForeignKey("tickets.id", ondelete="CASCADE"), index=True
+    )
+    openid: Mapped[str] = mapped_column(String(64))
+    ticket_status: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+    template_data: Mapped[dict[str, str]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime]
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None]
+    via: Mapped[str | None] = mapped_column(String(16))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_push_jobs_status_next_attempt_at", "status", "next_attempt_at"),)
+
+
+class ResidentRow(Base):
+    """When a resident last wrote (WeChat's 48-hour customer-service window) and how many
+    customer-service pushes they got since."""
+
+    __tablename__ = "residents"
+
+    openid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_inbound_at: Mapped[datetime]
+    cs_sent: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime]
+
+
+class DeskAssignmentRow(Base):
+    """A ticket generation received by the embedded dispatch desk (one per idempotency key)."""
+
+    __tablename__ = "desk_assignments"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    external_id: Mapped[str] = mapped_column(String(128), unique=True)
+    ticket_id: Mapped[str] = mapped_column(
+        String(16), ForeignKey("tickets.id", ondelete="CASCADE"), index=True
+    )
+    department: Mapped[str] = mapped_column(String(64))
+    grid: Mapped[str] = mapped_column(String(64))
+    level: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+
+
+class HandoffRow(Base):
+    """An escalated chat (转人工): ``waiting`` for staff, ``active``, ``closed``."""
+
+    __tablename__ = "handoffs"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    openid: Mapped[str] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    reason: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class HandoffMessageRow(Base):
+    """One line of a handoff's transcript (resident, staff or bot)."""
+
+    __tablename__ = "handoff_messages"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    handoff_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("handoffs.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime]
+    role: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,125 @@
+"""The embedded dispatch desk: the default :class:`DispatchBackend`, in our own database.
+
+``submit`` routes a ticket by category to the taxonomy's department (or the department the
+ticket already carries, e.g. after staff reassigned it) and by location keywords to a grid
+(``policies/data/grid_rules.yaml``, default 街道网格化指挥中心), records the assignment
+(one per idempotency key: a retried submit returns the same assignment) and puts the grid
+on the ticket. The ticket then sits at the desk: staff move it through its statuses with
+the ticket API, so there is nothing to ``poll`` and no token to resolve.
+
+Escalation is the desk's too, carried out by the ticket service and triggered by the
+worker: a ticket past its SLA deadline goes one level up with a new deadline
+(:meth:`TicketService.escalate_overdue`), and a department returning a ticket escalates it
+instead of ending it (:meth:`TicketService.department_return`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from integrations.db.migrate import enable_sqlite_transactions
+from integrations.db.models import DeskAssignmentRow, TicketRow
+from integrations.dispatch.base import (
+    DispatchBackend,
+    DispatchReceipt,
+    DispatchRequest,
+    DispatchUnavailable,
+    ExternalStatus,
+)
+from integrations.tickets.sql import Clock, insert_for, utcnow
+from policies.taxonomy import Taxonomy, load_taxonomy
+from policies.tickets import DEFAULT_GRID, GridRules, level_label, load_grid_rules
+
+__all__ = ["EmbeddedDesk"]
+
+log = logging.getLogger(__name__)
+
+
+class EmbeddedDesk(DispatchBackend):
+    """Dispatch into our own database (the desk staff work from)."""
+
+    name = "embedded"
+    #: staff change statuses in our database directly: polling would find nothing
+    needs_polling = False
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        taxonomy: Taxonomy | None = None,
+        grid_rules: GridRules | None = None,
+        clock: Clock = utcnow,
+    ) -> None:
+        enable_sqlite_transactions(engine.sync_engine)
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self.taxonomy = taxonomy or load_taxonomy()
+        self.grid_rules = grid_rules or load_grid_rules()
+        self.clock = clock
+
+    def __repr__(self) -> str:
+        return "EmbeddedDesk()"
+
+    def route(self, request: DispatchRequest) -> tuple[str, str]:
+        """``(department, grid)`` for a ticket."""
+        department = (
+            request.department or self.taxonomy.department(request.category) or DEFAULT_GRID
+        )
+        return department, self.grid_rules.route(request.location, request.category)
+
+    async def submit(self, request: DispatchRequest) -> DispatchReceipt:
+        """Assign the ticket to its department and grid (idempotent per key)."""
+        department, grid = self.route(request)
+        external_id = "DESK-" + request.idempotency_key.replace(":", "-")
+        now = self.clock()
+        try:
+            async with self._sessions() as session, session.begin():
+                insert = insert_for(session)
+                await session.execute(
+                    insert(DeskAssignmentRow.__table__)
+                    .values(
+                        idempotency_key=request.idempotency_key,
+                        external_id=external_id,
+                        ticket_id=request.ticket_id,
+                        department=department,
+                        grid=grid,
+                        level=request.level,
+                        created_at=now,
+                    )
+                    .on_conflict_do_nothing(index_elements=["idempotency_key"])
+                )
+                assignment = (
+                    await session.execute(
+                        select(DeskAssignmentRow).where(
+                            DeskAssignmentRow.idempotency_key == request.idempotency_key
+                        )
+                    )
+                ).scalar_one()
+                await session.execute(
+                    update(TicketRow)
+                    .where(TicketRow.id == request.ticket_id)
+                    .values(grid=assignment.grid)
+                    .execution_options(synchronize_session=False)
+                )
+        except SQLAlchemyError as exc:
+            raise DispatchUnavailable(f"desk database: {type(exc).__name__}") from exc
+        level = level_label(assignment.level)
+        return DispatchReceipt(
+            external_id=assignment.external_id,
+            note=f"已派单至{assignment.department}（{assignment.grid}，{level}级）",
+        )
+
+    async def resolve_token(self, token: str) -> str | None:
+        """The desk answers with ids at once; it never hands out tokens."""
+        return None
+
+    async def poll(self, external_ids: Sequence[str]) -> list[ExternalStatus]:
+        """Statuses change in our own tables (staff API): nothing to report."""
+        return []
+
+    async def aclose(self) -> None:
+        """Nothing to close (the engine belongs to the caller)."""

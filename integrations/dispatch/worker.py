@@ -1,0 +1,323 @@
+"""The outbox worker: delivers tickets to the dispatch system and keeps them in sync.
+
+One loop does everything that happens after a ticket is written:
+
+* delivers due outbox jobs (claimed with a lease; see :mod:`integrations.tickets.outbox`
+  for retries, backoff and parking) — several jobs at once, several workers at once;
+* sends due status pushes (:class:`~integrations.notify.sender.PushSender`), if given;
+* every ``poll_interval``: asks the dispatch system for status changes of open tickets and
+  turns tokens into ids (``resolve_token``);
+* every ``escalation_interval``: escalates embedded-desk tickets past their SLA deadline.
+
+Any number of workers may run, in any processes, on one database: a job is delivered by
+the worker holding its lease; a worker that dies mid-delivery leaves its lease to expire,
+and another worker delivers the job again with the same idempotency key. The lease must
+outlast the slowest ``submit`` (the Open311 client gives up after about 35 s; the default
+lease is 60 s).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from integrations.db.engine import create_engine
+from integrations.db.migrate import upgrade_database
+from integrations.dispatch.base import (
+    DispatchBackend,
+    DispatchError,
+    DispatchRejected,
+    DispatchUnavailable,
+)
+from integrations.dispatch.embedded import EmbeddedDesk
+from integrations.errors import ConfigurationError
+from integrations.notify.sender import PushSender, StatusMessenger
+from integrations.tickets.config import TicketConfig
+from integrations.tickets.outbox import ClaimedJob
+from integrations.tickets.service import TicketService
+from nlu.pii import mask_pii
+from policies.tickets import load_grid_rules
+
+__all__ = ["OutboxWorker", "WorkerSettings", "create_backend", "run_worker"]
+
+log = logging.getLogger(__name__)
+
+_POLL_BATCH = 200
+_ERROR_PAUSE = 5.0
+
+
+class OutboxWorker:
+    """Works off the outbox of ``service`` into ``backend`` (and pushes, with ``pusher``).
+
+    Registers itself with the service so that, in the same process, a new ticket wakes it
+    at once instead of at the next ``worker_interval``.
+    """
+
+    def __init__(
+        self,
+        service: TicketService,
+        backend: DispatchBackend,
+        *,
+        pusher: PushSender | None = None,
+        worker_id: str | None = None,
+    ) -> None:
+        self.service = service
+        self.backend = backend
+        self.pusher = pusher
+        self.worker_id = worker_id or f"worker-{os.getpid()}-{random.randrange(1 << 30):x}"
+        self._wakeup = asyncio.Event()
+        self._next_poll: datetime | None = None
+        self._next_escalation: datetime | None = None
+        service.add_listener(self.wake)
+
+    def __repr__(self) -> str:
+        return f"OutboxWorker({self.worker_id!r}, backend={self.backend.name!r})"
+
+    @property
+    def config(self) -> TicketConfig:
+        return self.service.config
+
+    def wake(self) -> None:
+        """Something was enqueued: look at once."""
+        self._wakeup.set()
+
+    async def run_once(self) -> int:
+        """One pass: deliveries, pushes, and polling / escalation when due.
+
+        Returns the number of outbox and push jobs processed.
+        """
+        processed = await self.deliver_due()
+        if self.pusher is not None:
+            processed += await self.pusher.run_once()
+        now = self.service.now()
+        if self._next_poll is None or now >= self._next_poll:
+            self._next_poll = now + timedelta(seconds=self.config.poll_interval)
+            await self.poll_statuses()
+            await self.resolve_tokens()
+        if self._next_escalation is None or now >= self._next_escalation:
+            self._next_escalation = now + timedelta(seconds=self.config.escalation_interval)
+            if isinstance(self.backend, EmbeddedDesk):
+                await self.service.escalate_overdue(backend=self.backend.name)
+        return processed
+
+    async def run_forever(self, stop_event: asyncio.Event) -> None:
+        """Loop until ``stop_event`` is set; errors are logged and the loop goes on."""
+        log.info("%r started", self)
+        while not stop_event.is_set():
+            pause = self.config.worker_interval
+            try:
+                processed = await self.run_once()
+                if processed >= self.config.batch_size:
+                    pause = 0.0  # more may be waiting
+            except (SQLAlchemyError, OSError) as exc:
+                log.warning("worker pass failed (%s); retrying in %.0fs",
+                            type(exc).__name__, _ERROR_PAUSE)
+                pause = _ERROR_PAUSE
+            except Exception:
+                log.exception("worker pass failed; retrying in %.0fs", _ERROR_PAUSE)
+                pause = _ERROR_PAUSE
+            if pause:
+                await self._sleep(stop_event, pause)
+        log.info("%r stopped", self)
+
+    async def _sleep(self, stop_event: asyncio.Event, seconds: float) -> None:
+        waiters = [
+            asyncio.ensure_future(stop_event.wait()),
+            asyncio.ensure_future(self._wakeup.wait()),
+        ]
+        try:
+            await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+            self._wakeup.clear()
+
+    # -- deliveries -----------------------------------------------------------------------
+
+    async def deliver_due(self) -> int:
+        """Claim a batch of due jobs and deliver them concurrently; returns the batch size."""
+        jobs = await self.service.outbox.claim(self.worker_id, self.config.batch_size)
+        if jobs:
+            await asyncio.gather(*(self._deliver(job) for job in jobs))
+        return len(jobs)
+
+    async def _deliver(self, job: ClaimedJob) -> None:
+        outbox = self.service.outbox
+        try:
+            request = await outbox.request_for(job, self.worker_id)
+            if request is None:
+                return
+            try:
+                receipt = await self.backend.submit(request)
+            except DispatchRejected as exc:
+                await outbox.fail(job, self.worker_id, f"rejected: {exc}", permanent=True)
+                return
+            except DispatchUnavailable as exc:
+                await outbox.fail(job, self.worker_id, f"unavailable: {exc}", permanent=False)
+                return
+            except Exception as exc:
+                # A bug in a backend must not lose the job: retry it like an outage.
+                log.exception("job %d: %s.submit raised", job.id, self.backend.name)
+                await outbox.fail(
+                    job, self.worker_id, f"{type(exc).__name__}: {exc}", permanent=False
+                )
+                return
+            await outbox.complete(job, receipt, self.backend.name)
+        except SQLAlchemyError as exc:
+            # Our database failed: the lease expires and the job is delivered again.
+            log.warning("job %d: database error %s", job.id, type(exc).__name__)
+
+    # -- polling, tokens ------------------------------------------------------------------
+
+    async def poll_statuses(self) -> int:
+        """Apply status changes the dispatch system reports; returns how many reports."""
+        if not getattr(self.backend, "needs_polling", True):
+            return 0
+        outbox = self.service.outbox
+        pairs = await outbox.tickets_to_poll(self.backend.name, _POLL_BATCH)
+        if not pairs:
+            return 0
+        by_external = {external: ticket for ticket, external in pairs}
+        try:
+            statuses = await self.backend.poll(list(by_external))
+        except DispatchError as exc:
+            log.warning("polling %s failed: %s", self.backend.name, mask_pii(str(exc)))
+            return 0
+        actor = f"dispatch:{self.backend.name}"
+        for status in statuses:
+            ticket_id = by_external.get(status.external_id)
+            if ticket_id is None:
+                continue
+            try:
+                await self.service.apply_external_status(
+                    ticket_id, status.external_id, status.status, status.note, actor
+                )
+            except DispatchError as exc:  # pragma: no cover - defensive
+                log.warning("ticket %s: %s", ticket_id, exc)
+        await outbox.mark_polled([ticket for ticket, _ in pairs])
+        return len(statuses)
+
+    async def resolve_tokens(self) -> int:
+        """Turn tokens from ``submit`` into downstream ids; returns how many resolved."""
+        outbox = self.service.outbox
+        pending = await outbox.pending_tokens(self.backend.name, _POLL_BATCH)
+        resolved = 0
+        max_age = timedelta(seconds=self.config.token_max_age)
+        now = self.service.now()
+        for item in pending:
+            try:
+                external_id = await self.backend.resolve_token(item.token)
+            except DispatchError as exc:
+                log.warning("resolving a token of %s failed: %s", item.ticket_id,
+                            mask_pii(str(exc)))
+                continue
+            if external_id:
+                await outbox.token_outcome(item, self.backend.name, external_id)
+                resolved += 1
+            elif item.delivered_at is not None and now - item.delivered_at > max_age:
+                await outbox.token_outcome(item, self.backend.name, None)
+        return resolved
+
+
+# -- wiring -------------------------------------------------------------------------------
+
+
+class WorkerSettings(Protocol):
+    """The fields of ``bot.config.Settings`` that :func:`run_worker` reads."""
+
+    @property
+    def effective_database_url(self) -> str: ...
+
+    @property
+    def redis_url(self) -> str | None: ...
+
+    @property
+    def wechat_app_id(self) -> str | None: ...
+
+    @property
+    def wechat_app_secret(self) -> str | None: ...
+
+    @property
+    def wechat_api_base_url(self) -> str: ...
+
+
+def create_backend(
+    name: str,
+    *,
+    service: TicketService,
+    environ: Mapping[str, str] | None = None,
+) -> DispatchBackend:
+    """The backend ``DISPATCH_BACKEND`` names: ``embedded`` (default) or ``open311``
+    (configured by the ``OPEN311_*`` variables)."""
+    if name == "embedded":
+        return EmbeddedDesk(
+            service.engine,
+            taxonomy=service.core.taxonomy,
+            grid_rules=load_grid_rules(service.config.grid_rules_file),
+            clock=service.core.clock,
+        )
+    if name == "open311":
+        from integrations.dispatch.open311 import Open311Backend, Open311Config
+
+        config = Open311Config.from_environ(environ)
+        if config is None:
+            raise ConfigurationError("DISPATCH_BACKEND=open311 needs OPEN311_URL")
+        return Open311Backend(config)
+    raise ConfigurationError(f"DISPATCH_BACKEND must be embedded or open311, got {name!r}")
+
+
+async def run_worker(
+    settings: WorkerSettings,
+    stop_event: asyncio.Event,
+    *,
+    messenger: StatusMessenger | None = None,
+    backend: DispatchBackend | None = None,
+) -> None:
+    """Everything ``intake worker`` needs: migrate, build, loop until ``stop_event``.
+
+    ``messenger`` (default: a WeChat client from the settings) and ``backend`` (default:
+    ``DISPATCH_BACKEND``) can be injected; what this function builds, it closes.
+    """
+    config = TicketConfig.from_settings(settings)
+    url = settings.effective_database_url
+    await asyncio.to_thread(upgrade_database, url)
+    engine = create_engine(url)
+    closers: list[Any] = []
+    try:
+        service = TicketService(engine, config=config)
+        if backend is None:
+            backend = create_backend(config.dispatch_backend, service=service)
+            closers.append(backend)
+        if messenger is None and settings.wechat_app_id and settings.wechat_app_secret:
+            from integrations.state import create_store
+            from integrations.wechat import WeChatClient
+
+            store = create_store(settings.redis_url)
+            client = WeChatClient(
+                app_id=settings.wechat_app_id,
+                app_secret=settings.wechat_app_secret,
+                base_url=settings.wechat_api_base_url,
+                store=store,
+            )
+            closers.extend([client, store])
+            messenger = client
+        pusher = PushSender(service.core, messenger) if messenger is not None else None
+        if pusher is None:
+            log.warning("no WeChat credentials: status pushes stay queued")
+        worker = OutboxWorker(service, backend, pusher=pusher)
+        await worker.run_forever(stop_event)
+    finally:
+        for resource in closers:
+            closer = getattr(resource, "aclose", None) or getattr(resource, "close", None)
+            if closer is not None:
+                with contextlib.suppress(Exception):
+                    await closer()
+        await engine.dispose()

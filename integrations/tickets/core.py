@@ -1,0 +1,345 @@
+"""What every ticket transaction needs: sessions, rules, the clock, and the change helpers.
+
+Every write goes through :meth:`Core.write` (``BEGIN IMMEDIATE`` on SQLite) and every
+change of a ticket through :func:`record_change`, which writes the timeline entry and, for
+a resident with an openid, the push job — in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime, tzinfo
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from integrations.db.migrate import READONLY, enable_sqlite_transactions
+from integrations.db.models import DispatchJobRow, TicketCounterRow, TicketRow, TimelineRow
+from integrations.notify.queue import enqueue_push
+from integrations.tickets.config import TicketConfig
+from integrations.tickets.model import OutboxJob, Ticket, TimelineEntry
+from integrations.tickets.sql import Clock, insert_for
+from integrations.wechat.redact import mask_openid
+from policies.taxonomy import Taxonomy
+from policies.tickets import (
+    SlaRules,
+    format_ticket_id,
+    level_label,
+    mask_id_numbers,
+    next_level,
+    status_push_text,
+    status_template_fields,
+)
+
+__all__ = [
+    "Core",
+    "add_event",
+    "cancel_open_jobs",
+    "enqueue_dispatch",
+    "escalate",
+    "idempotency_key",
+    "load_tickets",
+    "lock_ticket",
+    "next_ticket_id",
+    "queue_push",
+    "record_change",
+    "to_job",
+    "to_ticket",
+]
+
+log = logging.getLogger("integrations.tickets")
+
+
+class Core:
+    """Shared state of the ticket service, the outbox and the embedded desk."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        config: TicketConfig,
+        taxonomy: Taxonomy,
+        sla: SlaRules,
+        clock: Clock,
+    ) -> None:
+        enable_sqlite_transactions(engine.sync_engine)
+        self.engine = engine
+        self.config = config
+        self.taxonomy = taxonomy
+        self.sla = sla
+        self.clock = clock
+        self.tz: tzinfo = config.tzinfo()
+        self._writer = async_sessionmaker(engine, expire_on_commit=False)
+        self._reader = async_sessionmaker(
+            engine.execution_options(**{READONLY: True}), expire_on_commit=False
+        )
+        #: called after a commit that enqueued work (in-process workers wake up at once)
+        self.listeners: list[Callable[[], None]] = []
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """A session in a write transaction, committed on success."""
+        async with self._writer() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        async with self._reader() as session, session.begin():
+            yield session
+
+    def notify(self) -> None:
+        for listener in self.listeners:
+            try:
+                listener()
+            except Exception:  # a listener must never undo a committed change
+                log.exception("outbox listener failed")
+
+    def category_label(self, category: str) -> str:
+        return self.taxonomy.label(category)
+
+    def local_day(self, now: datetime) -> str:
+        return now.astimezone(self.tz).strftime("%Y%m%d")
+
+
+def idempotency_key(ticket_id: str, generation: int) -> str:
+    """The same for every retry of one dispatch generation, so downstream creates one."""
+    return f"{ticket_id}:{generation}"
+
+
+async def next_ticket_id(session: AsyncSession, day: str) -> str:
+    """Take the next number of ``day`` atomically (an upsert on the day's counter row: the
+    row lock serialises concurrent creators across processes, a rollback gives it back)."""
+    table = TicketCounterRow.__table__
+    insert = insert_for(session)
+    statement = insert(table).values(day=day, n=1)
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c.day], set_={"n": table.c.n + 1}
+    ).returning(table.c.n)
+    number = (await session.execute(statement)).scalar_one()
+    return format_ticket_id(day, int(number))
+
+
+async def lock_ticket(session: AsyncSession, ticket_id: str) -> TicketRow | None:
+    """The ticket row, locked until the transaction ends (SQLite: already write-locked)."""
+    statement = select(TicketRow).where(TicketRow.id == ticket_id).with_for_update()
+    return (await session.execute(statement)).scalar_one_or_none()
+
+
+def add_event(
+    session: AsyncSession,
+    row: TicketRow,
+    *,
+    at: datetime,
+    actor: str,
+    from_status: str | None,
+    to_status: str,
+    note: str | None,
+) -> None:
+    session.add(
+        TimelineRow(
+            ticket_id=row.id,
+            at=at,
+            actor=actor,
+            from_status=from_status,
+            to_status=to_status,
+            note=mask_id_numbers(note) if note else None,
+        )
+    )
+
+
+def _resident_did_it(row: TicketRow, actor: str) -> bool:
+    # The resident's own actions (filing on WeChat, rating) are answered in the
+    # conversation; pushing them again would only spend their customer-service quota.
+    return row.openid is not None and actor == f"resident:{row.openid}"
+
+
+def record_change(
+    session: AsyncSession,
+    core: Core,
+    row: TicketRow,
+    target: str,
+    *,
+    actor: str,
+    note: str | None,
+    now: datetime,
+    escalated: bool = False,
+) -> None:
+    """Move ``row`` to ``target`` (rules already checked): the timeline entry, and the
+    resident's push job (see :func:`queue_push`)."""
+    previous = row.status
+    row.status = target
+    row.updated_at = now
+    add_event(session, row, at=now, actor=actor, from_status=previous, to_status=target, note=note)
+    queue_push(session, core, row, actor=actor, note=note, now=now, escalated=escalated)
+
+
+def queue_push(
+    session: AsyncSession,
+    core: Core,
+    row: TicketRow,
+    *,
+    actor: str,
+    note: str | None,
+    now: datetime,
+    escalated: bool = False,
+) -> None:
+    """Queue the message telling the resident about ``row``'s (new) status, when they have
+    an openid and did not make the change themselves."""
+    if row.openid is None or _resident_did_it(row, actor):
+        return
+    label = core.category_label(row.category)
+    status = row.status
+    # Notes are staff-internal except the outcome of a resolution and a rejection's reason.
+    public_note = note if status in ("resolved", "rejected") else None
+    text = status_push_text(
+        ticket_id=row.id,
+        category_label=label,
+        status=status,
+        department=row.department,
+        level=row.level,
+        note=mask_id_numbers(public_note) if public_note else None,
+        escalated=escalated,
+    )
+    enqueue_push(
+        session,
+        ticket_id=row.id,
+        openid=row.openid,
+        ticket_status=status,
+        text=text,
+        template_data=status_template_fields(
+            ticket_id=row.id, category_label=label, status=status, text=text
+        ),
+        now=now,
+    )
+    log.info("ticket %s → %s: push queued for %s", row.id, status, mask_openid(row.openid))
+
+
+def escalate(sla: SlaRules, row: TicketRow, now: datetime) -> str:
+    """One level up (if there is one) and a new deadline; returns the timeline wording."""
+    upper = next_level(row.level)
+    if upper is not None:
+        row.level = upper
+    row.sla_due_at = sla.due_after_escalation(row.category, row.urgent, now)
+    return f"升级至{level_label(upper)}级办理" if upper else "已在市级，由市级督办"
+
+
+def enqueue_dispatch(session: AsyncSession, row: TicketRow, now: datetime) -> None:
+    """The outbox job delivering the ticket's current generation."""
+    session.add(
+        DispatchJobRow(
+            ticket_id=row.id,
+            generation=row.generation,
+            idempotency_key=idempotency_key(row.id, row.generation),
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+
+
+async def cancel_open_jobs(
+    session: AsyncSession,
+    ticket_id: str,
+    now: datetime,
+    *,
+    reason: str,
+    below_generation: int | None = None,
+) -> int:
+    """Cancel the ticket's pending or parked deliveries (all, or those of generations
+    below ``below_generation``): the ticket needs them no more."""
+    conditions = [
+        DispatchJobRow.ticket_id == ticket_id,
+        DispatchJobRow.status.in_(("pending", "parked")),
+    ]
+    if below_generation is not None:
+        conditions.append(DispatchJobRow.generation < below_generation)
+    result = await session.execute(
+        update(DispatchJobRow)
+        .where(*conditions)
+        .values(status="cancelled", last_error=reason, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def to_job(row: DispatchJobRow) -> OutboxJob:
+    return OutboxJob(
+        id=row.id,
+        ticket_id=row.ticket_id,
+        generation=row.generation,
+        idempotency_key=row.idempotency_key,
+        status=row.status,
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at,
+        claimed_by=row.claimed_by,
+        lease_until=row.lease_until,
+        last_error=row.last_error,
+        external_id=row.external_id,
+        backend=row.backend,
+        created_at=row.created_at,
+        delivered_at=row.delivered_at,
+    )
+
+
+def to_ticket(
+    row: TicketRow, events: Iterable[TimelineRow] = (), delivery: DispatchJobRow | None = None
+) -> Ticket:
+    return Ticket(
+        id=row.id,
+        openid=row.openid,
+        category=row.category,
+        description=row.description,
+        location=row.location,
+        phone=row.phone,
+        photos=tuple(row.photos or ()),
+        latitude=row.latitude,
+        longitude=row.longitude,
+        urgent=row.urgent,
+        department=row.department,
+        grid=row.grid,
+        level=row.level,
+        status=row.status,
+        sla_due_at=row.sla_due_at,
+        rating=row.rating,
+        rating_reason=row.rating_reason,
+        channel=row.channel,
+        external_id=row.external_id,
+        dispatch_backend=row.dispatch_backend,
+        generation=row.generation,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        history=tuple(
+            TimelineEntry(e.at, e.actor, e.from_status, e.to_status, e.note) for e in events
+        ),
+        delivery=to_job(delivery) if delivery is not None else None,
+    )
+
+
+async def load_tickets(session: AsyncSession, rows: Sequence[TicketRow]) -> list[Ticket]:
+    """Snapshots of ``rows`` with their timelines and latest deliveries (two queries)."""
+    if not rows:
+        return []
+    ids = [row.id for row in rows]
+    events: dict[str, list[TimelineRow]] = {i: [] for i in ids}
+    for event in (
+        await session.execute(
+            select(TimelineRow)
+            .where(TimelineRow.ticket_id.in_(ids))
+            .order_by(TimelineRow.at, TimelineRow.id)
+        )
+    ).scalars():
+        events[event.ticket_id].append(event)
+    latest: dict[str, DispatchJobRow] = {}
+    for job in (
+        await session.execute(
+            select(DispatchJobRow)
+            .where(DispatchJobRow.ticket_id.in_(ids))
+            .order_by(DispatchJobRow.generation)
+        )
+    ).scalars():
+        latest[job.ticket_id] = job  # the highest generation wins
+    return [to_ticket(row, events[row.id], latest.get(row.id)) for row in rows]

@@ -1,0 +1,50 @@
+"""Typed errors of the ticket store, all under :class:`TicketError` (an ``IntakeError``)."""
+
+from __future__ import annotations
+
+from integrations.errors import IntakeError
+
+__all__ = [
+    "IllegalTransition",
+    "InvalidTicket",
+    "JobNotFound",
+    "JobNotRetryable",
+    "TicketError",
+    "TicketNotFound",
+]
+
+
+class TicketError(IntakeError):
+    """Root of the ticket store's errors."""
+
+
+class TicketNotFound(TicketError):
+    """No ticket with this id (or not one of this resident's)."""
+
+    def __init__(self, ticket_id: str) -> None:
+        super().__init__(f"no ticket {ticket_id!r}")
+        self.ticket_id = ticket_id
+
+
+class InvalidTicket(TicketError):
+    """A field is missing or invalid (unknown category, status or rating, empty location,
+    a rejection without a reason); the message names it."""
+
+
+class IllegalTransition(TicketError):
+    """The status machine refuses this change; ``from_status`` and ``to_status`` name it."""
+
+    def __init__(self, ticket_id: str, from_status: str, to_status: str, reason: str) -> None:
+        super().__init__(f"ticket {ticket_id}: {reason}")
+        self.ticket_id = ticket_id
+        self.from_status = from_status
+        self.to_status = to_status
+        self.reason = reason
+
+
+class JobNotFound(TicketError):
+    """No outbox or push job with this id."""
+
+
+class JobNotRetryable(TicketError):
+    """The job exists but is not parked (or failed): there is nothing to re-queue."""

@@ -1,0 +1,107 @@
+"""What the ticket store hands out: frozen snapshots, never live database rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from policies.tickets import WORKING_STATUSES, level_label, status_label
+
+__all__ = ["Delivery", "OutboxJob", "PushJob", "Ticket", "TimelineEntry"]
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    """One line of a ticket's history (``from_status == to_status`` for changes that are
+    not status changes: escalations, re-queued deliveries)."""
+
+    at: datetime
+    actor: str
+    from_status: str | None
+    to_status: str
+    note: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxJob:
+    """One delivery of a ticket generation to the dispatch system."""
+
+    id: int
+    ticket_id: str
+    generation: int
+    idempotency_key: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    claimed_by: str | None
+    lease_until: datetime | None
+    last_error: str | None
+    external_id: str | None
+    backend: str | None
+    created_at: datetime
+    delivered_at: datetime | None
+
+
+#: The delivery state shown with a ticket is its latest outbox job.
+Delivery = OutboxJob
+
+
+@dataclass(frozen=True, slots=True)
+class PushJob:
+    """A status message owed to a resident."""
+
+    id: int
+    ticket_id: str
+    openid: str
+    ticket_status: str
+    text: str
+    status: str
+    attempts: int
+    via: str | None
+    last_error: str | None
+    next_attempt_at: datetime
+    created_at: datetime
+    sent_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    """A ticket with its timeline (oldest first) and its latest delivery."""
+
+    id: str
+    openid: str | None
+    category: str
+    description: str
+    location: str
+    phone: str
+    photos: tuple[str, ...]
+    latitude: float | None
+    longitude: float | None
+    urgent: bool
+    department: str
+    grid: str | None
+    level: str
+    status: str
+    sla_due_at: datetime
+    rating: str | None
+    rating_reason: str | None
+    channel: str
+    external_id: str | None
+    dispatch_backend: str | None
+    generation: int
+    created_at: datetime
+    updated_at: datetime
+    history: tuple[TimelineEntry, ...] = ()
+    delivery: Delivery | None = None
+
+    @property
+    def status_label(self) -> str:
+        return status_label(self.status)
+
+    @property
+    def level_label(self) -> str:
+        return level_label(self.level)
+
+    def overdue(self, now: datetime) -> bool:
+        """Past its SLA deadline while work is still owed."""
+        return self.status in WORKING_STATUSES and self.sla_due_at < now

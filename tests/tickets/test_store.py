@@ -1,0 +1,510 @@
+"""The ticket store, on SQLite and on the real PostgreSQL (every test runs on both)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import timedelta
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Connection, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from integrations.db.models import Base, DispatchJobRow, PushJobRow, TimelineRow
+from integrations.dispatch.embedded import EmbeddedDesk
+from integrations.tickets import (
+    IllegalTransition,
+    InvalidTicket,
+    TicketNotFound,
+    TicketService,
+)
+from tests.tickets.conftest import MakeWorker, create_ticket
+from tests.tickets.fakes import FakeBackend, FakeClock
+
+OPENID = "oResident0000000000000001"
+ID_18 = "11010519900307123X"
+ID_15 = "110105900307123"
+
+
+# -- schema ---------------------------------------------------------------------------------
+
+
+async def test_migrations_match_the_models(engine: AsyncEngine) -> None:
+    def diff(connection: Connection) -> list[object]:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return list(compare_metadata(context, Base.metadata))
+
+    async with engine.connect() as conn:
+        assert await conn.run_sync(diff) == []
+
+
+# -- creating ------------------------------------------------------------------------------
+
+
+async def test_create_writes_ticket_timeline_and_outbox_job_together(
+    service: TicketService, clock: FakeClock
+) -> None:
+    ticket = await create_ticket(service)
+
+    assert ticket.id == "20261123-0001"  # 10:00 in Beijing on 23 November
+    assert ticket.status == "received" and ticket.status_label == "已受理"
+    assert ticket.department == "市政照明管理处"  # from the taxonomy
+    assert ticket.level == "community"
+    assert ticket.sla_due_at == clock.now + timedelta(hours=72)
+    assert ticket.urgent is False and ticket.channel == "wechat"
+    assert [(e.actor, e.from_status, e.to_status) for e in ticket.history] == [
+        (f"resident:{OPENID}", None, "received")
+    ]
+    assert ticket.delivery is not None
+    assert ticket.delivery.status == "pending"
+    assert ticket.delivery.idempotency_key == "20261123-0001:1"
+    # The resident filed it in the conversation (which answered): no push for that.
+    assert await service.push_jobs() == []
+    assert (await service.get(ticket.id)) == ticket
+
+
+async def test_urgent_category_gets_the_urgent_deadline(
+    service: TicketService, clock: FakeClock
+) -> None:
+    elevator = await create_ticket(service, category="report.elevator")
+    manual = await create_ticket(service, category="report.garbage", urgent=True)
+
+    assert elevator.urgent and elevator.sla_due_at == clock.now + timedelta(hours=24)
+    assert manual.urgent and manual.sla_due_at == clock.now + timedelta(hours=24)
+
+
+async def test_ids_count_per_local_day(service: TicketService, clock: FakeClock) -> None:
+    first = await create_ticket(service)
+    clock.advance(hours=13)  # 23:00 in Beijing, still the 23rd
+    second = await create_ticket(service)
+    clock.advance(hours=1)  # midnight in Beijing: a new day, a new counter
+    third = await create_ticket(service)
+
+    assert [first.id, second.id, third.id] == ["20261123-0001", "20261123-0002", "20261124-0001"]
+
+
+async def test_fifty_concurrent_creates_get_fifty_distinct_ids(service: TicketService) -> None:
+    tickets = await asyncio.gather(
+        *(create_ticket(service, openid=f"oResident{i:016d}") for i in range(50))
+    )
+
+    ids = sorted(t.id for t in tickets)
+    assert len(set(ids)) == 50
+    assert ids == [f"20261123-{n:04d}" for n in range(1, 51)]
+    assert all(re.fullmatch(r"\d{8}-\d{4}", i) for i in ids)
+    assert len(await service.outbox_jobs("pending")) == 50
+
+
+async def test_unique_ids_across_two_processes_worth_of_engines(
+    db_url: str, engines: object, make_service: object, clock: FakeClock
+) -> None:
+    # Two engines = two connection pools, as two processes would have.
+    assert callable(engines) and callable(make_service)
+    first, second = make_service(engines(db_url)), make_service(engines(db_url))
+    tickets = await asyncio.gather(
+        *(create_ticket(s) for s in [first, second] * 10)
+    )
+    assert len({t.id for t in tickets}) == 20
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"category": "faq.social.card"}, "unknown category"),
+        ({"category": "report.nonsense"}, "unknown category"),
+        ({"location": "  "}, "location is required"),
+        ({"description": ""}, "description is required"),
+        ({"channel": "pigeon"}, "unknown channel"),
+    ],
+)
+async def test_invalid_tickets_are_refused(
+    service: TicketService, fields: dict[str, str], message: str
+) -> None:
+    with pytest.raises(InvalidTicket, match=message):
+        await create_ticket(service, **fields)
+    assert await service.list_tickets() == []
+
+
+async def test_id_card_numbers_are_never_stored(
+    service: TicketService, engine: AsyncEngine
+) -> None:
+    ticket = await create_ticket(
+        service,
+        description=f"我的身份证号{ID_18}，老人的是{ID_15}，电话13800138000",
+        location=f"幸福小区 {ID_18[:6]} {ID_18[6:14]} {ID_18[14:]} 号",
+    )
+    await service.transition(ticket.id, "in_progress", note=f"核实身份{ID_18}", actor="staff:李")
+    await service.transition(ticket.id, "resolved", note="已修复", actor="staff:李")
+    await service.rate(ticket.id, "unsatisfied", f"我的身份证{ID_15}没人理", openid=OPENID)
+
+    stored = await service.get(ticket.id)
+    assert "110105********123X" in stored.description
+    assert "110105*****7123" in stored.description  # 15 digits: 6 + 5 hidden + 4
+    assert "13800138000" in stored.description  # phones are kept: staff call back
+    assert "110105********123X" in stored.location
+    assert stored.rating_reason is not None and "110105*****7123" in stored.rating_reason
+    # Nowhere in any table, in any form.
+    async with engine.connect() as conn:
+        for table in ("tickets", "ticket_events", "push_jobs"):
+            rows = (await conn.execute(text(f"SELECT * FROM {table}"))).all()
+            dump = repr(rows)
+            assert "19900307" not in dump and "900307" not in dump.replace("110105", ""), table
+
+
+# -- transitions ------------------------------------------------------------------------------
+
+
+async def test_legal_path_to_closed_with_timeline(service: TicketService) -> None:
+    ticket = await create_ticket(service)
+    await service.transition(ticket.id, "dispatched", actor="dispatch:fake")
+    await service.transition(ticket.id, "in_progress", note="工人已出发", actor="staff:王")
+    await service.transition(ticket.id, "resolved", note="已更换灯泡", actor="staff:王")
+    closed = await service.rate(ticket.id, "satisfied", openid=OPENID)
+
+    assert closed.status == "closed" and closed.status_label == "已评价"
+    assert closed.rating == "satisfied" and closed.rating_reason is None
+    assert [(e.from_status, e.to_status, e.actor) for e in closed.history] == [
+        (None, "received", f"resident:{OPENID}"),
+        ("received", "dispatched", "dispatch:fake"),
+        ("dispatched", "in_progress", "staff:王"),
+        ("in_progress", "resolved", "staff:王"),
+        ("resolved", "closed", f"resident:{OPENID}"),
+    ]
+    assert closed.history[2].note == "工人已出发"
+    assert closed.history[4].note == "评价：满意"
+
+
+@pytest.mark.parametrize(
+    ("path", "target"),
+    [
+        ([], "closed"),  # closing is the resident's rating
+        ([], "reopened"),
+        (["in_progress"], "dispatched"),
+        (["resolved"], "in_progress"),
+        (["rejected"], "in_progress"),  # final
+        (["in_progress"], "in_progress"),
+    ],
+)
+async def test_illegal_transitions_name_from_and_to(
+    service: TicketService, path: list[str], target: str
+) -> None:
+    ticket = await create_ticket(service)
+    for status in path:
+        await service.transition(ticket.id, status, note="原因说明", actor="staff:王")
+    before = await service.get(ticket.id)
+
+    with pytest.raises(IllegalTransition) as caught:
+        await service.transition(ticket.id, target, note="x", actor="staff:王")
+
+    assert caught.value.from_status == before.status
+    assert caught.value.to_status == target
+    assert before.status in str(caught.value) and target in str(caught.value)
+    assert await service.get(ticket.id) == before  # nothing written
+
+
+async def test_staff_may_resolve_or_reject_from_any_open_status(service: TicketService) -> None:
+    for path in ([], ["dispatched"], ["dispatched", "in_progress"]):
+        for final in ("resolved", "rejected"):
+            ticket = await create_ticket(service)
+            for status in path:
+                await service.transition(ticket.id, status, actor="staff:王")
+            done = await service.transition(ticket.id, final, note="说明", actor="staff:王")
+            assert done.status == final
+
+
+async def test_rejection_needs_a_reason(service: TicketService) -> None:
+    ticket = await create_ticket(service)
+    with pytest.raises(InvalidTicket, match="note is required"):
+        await service.transition(ticket.id, "rejected", note="  ", actor="staff:王")
+    with pytest.raises(InvalidTicket, match="unknown status"):
+        await service.transition(ticket.id, "done", actor="staff:王")
+    with pytest.raises(TicketNotFound):
+        await service.transition("20261123-9999", "resolved", actor="staff:王")
+
+
+async def test_finishing_a_ticket_cancels_its_undelivered_job(
+    service: TicketService, backend: FakeBackend, make_worker: MakeWorker
+) -> None:
+    ticket = await create_ticket(service)
+    await service.transition(ticket.id, "resolved", note="电话中已解答", actor="staff:王")
+
+    assert (await service.get(ticket.id)).delivery.status == "cancelled"  # type: ignore[union-attr]
+    assert await make_worker(service, backend).run_once() == 0
+    assert backend.calls == []
+
+
+# -- rating loop -------------------------------------------------------------------------------
+
+
+async def test_unsatisfied_rating_reopens_one_level_up_and_redispatches(
+    service: TicketService, backend: FakeBackend, make_worker: MakeWorker, clock: FakeClock
+) -> None:
+    worker = make_worker(service, backend)
+    ticket = await create_ticket(service)
+    await worker.run_once()
+    await service.transition(ticket.id, "resolved", note="已修复", actor="staff:王")
+    clock.advance(hours=1)
+
+    reopened = await service.rate(ticket.id, "unsatisfied", "灯还是不亮", openid=OPENID)
+
+    assert reopened.status == "reopened"
+    assert reopened.rating == "unsatisfied" and reopened.rating_reason == "灯还是不亮"
+    assert reopened.level == "street"
+    assert reopened.generation == 2
+    assert reopened.sla_due_at == clock.now + timedelta(hours=72)
+    assert reopened.history[-1].note == "评价：不满意（灯还是不亮）；升级至街道级办理"
+    assert reopened.delivery is not None
+    assert reopened.delivery.idempotency_key == f"{ticket.id}:2"
+    assert reopened.delivery.status == "pending"
+
+    await worker.run_once()
+    redispatched = await service.get(ticket.id)
+    assert redispatched.status == "dispatched"
+    assert [c.idempotency_key for c in backend.calls] == [f"{ticket.id}:1", f"{ticket.id}:2"]
+    assert [c.level for c in backend.calls] == ["community", "street"]
+    assert redispatched.external_id == "EXT-2"
+
+
+async def test_rating_rules(service: TicketService) -> None:
+    ticket = await create_ticket(service)
+    with pytest.raises(IllegalTransition, match="only a resolved ticket"):
+        await service.rate(ticket.id, "satisfied", openid=OPENID)
+    await service.transition(ticket.id, "resolved", note="已修复", actor="staff:王")
+    with pytest.raises(TicketNotFound):
+        await service.rate(ticket.id, "satisfied", openid="oSomebodyElse000000000000")
+    with pytest.raises(InvalidTicket, match="unknown rating"):
+        await service.rate(ticket.id, "meh", openid=OPENID)
+    basic = await service.rate(ticket.id, "basically_satisfied", openid=OPENID)
+    assert basic.status == "closed" and basic.rating == "basically_satisfied"
+
+
+async def test_reopened_ticket_at_city_level_stays_at_city(service: TicketService) -> None:
+    ticket = await create_ticket(service)
+    for _ in range(4):
+        await service.transition(ticket.id, "resolved", note="已处理", actor="staff:王")
+        ticket = await service.rate(ticket.id, "unsatisfied", "没解决", openid=OPENID)
+        await service.transition(ticket.id, "in_progress", actor="staff:王")
+    assert ticket.level == "city"
+    assert ticket.history[-1].note == "评价：不满意（没解决）；已在市级，由市级督办"
+
+
+# -- lists and filters ---------------------------------------------------------------------------
+
+
+async def test_filters_and_newest_first(service: TicketService, clock: FakeClock) -> None:
+    a = await create_ticket(service, openid="oAAAA000000000000000000001")
+    clock.advance(60)
+    b = await create_ticket(service, category="report.elevator", openid=None, channel="phone")
+    clock.advance(60)
+    c = await create_ticket(service, category="report.garbage")
+    await service.transition(c.id, "in_progress", actor="staff:王")
+
+    assert [t.id for t in await service.list_tickets()] == [c.id, b.id, a.id]
+    assert [t.id for t in await service.list_tickets(limit=1, offset=1)] == [b.id]
+    assert [t.id for t in await service.list_tickets(openid=a.openid)] == [a.id]
+    assert [t.id for t in await service.list_tickets(statuses=["in_progress"])] == [c.id]
+    assert [t.id for t in await service.list_tickets(category="report.elevator")] == [b.id]
+    assert [t.id for t in await service.list_tickets(urgent=True)] == [b.id]
+    assert {t.id for t in await service.list_tickets(urgent=False)} == {a.id, c.id}
+    assert await service.list_tickets(overdue=True) == []
+
+    clock.advance(hours=25)  # past the elevator's 24 hours, within everyone else's 72
+    assert [t.id for t in await service.list_tickets(overdue=True)] == [b.id]
+    clock.advance(hours=48)
+    assert {t.id for t in await service.list_tickets(overdue=True)} == {a.id, b.id, c.id}
+    await service.transition(a.id, "resolved", note="已修复", actor="staff:王")
+    assert {t.id for t in await service.list_tickets(overdue=True)} == {b.id, c.id}
+    assert [t.id for t in await service.list_tickets(overdue=False)] == [a.id]
+    assert (await service.get(a.id)).overdue(clock.now) is False
+    with pytest.raises(InvalidTicket):
+        await service.list_tickets(statuses=["bogus"])
+
+
+async def test_resident_view_and_last_phone(service: TicketService) -> None:
+    first = await create_ticket(service, phone="13900000001")
+    second = await create_ticket(service, phone="13900000002")
+    await create_ticket(service, openid="oOther00000000000000000001", phone="13900000003")
+    await service.transition(first.id, "resolved", note="已修复", actor="staff:王")
+    await service.transition(second.id, "rejected", note="不属于受理范围", actor="staff:王")
+
+    open_ones = await service.list_for_resident(OPENID)
+    assert [t.id for t in open_ones] == [first.id]  # resolved still waits for a rating
+    assert len(await service.list_for_resident(OPENID, open_only=False)) == 2
+    assert await service.last_phone(OPENID) == "13900000002"
+    assert await service.last_phone("oNobody000000000000000001") is None
+
+
+# -- pushes are queued with the change ----------------------------------------------------------
+
+
+async def test_status_changes_queue_polite_pushes(service: TicketService) -> None:
+    ticket = await create_ticket(service)
+    await service.transition(ticket.id, "dispatched", actor="dispatch:fake")
+    await service.transition(ticket.id, "resolved", note="已更换灯泡。", actor="staff:王")
+    await service.rate(ticket.id, "satisfied", openid=OPENID)  # the resident's own: no push
+
+    pushes = sorted(await service.push_jobs(), key=lambda p: p.id)
+    assert [(p.ticket_status, p.status, p.openid) for p in pushes] == [
+        ("dispatched", "pending", OPENID),
+        ("resolved", "pending", OPENID),
+    ]
+    assert pushes[0].text == (
+        f"您反映的“路灯不亮/损坏”问题（工单号{ticket.id}）已派单至市政照明管理处，我们会尽快处理。"
+    )
+    assert pushes[1].text.endswith(
+        "处理结果：已更换灯泡。请您对办理结果进行评价，请回复：满意 / 基本满意 / 不满意"
+    )
+
+
+async def test_walk_in_without_openid_gets_no_push(service: TicketService) -> None:
+    ticket = await create_ticket(service, openid=None, channel="walk_in", actor="staff:王")
+    await service.transition(ticket.id, "in_progress", actor="staff:王")
+    assert await service.push_jobs() == []
+    staff_entered = await create_ticket(service, channel="phone", actor="staff:王")
+    assert [p.ticket_status for p in await service.push_jobs()] == ["received"]
+    assert staff_entered.history[0].actor == "staff:王"
+
+
+async def test_push_job_rolls_back_with_a_refused_change(
+    service: TicketService, engine: AsyncEngine
+) -> None:
+    ticket = await create_ticket(service)
+    with pytest.raises(IllegalTransition):
+        await service.transition(ticket.id, "closed", actor="staff:王")
+    async with engine.connect() as conn:
+        assert (await conn.execute(select(PushJobRow.id))).all() == []
+        events = (await conn.execute(select(TimelineRow.id))).all()
+    assert len(events) == 1
+
+
+# -- escalation (embedded desk) ----------------------------------------------------------------
+
+
+async def test_overdue_tickets_at_the_desk_escalate_once_per_deadline(
+    service: TicketService, desk: EmbeddedDesk, make_worker: MakeWorker, clock: FakeClock
+) -> None:
+    worker = make_worker(service, desk)
+    ticket = await create_ticket(service, category="report.elevator")  # 24 hours
+    await worker.run_once()
+    assert (await service.get(ticket.id)).status == "dispatched"
+
+    clock.advance(hours=23)
+    assert await service.escalate_overdue() == 0
+    clock.advance(hours=2)
+    assert await asyncio.gather(service.escalate_overdue(), service.escalate_overdue()) in (
+        [1, 0],
+        [0, 1],
+    )
+    escalated = await service.get(ticket.id)
+    assert escalated.level == "street"
+    assert escalated.sla_due_at == clock.now + timedelta(hours=24)
+    assert escalated.status == "dispatched"
+    last = escalated.history[-1]
+    assert (last.actor, last.from_status, last.to_status) == ("system", "dispatched", "dispatched")
+    assert last.note is not None and last.note.endswith("升级至街道级办理")
+    assert await service.escalate_overdue() == 0
+
+    clock.advance(hours=25)
+    await service.escalate_overdue()
+    assert (await service.get(ticket.id)).level == "district"
+
+
+async def test_department_return_escalates_instead_of_ending(
+    service: TicketService, desk: EmbeddedDesk, make_worker: MakeWorker
+) -> None:
+    worker = make_worker(service, desk)
+    ticket = await create_ticket(service)
+    await worker.run_once()
+    await service.transition(ticket.id, "in_progress", actor="staff:社区")
+
+    returned = await service.department_return(
+        ticket.id, "不属于本社区职责", actor="staff:社区", department="区城管委"
+    )
+    assert returned.status == "dispatched" and returned.level == "street"
+    assert returned.department == "区城管委" and returned.generation == 2
+    assert returned.history[-1].note == "部门退回：不属于本社区职责；升级至街道级办理"
+    pushes = await service.push_jobs()
+    assert "已提交街道级部门（区城管委）继续办理" in pushes[0].text
+
+    await worker.run_once()
+    delivered = await service.get(ticket.id)
+    assert delivered.external_id == f"DESK-{ticket.id}-2"
+    assert delivered.status == "dispatched"
+
+    for _ in range(2):
+        await service.department_return(ticket.id, "再退", actor="staff:区")
+    with pytest.raises(IllegalTransition, match="city level"):
+        await service.department_return(ticket.id, "再退", actor="staff:市")
+    with pytest.raises(InvalidTicket):
+        await service.department_return(ticket.id, " ", actor="staff:市")
+
+
+# -- reports from dispatch systems ----------------------------------------------------------------
+
+
+async def test_external_statuses_apply_when_legal_and_are_ignored_otherwise(
+    service: TicketService, backend: FakeBackend, make_worker: MakeWorker
+) -> None:
+    worker = make_worker(service, backend)
+    ticket = await create_ticket(service)
+    await worker.run_once()
+    actor = "dispatch:open311"
+
+    assert await service.apply_external_status(None, "EXT-1", "in_progress", "已派工", actor)
+    assert await service.apply_external_status(ticket.id, None, "in_progress", None, actor)
+    assert await service.apply_external_status(None, "EXT-1", "dispatched", None, actor)  # stale
+    assert await service.apply_external_status(None, "EXT-1", "closed", "已修复", actor)
+    assert not await service.apply_external_status(None, "EXT-404", "resolved", None, actor)
+    assert not await service.apply_external_status("20261123-9999", None, "resolved", None, actor)
+
+    after = await service.get(ticket.id)
+    assert after.status == "resolved"  # "closed" downstream: resolved, the rating is ours
+    assert [(e.from_status, e.to_status) for e in after.history][-2:] == [
+        ("dispatched", "in_progress"),
+        ("in_progress", "resolved"),
+    ]
+
+
+async def test_rejection_downstream_is_a_department_return(
+    service: TicketService, backend: FakeBackend, make_worker: MakeWorker
+) -> None:
+    worker = make_worker(service, backend)
+    ticket = await create_ticket(service)
+    await worker.run_once()
+
+    assert await service.apply_external_status(None, "EXT-1", "rejected", "非本单位职责",
+                                               "dispatch:open311")
+    returned = await service.get(ticket.id)
+    assert returned.status == "dispatched" and returned.level == "street"
+    await worker.run_once()
+    assert [c.idempotency_key for c in backend.calls] == [f"{ticket.id}:1", f"{ticket.id}:2"]
+    # News about the first dispatch's id is stale now.
+    assert await service.apply_external_status(None, "EXT-1", "resolved", None, "dispatch:x")
+    assert (await service.get(ticket.id)).status == "dispatched"
+
+
+# -- residents -----------------------------------------------------------------------------------
+
+
+async def test_record_inbound_keeps_the_latest_time(
+    service: TicketService, engine: AsyncEngine, clock: FakeClock
+) -> None:
+    later = clock.now + timedelta(minutes=5)
+    await service.record_inbound(OPENID, later)
+    await service.record_inbound(OPENID, clock.now)  # processed out of order
+    async with engine.connect() as conn:
+        row = (await conn.execute(text("SELECT last_inbound_at, cs_sent FROM residents"))).one()
+    assert row.cs_sent == 0
+    stored = row.last_inbound_at
+    assert str(stored).startswith("2026-11-23 02:05:00")
+
+
+async def test_job_rows_carry_one_key_per_generation(
+    service: TicketService, engine: AsyncEngine
+) -> None:
+    ticket = await create_ticket(service)
+    async with engine.connect() as conn:
+        keys = (await conn.execute(select(DispatchJobRow.idempotency_key))).scalars().all()
+    assert keys == [f"{ticket.id}:1"]
