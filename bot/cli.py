@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -53,6 +54,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         overrides["host"] = args.host
     if args.port:
         overrides["port"] = args.port
+    if args.no_worker:
+        overrides["inprocess_worker"] = False
+        os.environ["INTAKE_INPROCESS_WORKER"] = "0"  # for --workers N child processes
     settings = _settings_or_exit(**overrides)
     _configure_logging(settings.log_level)
     _print_dev_banner(settings)
@@ -77,6 +81,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log_level=settings.log_level.lower(),
         access_log=False,
     )
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    import asyncio
+    import signal
+
+    from integrations.dispatch.worker import run_worker
+
+    settings = _settings_or_exit()
+    _configure_logging(settings.log_level)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await run_worker(settings, stop)
+
+    asyncio.run(main())
     return 0
 
 
@@ -113,8 +137,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the web app (WeChat callback, API)")
     serve.add_argument("--host", help="bind address (INTAKE_HOST)")
     serve.add_argument("--port", type=int, help="port (INTAKE_PORT)")
-    serve.add_argument("--workers", type=int, default=1, help="worker processes")
+    serve.add_argument("--workers", type=int, default=1, help="web worker processes")
+    serve.add_argument(
+        "--no-worker",
+        action="store_true",
+        help="do not run the outbox worker in-process (run `intake worker` separately)",
+    )
     serve.set_defaults(func=cmd_serve)
+
+    worker = sub.add_parser(
+        "worker", help="deliver tickets to the dispatch system and push status changes"
+    )
+    worker.set_defaults(func=cmd_worker)
 
     chat = sub.add_parser("chat", help="talk to the bot in the terminal as a resident")
     chat.add_argument("--openid", default="o-terminal-resident", help="resident id to chat as")

@@ -42,12 +42,14 @@ from integrations.db import create_engine, database_reachable
 from integrations.db.migrate import upgrade_database
 from integrations.dispatch import DispatchBackend
 from integrations.dispatch.worker import OutboxWorker, create_backend
+from integrations.faq import FAQStore
 from integrations.handoffs import HandoffService
 from integrations.notify.sender import PushSender
 from integrations.state import KeyValueStore, create_store
 from integrations.tickets import TicketConfig, TicketService
 from integrations.wechat import DEFAULT_BASE_URL, WeChatClient
 from nlu.entities import is_specific_location
+from nlu.faq_retrieval import DEFAULT_KB_PATH, load_knowledge_base
 from nlu.parser import NLUService
 from policies.taxonomy import load_taxonomy
 
@@ -223,6 +225,7 @@ class Runtime:
         in-process outbox worker, all before the first message is accepted."""
         await asyncio.to_thread(upgrade_database, self.settings.effective_database_url)
         if self.nlu is not None:
+            await self._load_faq(self.nlu)
             await asyncio.to_thread(self.nlu.warm_up)
         if self.settings.inprocess_worker and self.ticket_service and self.backend:
             worker = OutboxWorker(
@@ -232,6 +235,14 @@ class Runtime:
             )
             self._worker_stop.clear()
             self._worker_task = asyncio.create_task(worker.run_forever(self._worker_stop))
+
+    async def _load_faq(self, nlu: NLUService) -> None:
+        """The database holds the curated answers (seeded once from the packaged YAML)."""
+        faq = FAQStore(self.engine)
+        seeded = await faq.seed_if_empty(load_knowledge_base(DEFAULT_KB_PATH))
+        if seeded:
+            log.info("seeded %d FAQ topics from the knowledge base", seeded)
+        nlu.set_faq_topics(await faq.enabled_topics())
 
     async def health(self) -> dict[str, bool]:
         return {

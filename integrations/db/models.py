@@ -33,6 +33,7 @@ __all__ = [
     "Base",
     "DeskAssignmentRow",
     "DispatchJobRow",
+    "FAQTopicRow",
     "HandoffMessageRow",
     "HandoffRow",
     "PushJobRow",
@@ -270,3 +271,19 @@ class HandoffMessageRow(Base):
     at: Mapped[datetime]
     role: Mapped[str] = mapped_column(String(16))
     text: Mapped[str] = mapped_column(Text)
+
+
+class FAQTopicRow(Base):
+    """A curated FAQ answer with its question variants; seeded from the knowledge-base YAML
+    and edited by admins at run time."""
+
+    __tablename__ = "faq_topics"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    title: Mapped[str] = mapped_column(String(128))
+    category: Mapped[str] = mapped_column(String(32))
+    answer: Mapped[str] = mapped_column(Text)
+    questions: Mapped[list[str]] = mapped_column(JSON)
+    keywords: Mapped[list[str]] = mapped_column(JSON)
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[datetime]

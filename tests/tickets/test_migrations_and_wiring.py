@@ -43,6 +43,7 @@ TABLES = {
     "desk_assignments",
     "handoffs",
     "handoff_messages",
+    "faq_topics",
 }
 
 

@@ -1,0 +1,84 @@
+"""FAQ topics in the database.
+
+The curated answers ship as ``nlu/data/faq/knowledge_base.yml``; on first start they are
+copied into the ``faq_topics`` table, which is the truth from then on (admins add, edit and
+disable topics there), and the NLU's FAQ index is built from the enabled rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from integrations.db.models import FAQTopicRow
+from nlu.faq_retrieval import FAQTopic
+
+__all__ = ["FAQStore"]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _topic(row: FAQTopicRow) -> FAQTopic:
+    return FAQTopic(
+        id=row.id,
+        title=row.title,
+        answer=row.answer,
+        category=row.category,
+        questions=tuple(row.questions or ()),
+        keywords=tuple(row.keywords or ()),
+    )
+
+
+class FAQStore:
+    """Read, seed and edit FAQ topics."""
+
+    def __init__(self, engine: AsyncEngine, *, clock: Callable[[], datetime] = _utcnow) -> None:
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self._clock = clock
+
+    async def seed_if_empty(self, topics: Iterable[FAQTopic]) -> int:
+        """Copy ``topics`` in when the table is empty; returns how many were added."""
+        async with self._sessions() as session, session.begin():
+            count = (await session.execute(select(func.count()).select_from(FAQTopicRow))).scalar()
+            if count:
+                return 0
+            rows = [self._row(topic) for topic in topics]
+            session.add_all(rows)
+            return len(rows)
+
+    async def enabled_topics(self) -> list[FAQTopic]:
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(FAQTopicRow).where(FAQTopicRow.enabled.is_(True)).order_by(FAQTopicRow.id)
+            )
+            return [_topic(row) for row in rows.scalars()]
+
+    async def upsert(self, topic: FAQTopic, *, enabled: bool = True) -> None:
+        async with self._sessions() as session, session.begin():
+            await session.merge(self._row(topic, enabled=enabled))
+
+    async def set_enabled(self, topic_id: str, enabled: bool) -> bool:
+        async with self._sessions() as session, session.begin():
+            row = await session.get(FAQTopicRow, topic_id)
+            if row is None:
+                return False
+            row.enabled = enabled
+            row.updated_at = self._clock()
+            return True
+
+    def _row(self, topic: FAQTopic, *, enabled: bool = True) -> FAQTopicRow:
+        return FAQTopicRow(
+            id=topic.id,
+            title=topic.title,
+            category=topic.category,
+            answer=topic.answer,
+            questions=list(topic.questions),
+            keywords=list(topic.keywords),
+            enabled=enabled,
+            updated_at=self._clock(),
+        )
