@@ -14,6 +14,7 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
+from bot.api.body import BodyTooLarge, read_limited_body
 from bot.api.dispatch_callback import create_dispatch_callback_router
 from bot.api.handoffs import create_handoffs_router
 from bot.api.tickets import create_tickets_router
@@ -27,22 +28,6 @@ __all__ = ["create_app"]
 MAX_PARSE_CHARS = 2000
 
 
-class BodyTooLarge(Exception):
-    """The request body exceeds ``INTAKE_MAX_BODY_BYTES``."""
-
-
-async def _read_limited(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _mount_apis(app: FastAPI, runtime: Runtime) -> None:
@@ -113,7 +98,7 @@ def create_app(
     @app.post("/wechat")
     async def wechat_message(request: Request) -> Response:
         try:
-            body = await _read_limited(request, settings.max_body_bytes)
+            body = await read_limited_body(request, settings.max_body_bytes)
         except BodyTooLarge:
             return PlainTextResponse("request body too large", status_code=413)
         result = await the_runtime.channel.handle(request.query_params, body)

@@ -15,8 +15,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from nlu.pii import mask_openid
-
 from bot.delivery import PASSIVE, PUSH, DeliveryContext, DeliveryLedger
 from bot.dispatcher import Dispatcher
 from bot.replies import Reply
@@ -29,6 +27,7 @@ from bot.wechat.security import (
     verify_signature,
 )
 from bot.wechat.xml import MalformedXML, parse_xml, render_text_reply
+from nlu.pii import mask_openid
 
 __all__ = ["ChannelResponse", "Pusher", "WeChatChannel"]
 

@@ -43,6 +43,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from bot.api.body import BodyTooLarge, read_limited_body
 from integrations.errors import StateBackendError
 from integrations.state import KeyValueStore
 
@@ -101,24 +102,6 @@ class _Invalid(Exception):
         super().__init__(detail)
         self.status = status
         self.detail = detail
-
-
-class _BodyTooLarge(Exception):
-    pass
-
-
-async def _read_limited(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _BodyTooLarge
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _BodyTooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _signature_ok(header: str, timestamp: str, body: bytes, keys: Sequence[bytes]) -> bool:
@@ -219,8 +202,8 @@ def create_dispatch_callback_router(
     @router.post(CALLBACK_PATH)
     async def dispatch_callback(request: Request) -> JSONResponse:
         try:
-            body = await _read_limited(request, max_body_bytes)
-        except _BodyTooLarge:
+            body = await read_limited_body(request, max_body_bytes)
+        except BodyTooLarge:
             return _answer(413, detail="request body too large")
         timestamp = request.headers.get(TIMESTAMP_HEADER, "").strip()
         signature = request.headers.get(SIGNATURE_HEADER, "")

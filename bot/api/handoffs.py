@@ -58,9 +58,7 @@ def create_handoffs_router(
             return not_found(exc)
 
     @router.post("/{handoff_id}/messages", response_model=None)
-    async def send_message(
-        handoff_id: int, message: StaffMessage
-    ) -> dict[str, Any] | JSONResponse:
+    async def send_message(handoff_id: int, message: StaffMessage) -> dict[str, Any] | JSONResponse:
         try:
             handoff = await handoffs.staff_message(handoff_id, message.text)
         except HandoffNotFound as exc:
@@ -69,14 +67,18 @@ def create_handoffs_router(
             await pusher.push_text(handoff.openid, message.text)
         except CustomerServiceWindowClosed as exc:
             return JSONResponse(
-                {"error": "WeChat refused: the resident's 48-hour window is closed",
-                 "detail": str(exc)},
+                {
+                    "error": "WeChat refused: the resident's 48-hour window is closed",
+                    "detail": str(exc),
+                },
                 status_code=409,
             )
         except IntakeError as exc:
             log.warning("staff reply not delivered: %s", exc)
-            return JSONResponse({"error": "WeChat did not take the message; try again",
-                                 "detail": str(exc)}, status_code=502)
+            return JSONResponse(
+                {"error": "WeChat did not take the message; try again", "detail": str(exc)},
+                status_code=502,
+            )
         return handoff.as_dict(transcript=True)
 
     @router.post("/{handoff_id}/close", response_model=None)

@@ -6,10 +6,9 @@ import logging
 import time
 from typing import Any
 
-from nlu.pii import mask_openid, mask_pii
-
 from bot.dispatcher import NextHandler
 from bot.wechat.messages import IncomingMessage
+from nlu.pii import mask_openid, mask_pii
 
 __all__ = ["LoggingMiddleware"]
 

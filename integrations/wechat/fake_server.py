@@ -12,21 +12,21 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import socket
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
+
+from integrations.local_server import serve_asgi
 
 __all__ = ["FakeWeChatAPI", "RecordedCall"]
 
@@ -201,38 +201,9 @@ class FakeWeChatAPI:
         """In-process transport for httpx (no sockets), e.g. for quick benchmarks."""
         return httpx.ASGITransport(app=self.app)
 
-    @contextmanager
-    def serve(self) -> Iterator[str]:
+    def serve(self) -> AbstractContextManager[str]:
         """Run on uvicorn at 127.0.0.1 on a free port in a thread; yield the base URL."""
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))  # the OS picks the port: no race with other tests
-        port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self.app,
-            log_level="warning",
-            access_log=False,  # request lines carry access tokens
-            lifespan="off",
-            ws="none",
-            timeout_graceful_shutdown=1,
-        )
-        server = uvicorn.Server(config)
-        thread = threading.Thread(
-            target=server.run, kwargs={"sockets": [sock]}, name="fake-wechat", daemon=True
-        )
-        thread.start()
-        deadline = time.monotonic() + 10
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                sock.close()
-                raise RuntimeError("fake WeChat server did not start")
-            time.sleep(0.005)
-        try:
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            server.should_exit = True
-            thread.join(timeout=10)
-            sock.close()
+        return serve_asgi(self.app, lifespan="off", name="fake-wechat")
 
     # -- request plumbing ------------------------------------------------------------------
 

@@ -1,0 +1,48 @@
+"""Serve an ASGI app on loopback in a background thread (the fakes, tests, benchmarks)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Literal
+
+import uvicorn
+
+__all__ = ["serve_asgi"]
+
+
+@contextmanager
+def serve_asgi(
+    app: Any, *, lifespan: Literal["auto", "on", "off"] = "on", name: str = "asgi"
+) -> Iterator[str]:
+    """Run ``app`` on uvicorn at 127.0.0.1 on a free port; yield ``http://127.0.0.1:PORT``."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))  # the OS picks the port: no race between servers
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        access_log=False,  # request lines can carry access tokens
+        lifespan=lifespan,
+        ws="none",
+        timeout_graceful_shutdown=2,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=name, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            sock.close()
+            raise RuntimeError(f"{name} server did not start")
+        time.sleep(0.005)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
