@@ -39,8 +39,9 @@ ACT_CONFIDENCE = 0.45
 #: In the middle of a form an interruption must be clearer than that to win over the
 #: reading "this is my answer to your question".
 INTERRUPT_CONFIDENCE = 0.7
-#: A FAQ topic is answered outright at this confidence when no runner-up is close.
-FAQ_CONFIDENCE = 0.6
+#: A FAQ topic is answered outright at this confidence even when runner-ups are close;
+#: below it, close runner-ups are offered as numbered choices.
+FAQ_SURE = 0.9
 #: Runner-up FAQ topics within this score of the best are offered as choices.
 FAQ_CLOSE = 0.08
 
@@ -335,7 +336,7 @@ def _faq(state: DialogueState, turn: Turn, ctx: Context) -> Decision:
     if best is None:
         return Decision(state).say(msg.NOT_UNDERSTOOD)
     close = [t for t, s in candidates[1:3] if candidates and candidates[0][1] - s <= FAQ_CLOSE]
-    if turn.confidence >= FAQ_CONFIDENCE or not close:
+    if not close or turn.confidence >= FAQ_SURE:
         return _answer_faq(state, best, ctx)
     options = [best, *[t for t in close if t != best]][:3]
     return _offer_choices(state, options, ctx)
