@@ -11,7 +11,10 @@ module starts transactions lazily (``DEFERRED``), so two connections that read a
 write deadlock into ``database is locked`` instead of waiting. Every write transaction is
 therefore opened with ``BEGIN IMMEDIATE`` (takes the write lock up front, waits up to
 ``busy_timeout``); sessions bound with the ``READONLY`` execution option use a plain
-``BEGIN``. The database runs in WAL mode, so readers never wait for the writer.
+``BEGIN``. The database runs in WAL mode, so readers never wait for the writer. Within one
+process, writers also queue on :func:`sqlite_writer_lock` (an ``asyncio.Lock``): SQLite's
+busy handler waits by sleeping up to 100 ms at a time, so connections of one process
+competing for the write lock would spend most of their time asleep.
 
 Command line (uses ``DATABASE_URL``)::
 
@@ -23,9 +26,11 @@ Command line (uses ``DATABASE_URL``)::
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
 import threading
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -47,6 +52,7 @@ __all__ = [
     "alembic_config",
     "enable_sqlite_transactions",
     "main",
+    "sqlite_writer_lock",
     "sync_database_url",
     "upgrade_database",
 ]
@@ -108,6 +114,24 @@ def enable_sqlite_transactions(engine: Engine) -> None:
         raise ConfigurationError("the ticket store needs a SQLite file, not an in-memory one")
     event.listen(engine, "connect", _on_connect)
     event.listen(engine, "begin", _on_begin)
+
+
+_WRITER_LOCKS: weakref.WeakKeyDictionary[
+    Engine, weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]
+] = weakref.WeakKeyDictionary()
+
+
+def sqlite_writer_lock(engine: Engine) -> asyncio.Lock | None:
+    """The lock this process's writers of a SQLite database queue on (one per engine and
+    event loop); ``None`` for other databases, where row locks do the job."""
+    if engine.dialect.name != "sqlite":
+        return None
+    loop = asyncio.get_running_loop()
+    per_loop = _WRITER_LOCKS.setdefault(engine, weakref.WeakKeyDictionary())
+    lock = per_loop.get(loop)
+    if lock is None:
+        lock = per_loop[loop] = asyncio.Lock()
+    return lock
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

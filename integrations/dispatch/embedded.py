@@ -15,6 +15,7 @@ instead of ending it (:meth:`TicketService.department_return`).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Sequence
 
@@ -22,7 +23,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from integrations.db.migrate import enable_sqlite_transactions
+from integrations.db.migrate import enable_sqlite_transactions, sqlite_writer_lock
 from integrations.db.models import DeskAssignmentRow, TicketRow
 from integrations.dispatch.base import (
     DispatchBackend,
@@ -56,6 +57,7 @@ class EmbeddedDesk(DispatchBackend):
         clock: Clock = utcnow,
     ) -> None:
         enable_sqlite_transactions(engine.sync_engine)
+        self._engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         self.taxonomy = taxonomy or load_taxonomy()
         self.grid_rules = grid_rules or load_grid_rules()
@@ -76,8 +78,9 @@ class EmbeddedDesk(DispatchBackend):
         department, grid = self.route(request)
         external_id = "DESK-" + request.idempotency_key.replace(":", "-")
         now = self.clock()
+        lock = sqlite_writer_lock(self._engine.sync_engine) or contextlib.nullcontext()
         try:
-            async with self._sessions() as session, session.begin():
+            async with lock, self._sessions() as session, session.begin():
                 insert = insert_for(session)
                 await session.execute(
                     insert(DeskAssignmentRow.__table__)

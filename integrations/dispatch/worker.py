@@ -41,7 +41,7 @@ from integrations.dispatch.embedded import EmbeddedDesk
 from integrations.errors import ConfigurationError
 from integrations.notify.sender import PushSender, StatusMessenger
 from integrations.tickets.config import TicketConfig
-from integrations.tickets.outbox import ClaimedJob
+from integrations.tickets.outbox import ClaimedJob, Outcome
 from integrations.tickets.service import TicketService
 from nlu.pii import mask_pii
 from policies.tickets import load_grid_rules
@@ -138,42 +138,46 @@ class OutboxWorker:
         finally:
             for waiter in waiters:
                 waiter.cancel()
-            self._wakeup.clear()
+        self._wakeup.clear()
 
     # -- deliveries -----------------------------------------------------------------------
 
     async def deliver_due(self) -> int:
-        """Claim a batch of due jobs and deliver them concurrently; returns the batch size."""
-        jobs = await self.service.outbox.claim(self.worker_id, self.config.batch_size)
-        if jobs:
-            await asyncio.gather(*(self._deliver(job) for job in jobs))
+        """Claim a batch of due jobs, deliver them concurrently, record the outcomes in one
+        transaction; returns the batch size.
+
+        A worker killed before recording leaves its leases to expire: the jobs are then
+        delivered again, with the same idempotency keys.
+        """
+        outbox = self.service.outbox
+        jobs = await outbox.claim(self.worker_id, self.config.batch_size)
+        todo = [job for job in jobs if job.request is not None]
+        if todo:
+            outcomes = await asyncio.gather(*(self._submit(job) for job in todo))
+            try:
+                await outbox.record(self.worker_id, self.backend.name, outcomes)
+            except SQLAlchemyError as exc:
+                # Our database failed: the leases expire and the jobs are delivered again.
+                log.warning("recording %d deliveries failed: %s", len(outcomes),
+                            type(exc).__name__)
         return len(jobs)
 
-    async def _deliver(self, job: ClaimedJob) -> None:
-        outbox = self.service.outbox
+    async def _submit(self, job: ClaimedJob) -> Outcome:
+        assert job.request is not None
         try:
-            request = await outbox.request_for(job, self.worker_id)
-            if request is None:
-                return
-            try:
-                receipt = await self.backend.submit(request)
-            except DispatchRejected as exc:
-                await outbox.fail(job, self.worker_id, f"rejected: {exc}", permanent=True)
-                return
-            except DispatchUnavailable as exc:
-                await outbox.fail(job, self.worker_id, f"unavailable: {exc}", permanent=False)
-                return
-            except Exception as exc:
-                # A bug in a backend must not lose the job: retry it like an outage.
-                log.exception("job %d: %s.submit raised", job.id, self.backend.name)
-                await outbox.fail(
-                    job, self.worker_id, f"{type(exc).__name__}: {exc}", permanent=False
-                )
-                return
-            await outbox.complete(job, receipt, self.backend.name)
-        except SQLAlchemyError as exc:
-            # Our database failed: the lease expires and the job is delivered again.
-            log.warning("job %d: database error %s", job.id, type(exc).__name__)
+            receipt = await self.backend.submit(job.request)
+        except DispatchRejected as exc:
+            return Outcome(job, error=f"rejected: {exc}", permanent=True)
+        except DispatchUnavailable as exc:
+            return Outcome(job, error=f"unavailable: {exc}")
+        except Exception as exc:
+            # A bug in a backend must not lose the job: retry it like an outage. The
+            # message is masked (it may quote the ticket); the traceback only at DEBUG.
+            log.error("job %d: %s.submit raised %s: %s", job.id, self.backend.name,
+                      type(exc).__name__, mask_pii(str(exc)))
+            log.debug("traceback of job %d", job.id, exc_info=True)
+            return Outcome(job, error=f"{type(exc).__name__}: {exc}")
+        return Outcome(job, receipt=receipt)
 
     # -- polling, tokens ------------------------------------------------------------------
 

@@ -8,16 +8,16 @@ only template messages get through. The bot records every inbound message here
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import case, select, update
+from sqlalchemy import case, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from integrations.db.models import ResidentRow
 
-__all__ = ["record_inbound", "reserve_custom_push"]
+__all__ = ["lock_residents", "record_inbound"]
 
 
 async def record_inbound(session: AsyncSession, openid: str, at: datetime) -> None:
@@ -45,31 +45,20 @@ async def record_inbound(session: AsyncSession, openid: str, at: datetime) -> No
     await session.execute(upsert)
 
 
-async def reserve_custom_push(
-    session: AsyncSession,
-    openid: str,
-    *,
-    now: datetime,
-    decide: Callable[[datetime | None, int], bool],
-) -> bool:
-    """Take one of the resident's customer-service pushes of the current window, if
-    ``decide(last_inbound_at, sent_in_window)`` allows; ``False`` means use the template.
-
-    The resident's row is locked while deciding, so concurrent senders never exceed the
-    quota. A taken push stays counted even if the send then fails: WeChat may have counted
-    it too (an answer lost in transit), and erring low only means a template instead.
-    """
-    row = (
+async def lock_residents(
+    session: AsyncSession, openids: Iterable[str]
+) -> dict[str, ResidentRow]:
+    """The rows of these residents (those ever seen), locked until the transaction ends,
+    so concurrent senders never hand out more customer-service pushes than the quota."""
+    wanted = sorted(set(openids))
+    if not wanted:
+        return {}
+    rows = (
         await session.execute(
-            select(ResidentRow).where(ResidentRow.openid == openid).with_for_update()
+            select(ResidentRow)
+            .where(ResidentRow.openid.in_(wanted))
+            .order_by(ResidentRow.openid)
+            .with_for_update()
         )
-    ).scalar_one_or_none()
-    if row is None or not decide(row.last_inbound_at, row.cs_sent):
-        return False
-    await session.execute(
-        update(ResidentRow)
-        .where(ResidentRow.openid == openid)
-        .values(cs_sent=ResidentRow.cs_sent + 1, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    return True
+    ).scalars()
+    return {row.openid: row for row in rows}

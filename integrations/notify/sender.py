@@ -21,7 +21,8 @@ import logging
 import os
 import random
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Protocol
 
 from sqlalchemy import and_, exists, select
@@ -29,12 +30,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import aliased
 
 from integrations.db.models import PushJobRow
-from integrations.notify.residents import reserve_custom_push
+from integrations.notify.residents import lock_residents
 from integrations.tickets.core import Core
 from integrations.tickets.sql import claim_due
 from integrations.wechat.errors import CustomerServiceWindowClosed, WeChatAPIError, WeChatError
 from integrations.wechat.redact import mask_openid
-from policies.tickets import choose_push_channel
+from policies.tickets import PushChannel, choose_push_channel
 
 __all__ = ["PERMANENT_ERRCODES", "PushSender", "StatusMessenger"]
 
@@ -59,16 +60,32 @@ class StatusMessenger(Protocol):
     ) -> int: ...
 
 
-class _Failed(Exception):
-    def __init__(self, message: str, *, permanent: bool) -> None:
-        super().__init__(message)
-        self.permanent = permanent
+@dataclass(frozen=True, slots=True)
+class _Planned:
+    """A claimed push and the channel chosen for it at claim time."""
+
+    id: int
+    ticket_id: str
+    openid: str
+    text: str
+    template_data: dict[str, str]
+    channel: PushChannel
+
+
+@dataclass(frozen=True, slots=True)
+class _Result:
+    push: _Planned
+    via: str | None = None
+    error: str | None = None
+    permanent: bool = False
 
 
 class PushSender:
     """Claims due push jobs (leased, like the outbox) and sends them.
 
-    ``core`` is the ticket service's (``service.core``): same database, clock and config.
+    One transaction claims a batch and picks each push's channel (taking customer-service
+    quota under the residents' row locks), the sends run concurrently, one transaction
+    records the results. ``core`` is the ticket service's (``service.core``).
     """
 
     def __init__(
@@ -88,6 +105,18 @@ class PushSender:
 
     async def run_once(self) -> int:
         """Send the pushes that are due now; returns how many were attempted."""
+        planned = await self._claim()
+        if planned:
+            results = await asyncio.gather(*(self._send(p) for p in planned))
+            try:
+                await self._record(results)
+            except SQLAlchemyError as exc:
+                # The leases run out and the pushes are tried again (at-least-once).
+                log.warning("recording %d pushes failed: %s", len(results),
+                            type(exc).__name__)
+        return len(planned)
+
+    async def _claim(self) -> list[_Planned]:
         config = self.core.config
         now = self.core.clock()
         older = aliased(PushJobRow)
@@ -100,6 +129,8 @@ class PushSender:
                 )
             )
         )
+        fallback: PushChannel = "template" if config.template_status_id else "none"
+        window = timedelta(hours=config.cs_window_hours)
         async with self.core.write() as session:
             ids = await claim_due(
                 session,
@@ -110,101 +141,116 @@ class PushSender:
                 limit=config.batch_size,
                 extra=[in_order],
             )
-        if ids:
-            await asyncio.gather(*(self._send_one(i) for i in ids))
-        return len(ids)
-
-    async def _send_one(self, job_id: int) -> None:
-        async with self._limit:
-            try:
-                await self._deliver(job_id)
-            except SQLAlchemyError as exc:
-                # The lease runs out and the push is tried again.
-                log.warning("push %d: database error %s", job_id, type(exc).__name__)
-
-    async def _deliver(self, job_id: int) -> None:
-        config = self.core.config
-        now = self.core.clock()
-
-        def window_open(last_inbound: datetime | None, sent: int) -> bool:
-            channel = choose_push_channel(
-                last_inbound_at=last_inbound,
-                now=now,
-                sent_in_window=sent,
-                quota=config.cs_quota,
-                window=timedelta(hours=config.cs_window_hours),
-                template_configured=False,
+            if not ids:
+                return []
+            jobs = list(
+                (
+                    await session.execute(
+                        select(PushJobRow).where(PushJobRow.id.in_(ids)).order_by(PushJobRow.id)
+                    )
+                ).scalars()
             )
-            return channel == "custom"
+            residents = await lock_residents(session, (job.openid for job in jobs))
+            planned = []
+            for job in jobs:
+                resident = residents.get(job.openid)
+                channel = fallback
+                if resident is not None:
+                    choice = choose_push_channel(
+                        last_inbound_at=resident.last_inbound_at,
+                        now=now,
+                        sent_in_window=resident.cs_sent,
+                        quota=config.cs_quota,
+                        window=window,
+                        template_configured=bool(config.template_status_id),
+                    )
+                    if choice == "custom":
+                        # Counted now, even if the send fails: WeChat may have counted it
+                        # too (an answer lost in transit); erring low only means a template.
+                        resident.cs_sent += 1
+                        resident.updated_at = now
+                    channel = choice
+                planned.append(
+                    _Planned(
+                        job.id, job.ticket_id, job.openid, job.text,
+                        dict(job.template_data), channel,
+                    )
+                )
+            return planned
 
-        async with self.core.read() as session:
-            job = await session.get(PushJobRow, job_id)
-        if job is None or job.claimed_by != self.worker_id or job.status != "pending":
-            return
-        async with self.core.write() as session:
-            custom = await reserve_custom_push(session, job.openid, now=now, decide=window_open)
-        fallback = "template" if config.template_status_id else "none"
-        channel = "custom" if custom else fallback
-        try:
-            via = await self._send(job, channel)
-        except _Failed as exc:
-            await self._record_failure(job_id, str(exc), permanent=exc.permanent)
-            return
-        await self._record_sent(job_id, job.openid, via)
+    async def _send(self, push: _Planned) -> _Result:
+        async with self._limit:
+            template_id = self.core.config.template_status_id
+            channel = push.channel
+            if channel == "custom":
+                try:
+                    await self.messenger.send_text(push.openid, push.text)
+                    return _Result(push, via="custom")
+                except CustomerServiceWindowClosed:
+                    log.info("push %d: window closed for %s, sending the template", push.id,
+                             mask_openid(push.openid))
+                    channel = "template"
+                except WeChatError as exc:
+                    return _Result(
+                        push, error=f"customer-service send: {exc}", permanent=_permanent(exc)
+                    )
+            if channel == "template" and template_id:
+                try:
+                    await self.messenger.send_template(
+                        push.openid, template_id, push.template_data
+                    )
+                    return _Result(push, via="template")
+                except WeChatError as exc:
+                    return _Result(push, error=f"template send: {exc}", permanent=_permanent(exc))
+            return _Result(
+                push,
+                error="outside the 48-hour window and WECHAT_TEMPLATE_STATUS_ID is not set",
+                permanent=True,
+            )
 
-    async def _send(self, job: PushJobRow, channel: str) -> str:
-        template_id = self.core.config.template_status_id
-        who = mask_openid(job.openid)
-        if channel == "custom":
-            try:
-                await self.messenger.send_text(job.openid, job.text)
-                return "custom"
-            except CustomerServiceWindowClosed:
-                log.info("push %d: window closed for %s, sending the template", job.id, who)
-                channel = "template"
-            except WeChatError as exc:
-                raise _Failed(f"customer-service send: {exc}", permanent=_permanent(exc)) from None
-        if channel == "template" and template_id:
-            try:
-                await self.messenger.send_template(job.openid, template_id, job.template_data)
-                return "template"
-            except WeChatError as exc:
-                raise _Failed(f"template send: {exc}", permanent=_permanent(exc)) from None
-        raise _Failed(
-            "outside the 48-hour window and WECHAT_TEMPLATE_STATUS_ID is not set", permanent=True
-        )
-
-    async def _record_sent(self, job_id: int, openid: str, via: str) -> None:
-        now = self.core.clock()
-        async with self.core.write() as session:
-            job = await session.get(PushJobRow, job_id, with_for_update=True)
-            if job is None:
-                return
-            job.status, job.via, job.sent_at = "sent", via, now
-            job.claimed_by = job.lease_until = None
-            job.last_error = None
-            job.updated_at = now
-        log.info("push %d (ticket %s) sent via %s to %s", job_id, job.ticket_id, via,
-                 mask_openid(openid))
-
-    async def _record_failure(self, job_id: int, error: str, *, permanent: bool) -> None:
+    async def _record(self, results: list[_Result]) -> None:
         config = self.core.config
         now = self.core.clock()
         async with self.core.write() as session:
-            job = await session.get(PushJobRow, job_id, with_for_update=True)
-            if job is None or job.claimed_by != self.worker_id or job.status != "pending":
-                return
-            job.claimed_by = job.lease_until = None
-            job.last_error = error[:1000]
-            job.updated_at = now
-            if permanent or job.attempts >= config.push_max_attempts:
-                job.status = "failed"
-                log.warning("push %d (ticket %s) failed for good after %d attempts: %s",
-                            job_id, job.ticket_id, job.attempts, error)
-                return
-            delay = config.backoff(job.attempts, self._rand)
-            job.next_attempt_at = now + timedelta(seconds=delay)
-        log.info("push %d failed (%s); retry in %.1fs", job_id, error, delay)
+            rows = {
+                row.id: row
+                for row in (
+                    await session.execute(
+                        select(PushJobRow)
+                        .where(PushJobRow.id.in_([r.push.id for r in results]))
+                        .order_by(PushJobRow.id)
+                        .with_for_update()
+                    )
+                ).scalars()
+            }
+            for result in results:
+                job = rows.get(result.push.id)
+                if job is None:
+                    continue
+                who = mask_openid(job.openid)
+                if result.via is not None:
+                    # Sent is sent, whoever holds the lease by now.
+                    job.status, job.via, job.sent_at = "sent", result.via, now
+                    job.claimed_by = job.lease_until = None
+                    job.last_error = None
+                    job.updated_at = now
+                    log.info("push %d (ticket %s) sent via %s to %s", job.id, job.ticket_id,
+                             result.via, who)
+                    continue
+                if job.claimed_by != self.worker_id or job.status != "pending":
+                    continue  # the lease ran out; another sender has it now
+                error = (result.error or "unknown error")[:1000]
+                job.claimed_by = job.lease_until = None
+                job.last_error = error
+                job.updated_at = now
+                if result.permanent or job.attempts >= config.push_max_attempts:
+                    job.status = "failed"
+                    log.warning("push %d (ticket %s) to %s failed for good after %d attempts: "
+                                "%s", job.id, job.ticket_id, who, job.attempts, error)
+                    continue
+                delay = config.backoff(job.attempts, self._rand)
+                job.next_attempt_at = now + timedelta(seconds=delay)
+                log.info("push %d to %s failed (%s); retry in %.1fs", job.id, who, error, delay)
 
 
 def _permanent(exc: WeChatError) -> bool:

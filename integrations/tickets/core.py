@@ -15,7 +15,7 @@ from datetime import datetime, tzinfo
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from integrations.db.migrate import READONLY, enable_sqlite_transactions
+from integrations.db.migrate import READONLY, enable_sqlite_transactions, sqlite_writer_lock
 from integrations.db.models import DispatchJobRow, TicketCounterRow, TicketRow, TimelineRow
 from integrations.notify.queue import enqueue_push
 from integrations.tickets.config import TicketConfig
@@ -80,8 +80,14 @@ class Core:
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
-        """A session in a write transaction, committed on success."""
-        async with self._writer() as session, session.begin():
+        """A session in a write transaction, committed on success (on SQLite, after this
+        process's other writers: see :func:`integrations.db.migrate.sqlite_writer_lock`)."""
+        lock = sqlite_writer_lock(self.engine.sync_engine)
+        if lock is None:
+            async with self._writer() as session, session.begin():
+                yield session
+            return
+        async with lock, self._writer() as session, session.begin():
             yield session
 
     @asynccontextmanager
@@ -136,17 +142,17 @@ def add_event(
     from_status: str | None,
     to_status: str,
     note: str | None,
-) -> None:
-    session.add(
-        TimelineRow(
-            ticket_id=row.id,
-            at=at,
-            actor=actor,
-            from_status=from_status,
-            to_status=to_status,
-            note=mask_id_numbers(note) if note else None,
-        )
+) -> TimelineRow:
+    event = TimelineRow(
+        ticket_id=row.id,
+        at=at,
+        actor=actor,
+        from_status=from_status,
+        to_status=to_status,
+        note=mask_id_numbers(note) if note else None,
     )
+    session.add(event)
+    return event
 
 
 def _resident_did_it(row: TicketRow, actor: str) -> bool:
@@ -225,20 +231,20 @@ def escalate(sla: SlaRules, row: TicketRow, now: datetime) -> str:
     return f"升级至{level_label(upper)}级办理" if upper else "已在市级，由市级督办"
 
 
-def enqueue_dispatch(session: AsyncSession, row: TicketRow, now: datetime) -> None:
+def enqueue_dispatch(session: AsyncSession, row: TicketRow, now: datetime) -> DispatchJobRow:
     """The outbox job delivering the ticket's current generation."""
-    session.add(
-        DispatchJobRow(
-            ticket_id=row.id,
-            generation=row.generation,
-            idempotency_key=idempotency_key(row.id, row.generation),
-            status="pending",
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-            updated_at=now,
-        )
+    job = DispatchJobRow(
+        ticket_id=row.id,
+        generation=row.generation,
+        idempotency_key=idempotency_key(row.id, row.generation),
+        status="pending",
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+        updated_at=now,
     )
+    session.add(job)
+    return job
 
 
 async def cancel_open_jobs(

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import nulls_first, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from integrations.db.models import DispatchJobRow, TicketRow
 from integrations.dispatch.base import DispatchReceipt, DispatchRequest
@@ -32,7 +33,7 @@ from integrations.tickets.sql import claim_due
 from nlu.pii import mask_pii
 from policies.tickets import TERMINAL_STATUSES, transition_problem
 
-__all__ = ["ClaimedJob", "Outbox", "PendingToken"]
+__all__ = ["ClaimedJob", "Outbox", "Outcome", "PendingToken"]
 
 log = logging.getLogger("integrations.tickets.outbox")
 
@@ -41,13 +42,25 @@ _MAX_ERROR = 1000
 
 @dataclass(frozen=True, slots=True)
 class ClaimedJob:
-    """A job this worker holds the lease of."""
+    """A job this worker holds the lease of, with what to send (``request`` is ``None``
+    when the ticket no longer needs the delivery; the claim has cancelled the job)."""
 
     id: int
     ticket_id: str
     generation: int
     idempotency_key: str
     attempts: int
+    request: DispatchRequest | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of one delivery: a receipt, or an error (``permanent``: park at once)."""
+
+    job: ClaimedJob
+    receipt: DispatchReceipt | None = None
+    error: str | None = None
+    permanent: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,14 +78,39 @@ def _error_text(error: str) -> str:
     return mask_pii(error)[:_MAX_ERROR]
 
 
+def _request(row: TicketRow, key: str) -> DispatchRequest:
+    return DispatchRequest(
+        ticket_id=row.id,
+        idempotency_key=key,
+        category=row.category,
+        description=row.description,
+        location=row.location,
+        phone=row.phone,
+        urgent=row.urgent,
+        department=row.department,
+        level=row.level,
+        latitude=row.latitude,
+        longitude=row.longitude,
+        photos=tuple(row.photos or ()),
+    )
+
+
 class Outbox:
-    """Dispatch jobs in the database (one per ticket generation)."""
+    """Dispatch jobs in the database (one per ticket generation).
+
+    Work is done in batches: one transaction claims a batch and reads what to send, one
+    records the outcomes of the whole batch (:meth:`record`).
+    """
 
     def __init__(self, core: Core) -> None:
         self.core = core
 
     async def claim(self, worker_id: str, limit: int) -> list[ClaimedJob]:
-        """Lease up to ``limit`` due jobs to ``worker_id``."""
+        """Lease up to ``limit`` due jobs to ``worker_id``, with their requests.
+
+        Jobs whose ticket is finished, or whose generation was replaced by a re-dispatch,
+        are cancelled here and come back with ``request=None``.
+        """
         now = self.core.clock()
         async with self.core.write() as session:
             ids = await claim_due(
@@ -85,151 +123,171 @@ class Outbox:
             )
             if not ids:
                 return []
-            rows = (
+            pairs = (
                 await session.execute(
-                    select(DispatchJobRow).where(DispatchJobRow.id.in_(ids))
+                    select(DispatchJobRow, TicketRow)
+                    .join(TicketRow, TicketRow.id == DispatchJobRow.ticket_id)
+                    .where(DispatchJobRow.id.in_(ids))
+                    .order_by(DispatchJobRow.id)
                 )
-            ).scalars()
-            return [
-                ClaimedJob(r.id, r.ticket_id, r.generation, r.idempotency_key, r.attempts)
-                for r in sorted(rows, key=lambda r: r.id)
-            ]
-
-    async def request_for(self, job: ClaimedJob, worker_id: str) -> DispatchRequest | None:
-        """What to send for ``job``; ``None`` (and the job cancelled) when the ticket no
-        longer needs this delivery (finished, or a later generation replaced it)."""
-        async with self.core.read() as session:
-            row = await session.get(TicketRow, job.ticket_id)
-        if row is not None and row.generation == job.generation and (
-            row.status not in TERMINAL_STATUSES
-        ):
-            return DispatchRequest(
-                ticket_id=row.id,
-                idempotency_key=job.idempotency_key,
-                category=row.category,
-                description=row.description,
-                location=row.location,
-                phone=row.phone,
-                urgent=row.urgent,
-                department=row.department,
-                level=row.level,
-                latitude=row.latitude,
-                longitude=row.longitude,
-                photos=tuple(row.photos or ()),
-            )
-        now = self.core.clock()
-        async with self.core.write() as session:
-            await session.execute(
-                update(DispatchJobRow)
-                .where(
-                    DispatchJobRow.id == job.id,
-                    DispatchJobRow.status == "pending",
-                    DispatchJobRow.claimed_by == worker_id,
+            ).all()
+            claimed: list[ClaimedJob] = []
+            for job, ticket in pairs:
+                needed = job.generation == ticket.generation and (
+                    ticket.status not in TERMINAL_STATUSES
                 )
-                .values(
-                    status="cancelled",
-                    claimed_by=None,
-                    lease_until=None,
-                    last_error="the ticket no longer needs this delivery",
-                    updated_at=now,
+                if not needed:
+                    job.status, job.claimed_by, job.lease_until = "cancelled", None, None
+                    job.last_error = "the ticket no longer needs this delivery"
+                    job.updated_at = now
+                claimed.append(
+                    ClaimedJob(
+                        job.id,
+                        job.ticket_id,
+                        job.generation,
+                        job.idempotency_key,
+                        job.attempts,
+                        _request(ticket, job.idempotency_key) if needed else None,
+                    )
                 )
-                .execution_options(synchronize_session=False)
-            )
-        return None
+            return claimed
 
-    async def complete(self, job: ClaimedJob, receipt: DispatchReceipt, backend: str) -> bool:
-        """Record a successful delivery; ``False`` if another worker recorded it first.
+    async def record(self, worker_id: str, backend: str, outcomes: Sequence[Outcome]) -> None:
+        """Record the outcomes of a batch delivered to ``backend`` in one transaction.
 
-        A success is recorded whoever holds the lease now: the dispatch system has the
-        ticket, and a second delivery with the same key only returns the same receipt.
+        A success is recorded whoever holds the lease now (the dispatch system has the
+        ticket; a second delivery with the same key only returns the same receipt); a
+        failure only while ``worker_id`` still holds the job.
         """
+        if not outcomes:
+            return
         now = self.core.clock()
+        ticket_ids = sorted({o.job.ticket_id for o in outcomes})
+        job_ids = sorted(o.job.id for o in outcomes)
+        async with self.core.write() as session:
+            # Tickets first, then jobs, each in id order: every transaction locks in this
+            # order, so concurrent workers cannot deadlock.
+            tickets = {
+                row.id: row
+                for row in (
+                    await session.execute(
+                        select(TicketRow)
+                        .where(TicketRow.id.in_(ticket_ids))
+                        .order_by(TicketRow.id)
+                        .with_for_update()
+                    )
+                ).scalars()
+            }
+            jobs = {
+                row.id: row
+                for row in (
+                    await session.execute(
+                        select(DispatchJobRow)
+                        .where(DispatchJobRow.id.in_(job_ids))
+                        .order_by(DispatchJobRow.id)
+                        .with_for_update()
+                    )
+                ).scalars()
+            }
+            for outcome in outcomes:
+                job_row = jobs.get(outcome.job.id)
+                if job_row is None:
+                    continue
+                ticket = tickets.get(outcome.job.ticket_id)
+                if outcome.receipt is not None:
+                    self._delivered(session, job_row, ticket, outcome.receipt, backend, now)
+                else:
+                    self._failed(session, job_row, ticket, outcome, worker_id, now)
+        self.core.notify()
+
+    def _delivered(
+        self,
+        session: AsyncSession,
+        job_row: DispatchJobRow,
+        row: TicketRow | None,
+        receipt: DispatchReceipt,
+        backend: str,
+        now: datetime,
+    ) -> None:
+        if job_row.status == "delivered":
+            return  # another worker recorded this delivery first
         actor = f"dispatch:{backend}"
         reference = receipt.external_id or (f"token {receipt.token}" if receipt.token else None)
-        async with self.core.write() as session:
-            # Ticket first, then job: every transaction locks in this order (no deadlocks).
-            row = await lock_ticket(session, job.ticket_id)
-            job_row = await session.get(DispatchJobRow, job.id, with_for_update=True)
-            if job_row is None or job_row.status == "delivered":
-                return False
-            was_current = job_row.status != "cancelled"
-            job_row.status = "delivered"
-            job_row.external_id = receipt.external_id
-            job_row.token = receipt.token if receipt.external_id is None else None
-            job_row.backend = backend
-            job_row.delivered_at = now
-            job_row.claimed_by = job_row.lease_until = None
-            job_row.last_error = None
-            job_row.updated_at = now
-            if row is None:
-                return True
-            if row.generation != job.generation or not was_current:
-                add_event(
-                    session, row, at=now, actor=actor, from_status=row.status,
-                    to_status=row.status,
-                    note=f"第{job.generation}次派单已送达（{reference or '无编号'}），但已不再需要",
-                )
-                return True
-            row.external_id = receipt.external_id
-            row.dispatch_token = job_row.token
-            row.dispatch_backend = backend
-            row.polled_at = None
-            note = receipt.note or f"已派单至{row.department}"
-            if reference:
-                note += f"（编号{reference}）"
-            if row.status in ("received", "reopened"):
-                record_change(
-                    session, self.core, row, "dispatched", actor=actor, note=note, now=now,
-                    escalated=row.generation > 1,
-                )
-            else:
-                # Already moved on (a department return keeps it dispatched; staff may
-                # have started work): record the delivery without a status change.
-                row.updated_at = now
-                add_event(
-                    session, row, at=now, actor=actor, from_status=row.status,
-                    to_status=row.status, note=note,
-                )
-            later = receipt.status
-            if later and later != row.status and transition_problem(row.status, later) is None:
-                record_change(session, self.core, row, later, actor=actor, note=None, now=now)
-        self.core.notify()
-        log.info("ticket %s delivered to %s (generation %d)", job.ticket_id, backend,
-                 job.generation)
-        return True
+        was_current = job_row.status != "cancelled"
+        job_row.status = "delivered"
+        job_row.external_id = receipt.external_id
+        job_row.token = receipt.token if receipt.external_id is None else None
+        job_row.backend = backend
+        job_row.delivered_at = now
+        job_row.claimed_by = job_row.lease_until = None
+        job_row.last_error = None
+        job_row.updated_at = now
+        if row is None:
+            return
+        if row.generation != job_row.generation or not was_current:
+            add_event(
+                session, row, at=now, actor=actor, from_status=row.status,
+                to_status=row.status,
+                note=f"第{job_row.generation}次派单已送达（{reference or '无编号'}），但已不再需要",
+            )
+            return
+        row.external_id = receipt.external_id
+        row.dispatch_token = job_row.token
+        row.dispatch_backend = backend
+        row.polled_at = None
+        note = receipt.note or f"已派单至{row.department}"
+        if reference:
+            note += f"（编号{reference}）"
+        if row.status in ("received", "reopened"):
+            record_change(
+                session, self.core, row, "dispatched", actor=actor, note=note, now=now,
+                escalated=row.generation > 1,
+            )
+        else:
+            # Already moved on (a department return keeps it dispatched; staff may have
+            # started work): record the delivery without a status change.
+            row.updated_at = now
+            add_event(
+                session, row, at=now, actor=actor, from_status=row.status,
+                to_status=row.status, note=note,
+            )
+        later = receipt.status
+        if later and later != row.status and transition_problem(row.status, later) is None:
+            record_change(session, self.core, row, later, actor=actor, note=None, now=now)
+        log.info("ticket %s delivered to %s (generation %d)", row.id, backend,
+                 job_row.generation)
 
-    async def fail(
-        self, job: ClaimedJob, worker_id: str, error: str, *, permanent: bool
-    ) -> str | None:
-        """Record a failed attempt: retry later, or park. Returns the job's new status
-        (``None`` when this worker no longer holds the job)."""
-        now = self.core.clock()
+    def _failed(
+        self,
+        session: AsyncSession,
+        job_row: DispatchJobRow,
+        row: TicketRow | None,
+        outcome: Outcome,
+        worker_id: str,
+        now: datetime,
+    ) -> None:
+        if job_row.status != "pending" or job_row.claimed_by != worker_id:
+            return  # the lease ran out and the job is someone else's now
         config = self.core.config
-        async with self.core.write() as session:
-            row = await lock_ticket(session, job.ticket_id)
-            job_row = await session.get(DispatchJobRow, job.id, with_for_update=True)
-            if job_row is None or job_row.status != "pending" or job_row.claimed_by != worker_id:
-                return None
-            job_row.claimed_by = job_row.lease_until = None
-            job_row.last_error = _error_text(error)
-            job_row.updated_at = now
-            if permanent or job_row.attempts >= config.outbox_max_attempts:
-                job_row.status = "parked"
-                if row is not None:
-                    why = "下游拒收" if permanent else f"连续{job_row.attempts}次派单失败"
-                    add_event(
-                        session, row, at=now, actor="system", from_status=row.status,
-                        to_status=row.status, note=f"{why}，已转人工处理：{job_row.last_error}",
-                    )
-                    row.updated_at = now
-                log.warning("job %d of ticket %s parked after %d attempts: %s", job.id,
-                            job.ticket_id, job_row.attempts, job_row.last_error)
-                return "parked"
-            delay = config.backoff(job_row.attempts)
-            job_row.next_attempt_at = now + timedelta(seconds=delay)
-        log.info("job %d of ticket %s failed (attempt %d), retry in %.1fs: %s", job.id,
-                 job.ticket_id, job.attempts, delay, _error_text(error))
-        return "pending"
+        job_row.claimed_by = job_row.lease_until = None
+        job_row.last_error = _error_text(outcome.error or "unknown error")
+        job_row.updated_at = now
+        if outcome.permanent or job_row.attempts >= config.outbox_max_attempts:
+            job_row.status = "parked"
+            if row is not None:
+                why = "下游拒收" if outcome.permanent else f"连续{job_row.attempts}次派单失败"
+                add_event(
+                    session, row, at=now, actor="system", from_status=row.status,
+                    to_status=row.status, note=f"{why}，已转人工处理：{job_row.last_error}",
+                )
+                row.updated_at = now
+            log.warning("job %d of ticket %s parked after %d attempts: %s", job_row.id,
+                        job_row.ticket_id, job_row.attempts, job_row.last_error)
+            return
+        delay = config.backoff(job_row.attempts)
+        job_row.next_attempt_at = now + timedelta(seconds=delay)
+        log.info("job %d of ticket %s failed (attempt %d), retry in %.1fs: %s", job_row.id,
+                 job_row.ticket_id, job_row.attempts, delay, job_row.last_error)
 
     async def requeue(self, job_id: int, *, actor: str = "staff") -> OutboxJob:
         """Put a parked job back in the queue with fresh attempts (same idempotency key)."""

@@ -33,6 +33,7 @@ from integrations.tickets.core import (
     next_ticket_id,
     queue_push,
     record_change,
+    to_ticket,
 )
 from integrations.tickets.errors import (
     IllegalTransition,
@@ -167,6 +168,8 @@ class TicketService:
         location = _clean(location, "location", required=True)
         phone = _clean(phone, "phone", required=False, limit=64)
         openid = (openid or "").strip() or None
+        if isinstance(photos, str):
+            photos = [photos]  # one URL or media id, not a sequence of characters
         photo_list = [str(p).strip() for p in photos if str(p).strip()]
         if len(photo_list) > _MAX_PHOTOS:
             raise InvalidTicket(f"at most {_MAX_PHOTOS} photos")
@@ -200,13 +203,15 @@ class TicketService:
             session.add(row)
             await session.flush()  # the ticket row first: the rows below refer to it
             note = f"渠道：{_CHANNEL_LABELS[channel]}"
-            add_event(
+            event = add_event(
                 session, row, at=now, actor=actor, from_status=None, to_status="received",
                 note=note,
             )
             queue_push(session, self.core, row, actor=actor, note=note, now=now)
-            enqueue_dispatch(session, row, now)
-            snapshot = (await load_tickets(session, [row]))[0]
+            job = enqueue_dispatch(session, row, now)
+            await session.flush()
+            # Everything the snapshot shows was just written: no need to read it back.
+            snapshot = to_ticket(row, [event], job)
         self.core.notify()
         log.info("ticket %s filed (%s, %s)", ticket_id, category, channel)
         return snapshot

@@ -1,0 +1,1 @@
+"""Tests of tickets: store, outbox, desk, pushes, API (SQLite and PostgreSQL)."""

@@ -508,3 +508,12 @@ async def test_job_rows_carry_one_key_per_generation(
     async with engine.connect() as conn:
         keys = (await conn.execute(select(DispatchJobRow.idempotency_key))).scalars().all()
     assert keys == [f"{ticket.id}:1"]
+
+
+async def test_photos_are_kept_in_order(service: TicketService) -> None:
+    ticket = await create_ticket(service, photos=["media-1", " https://x/2.jpg ", ""])
+    assert ticket.photos == ("media-1", "https://x/2.jpg")
+    single = await create_ticket(service, photos="media-9")
+    assert (await service.get(single.id)).photos == ("media-9",)
+    with pytest.raises(InvalidTicket, match="at most 9"):
+        await create_ticket(service, photos=[f"m{i}" for i in range(10)])
