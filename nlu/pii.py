@@ -184,7 +184,7 @@ def mask_pii(text: str) -> str:
 def mask_openid(openid: str) -> str:
     """First and last four characters only: enough to correlate log lines, not to identify.
 
-    Same convention as ``integrations.wechat.mask_openid``; short values become ``***``.
+    ``integrations.wechat`` re-exports this one; short values become ``***``.
     """
     try:
         openid = str(openid)

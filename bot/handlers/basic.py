@@ -13,19 +13,9 @@ from bot.wechat.messages import (
     VideoMessage,
     VoiceMessage,
 )
+from policies.messages import MENU, UNSUPPORTED, WELCOME
 
 __all__ = ["WELCOME", "build_basic_router"]
-
-WELCOME = (
-    "您好，欢迎关注！这里是12345接诉即办服务号。\n"
-    "您可以直接告诉我：\n"
-    "1. 反映问题，比如“小区门口路灯坏了”\n"
-    "2. 咨询社保、医保、民政等政策\n"
-    "3. 查询您反映问题的办理进度\n"
-    "需要人工服务请回复“转人工”。"
-)
-
-MENU = WELCOME.split("\n", 1)[1]
 
 
 def build_basic_router() -> Router:
@@ -77,6 +67,6 @@ def build_basic_router() -> Router:
 
     @router.unknown()
     def on_unknown(message: IncomingMessage) -> str:
-        return "抱歉，暂时还不支持这种消息。您可以发文字、语音、图片或位置给我。"
+        return UNSUPPORTED
 
     return router

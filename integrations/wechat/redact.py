@@ -5,16 +5,11 @@ from __future__ import annotations
 import logging
 import re
 
+from nlu.pii import mask_openid
+
 __all__ = ["install_httpx_log_redaction", "mask_openid", "redact_access_token"]
 
 _ACCESS_TOKEN = re.compile(r"(access_token=)[^&\s\"'#]+")
-
-
-def mask_openid(openid: str) -> str:
-    """First and last four characters only: enough to correlate log lines, not to identify."""
-    if len(openid) <= 8:
-        return "***"
-    return f"{openid[:4]}***{openid[-4:]}"
 
 
 def redact_access_token(text: str) -> str:
