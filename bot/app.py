@@ -19,6 +19,7 @@ from bot.api.dispatch_callback import create_dispatch_callback_router
 from bot.api.handoffs import create_handoffs_router
 from bot.api.tickets import create_tickets_router
 from bot.config import Settings, load_settings
+from bot.console import mount_console
 from bot.runtime import Runtime
 
 __all__ = ["create_app"]
@@ -88,6 +89,7 @@ def create_app(
     app.state.settings = settings
 
     _mount_apis(app, the_runtime)
+    mount_console(app, the_runtime)
 
     @app.get("/wechat")
     async def wechat_verify(request: Request, rt: RuntimeDep) -> Response:

@@ -46,6 +46,55 @@ def _print_dev_banner(settings: Settings) -> None:
     print("\n".join(lines), flush=True)
 
 
+def _print_demo_admin(settings: Settings) -> None:
+    """On a development machine with no console account yet, create ``admin`` and print its
+    password once (it is stored only as a hash)."""
+    if settings.production:
+        return
+    import asyncio
+
+    from integrations.accounts.bootstrap import DEMO_ADMIN, ensure_demo_admin
+
+    password = asyncio.run(ensure_demo_admin(settings.effective_database_url))
+    base = f"http://{settings.host}:{settings.port}"
+    if password:
+        print(
+            f"  console {base}/console: user {DEMO_ADMIN}, password {password} "
+            "(shown only this once; `intake user add` makes more accounts)",
+            flush=True,
+        )
+    else:
+        print(f"  console {base}/console", flush=True)
+    print(f"  try the bot as a resident: {base}/simulator", flush=True)
+
+
+def cmd_user(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from integrations.accounts import AccountError
+    from integrations.accounts.bootstrap import add_user
+
+    settings = _settings_or_exit()
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
+    try:
+        user, password = asyncio.run(
+            add_user(
+                settings.effective_database_url,
+                args.username,
+                role=args.role,
+                password=password,
+                display_name=args.name,
+            )
+        )
+    except AccountError as exc:
+        print(f"intake: {exc}", file=sys.stderr)
+        return 1
+    print(f"created {user.role} {user.username}")
+    if not args.password_stdin:
+        print(f"password: {password}")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -60,6 +109,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings_or_exit(**overrides)
     _configure_logging(settings.log_level)
     _print_dev_banner(settings)
+    _print_demo_admin(settings)
     if args.workers > 1:
         # Each worker process builds its own app from the same environment.
         uvicorn.run(
@@ -149,6 +199,19 @@ def build_parser() -> argparse.ArgumentParser:
         "worker", help="deliver tickets to the dispatch system and push status changes"
     )
     worker.set_defaults(func=cmd_worker)
+
+    user = sub.add_parser("user", help="console accounts")
+    user_sub = user.add_subparsers(dest="user_command", required=True)
+    add = user_sub.add_parser("add", help="create a staff or admin account")
+    add.add_argument("username")
+    add.add_argument("--role", choices=("staff", "admin"), default="staff")
+    add.add_argument("--name", help="name shown in the console (default: the username)")
+    add.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from stdin (default: generate one and print it)",
+    )
+    add.set_defaults(func=cmd_user)
 
     chat = sub.add_parser("chat", help="talk to the bot in the terminal as a resident")
     chat.add_argument("--openid", default="o-terminal-resident", help="resident id to chat as")

@@ -30,18 +30,23 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 __all__ = [
+    "AuditRow",
     "Base",
     "DeskAssignmentRow",
     "DispatchJobRow",
     "FAQTopicRow",
     "HandoffMessageRow",
     "HandoffRow",
+    "ModelReleaseRow",
     "PushJobRow",
     "ResidentRow",
+    "ReviewItemRow",
     "TicketCounterRow",
     "TicketRow",
     "TimelineRow",
+    "TrainingExampleRow",
     "UTCDateTime",
+    "UserRow",
 ]
 
 # Named constraints, so migrations can refer to them on every backend.
@@ -257,6 +262,8 @@ class HandoffRow(Base):
     reason: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    #: the staff member who took the chat (``None`` while it waits)
+    assignee: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class HandoffMessageRow(Base):
@@ -287,3 +294,81 @@ class FAQTopicRow(Base):
     keywords: Mapped[list[str]] = mapped_column(JSON)
     enabled: Mapped[bool] = mapped_column(Boolean)
     updated_at: Mapped[datetime]
+
+
+class UserRow(Base):
+    """A console account (``staff`` or ``admin``); the password is an argon2 hash."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime]
+    last_login_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class AuditRow(Base):
+    """Who saw or changed what, when, from where (append-only)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(64), index=True)
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(128))
+    detail: Mapped[str | None] = mapped_column(Text, default=None)
+    ip: Mapped[str | None] = mapped_column(String(64), default=None)
+
+
+class TrainingExampleRow(Base):
+    """One NLU training example (seeded from the packaged Rasa YAML, curated by admins)."""
+
+    __tablename__ = "training_examples"
+    __table_args__ = (UniqueConstraint("intent", "text"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    intent: Mapped[str] = mapped_column(String(64), index=True)
+    #: the example in Rasa's annotated form (``[望京西园](address)``)
+    text: Mapped[str] = mapped_column(String(500))
+    source: Mapped[str] = mapped_column(String(16))
+    created_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    created_at: Mapped[datetime]
+
+
+class ReviewItemRow(Base):
+    """A resident message the NLU was unsure about or that ended in a handoff, waiting
+    for an admin to say what it meant (the answer becomes a training example)."""
+
+    __tablename__ = "review_items"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime]
+    openid: Mapped[str] = mapped_column(String(64))
+    #: the message with phone and ID numbers masked
+    text: Mapped[str] = mapped_column(String(500))
+    reason: Mapped[str] = mapped_column(String(32))
+    guess: Mapped[str | None] = mapped_column(String(64), default=None)
+    confidence: Mapped[float | None] = mapped_column(Float, default=None)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    resolved_intent: Mapped[str | None] = mapped_column(String(64), default=None)
+    resolved_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    resolved_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class ModelReleaseRow(Base):
+    """A trained NLU model: its evaluation, and when and by whom it was published."""
+
+    __tablename__ = "model_releases"
+
+    version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    trained_at: Mapped[datetime]
+    trained_by: Mapped[str] = mapped_column(String(64))
+    examples: Mapped[int] = mapped_column(Integer)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON)
+    published_at: Mapped[datetime | None] = mapped_column(default=None)
+    published_by: Mapped[str | None] = mapped_column(String(64), default=None)

@@ -66,6 +66,11 @@ class KeyValueStore(abc.ABC):
         """Remove the key if present."""
 
     @abc.abstractmethod
+    async def incr(self, key: str, *, ttl: float) -> int:
+        """Add one to the counter under ``key`` and return it; a new counter expires after
+        ``ttl`` seconds (a fixed window: later increments do not extend it)."""
+
+    @abc.abstractmethod
     def lock(self, name: str, *, timeout: float, blocking_timeout: float) -> Lock:
         """Return a lock object for ``name`` (not yet acquired)."""
 

@@ -91,6 +91,14 @@ class MemoryStore(KeyValueStore):
     async def delete(self, key: str) -> None:
         self._data.pop(key, None)
 
+    async def incr(self, key: str, *, ttl: float) -> int:
+        item = self._data.get(key)
+        current = self._live(key)
+        count = int(current) + 1 if current is not None else 1
+        expires_at = item[1] if current is not None and item else self._monotonic() + ttl
+        self._data[key] = (str(count).encode(), expires_at)
+        return count
+
     def lock(self, name: str, *, timeout: float, blocking_timeout: float) -> Lock:
         return _MemoryLock(self, name, blocking_timeout)
 

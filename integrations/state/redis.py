@@ -148,6 +148,18 @@ class RedisStore(KeyValueStore):
         except RedisError as exc:
             raise StateBackendError(f"Redis DEL failed: {exc}") from exc
 
+    async def incr(self, key: str, *, ttl: float) -> int:
+        name = self.key(key)
+        try:
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.incr(name)
+                # NX: only a new counter gets the expiry, so the window stays fixed.
+                pipe.pexpire(name, max(1, int(ttl * 1000)), nx=True)
+                count, _ = await pipe.execute()
+        except RedisError as exc:
+            raise StateBackendError(f"Redis INCR failed: {exc}") from exc
+        return int(count)
+
     def lock(self, name: str, *, timeout: float, blocking_timeout: float) -> Lock:
         return _RedisFairLock(self, name, timeout=timeout, blocking_timeout=blocking_timeout)
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from fastapi import FastAPI
 
 from bot.app import create_app
 from bot.config import Settings, load_settings
@@ -36,6 +37,7 @@ class RunningApp:
     runtime: Runtime
     signer: CallbackSigner
     envelope: AESEnvelope | None
+    app: FastAPI
 
     def post(self, request: CallbackRequest, **kwargs: object) -> httpx.Response:
         return httpx.post(
@@ -111,4 +113,5 @@ def running_app(
                 runtime=runtime,
                 signer=CallbackSigner(TOKEN, envelope=envelope, **kwargs),
                 envelope=envelope,
+                app=app,
             )

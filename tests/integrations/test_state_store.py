@@ -101,3 +101,12 @@ async def test_crashed_holder_expires(redis_store: RedisStore) -> None:
     await crashed.acquire()  # never released: the process "died"
     async with redis_store.lock("crash", timeout=5, blocking_timeout=2):
         pass
+
+
+async def test_incr_counts_in_a_fixed_window(kv_store: KeyValueStore) -> None:
+    assert [await kv_store.incr("hits", ttl=0.3) for _ in range(3)] == [1, 2, 3]
+    await asyncio.sleep(0.15)
+    assert await kv_store.incr("hits", ttl=0.3) == 4  # does not extend the window
+    await asyncio.sleep(0.25)
+    assert await kv_store.get("hits") is None
+    assert await kv_store.incr("hits", ttl=0.3) == 1

@@ -1,0 +1,69 @@
+"""What every console page needs: the runtime's services, templates, sessions, audit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from bot.console.security import LoginRateLimiter, client_ip
+from integrations.accounts import AuditLog, ConsoleSession, SessionStore, UserStore
+from nlu.pii import mask_pii
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
+
+__all__ = ["TEMPLATES_DIR", "Console"]
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+STATIC_DIR = Path(__file__).parent / "static"
+
+#: (path, label, admin only) of the navigation bar
+NAVIGATION = (
+    ("/console/inbox", "人工会话", False),
+    ("/console/tickets", "工单", False),
+    ("/console/admin/faq", "常见问题", True),
+    ("/console/admin/intents", "意图与例句", True),
+    ("/console/admin/review", "待标注", True),
+    ("/console/admin/model", "模型训练", True),
+    ("/console/admin/audit", "审计日志", True),
+    ("/simulator", "模拟器", False),
+)
+
+
+class Console:
+    """Shared by the console's routers (one per app, on ``app.state.console``)."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.users = UserStore(runtime.engine)
+        self.audit_log = AuditLog(runtime.engine)
+        self.sessions = SessionStore(runtime.store)
+        self.rate_limiter = LoginRateLimiter(runtime.store)
+        self.templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+        self.templates.env.filters["mask"] = mask_pii
+        self.templates.env.globals["navigation"] = NAVIGATION
+
+    def render(
+        self, request: Request, name: str, status_code: int = 200, **context: Any
+    ) -> HTMLResponse:
+        session: ConsoleSession | None = getattr(request.state, "console_session", None)
+        context.setdefault("session", session)
+        context.setdefault("csrf_token", session.csrf_token if session else "")
+        context.setdefault("path", request.url.path)
+        return self.templates.TemplateResponse(request, name, context, status_code=status_code)
+
+    async def audit(
+        self,
+        request: Request,
+        session: ConsoleSession,
+        action: str,
+        target: str,
+        detail: str | None = None,
+    ) -> None:
+        await self.audit_log.record(
+            session.username, action, target, detail=detail, ip=client_ip(request)
+        )

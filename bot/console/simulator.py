@@ -1,0 +1,21 @@
+"""模拟器 (being built)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from bot.console.context import Console
+from bot.console.security import StaffSession
+
+__all__ = ["build_simulator_router"]
+
+
+def build_simulator_router(console: Console) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/simulator/_pending", response_class=HTMLResponse)
+    async def page(request: Request, session: StaffSession) -> HTMLResponse:
+        return console.render(request, "error.html", message="模拟器：建设中")
+
+    return router

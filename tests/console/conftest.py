@@ -1,0 +1,37 @@
+"""Fixtures of the console tests: a running app with a staff and an admin account."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.bot.wechat_harness import RunningApp, running_app
+from tests.console.harness import ADMIN, STAFF, create_accounts, database_url, login
+
+
+@pytest.fixture
+def console_app(tmp_path: Path) -> Iterator[RunningApp]:
+    create_accounts(database_url(tmp_path))
+    with running_app(tmp_path) as app:
+        yield app
+
+
+@pytest.fixture
+def staff(console_app: RunningApp) -> Iterator[httpx.Client]:
+    client = login(console_app.url, *STAFF)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def admin(console_app: RunningApp) -> Iterator[httpx.Client]:
+    client = login(console_app.url, *ADMIN)
+    try:
+        yield client
+    finally:
+        client.close()

@@ -1,0 +1,55 @@
+"""Console test helpers: accounts, logged-in HTTP clients, CSRF tokens off pages."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+
+import httpx
+
+from integrations.accounts.bootstrap import add_user
+
+STAFF = ("zhang.staff", "staff-password-123")
+ADMIN = ("li.admin", "admin-password-123")
+
+_CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]*)">')
+_LOGIN_CSRF = re.compile(r'name="csrf_token" value="([^"]*)"')
+
+
+def create_accounts(database_url: str) -> None:
+    """The staff and admin accounts the console tests log in with."""
+    for (username, password), role in ((STAFF, "staff"), (ADMIN, "admin")):
+        asyncio.run(
+            add_user(database_url, username, role=role, password=password, display_name=None)
+        )
+
+
+def database_url(tmp: Path) -> str:
+    return f"sqlite:///{(tmp / 'intake.db').as_posix()}"
+
+
+def login(base_url: str, username: str, password: str) -> httpx.Client:
+    """A client with a console session (raises if the login did not succeed)."""
+    client = httpx.Client(base_url=base_url, timeout=30, follow_redirects=False)
+    response = login_attempt(client, username, password)
+    assert response.status_code == 303, response.text
+    return client
+
+
+def login_attempt(client: httpx.Client, username: str, password: str) -> httpx.Response:
+    page = client.get("/console/login")
+    token = _LOGIN_CSRF.search(page.text)
+    assert token, page.text
+    return client.post(
+        "/console/login",
+        data={"username": username, "password": password, "csrf_token": token.group(1)},
+    )
+
+
+def csrf_token(client: httpx.Client, path: str = "/console/inbox") -> str:
+    """The session's CSRF token, as a page carries it."""
+    page = client.get(path)
+    match = _CSRF_META.search(page.text)
+    assert match and match.group(1), page.text
+    return match.group(1)
