@@ -47,6 +47,7 @@ from integrations.handoffs import HandoffService
 from integrations.notify.sender import PushSender
 from integrations.state import KeyValueStore, create_store
 from integrations.tickets import TicketConfig, TicketService
+from integrations.training.sync import KnowledgeSync
 from integrations.wechat import DEFAULT_BASE_URL, WeChatClient
 from nlu.entities import is_specific_location
 from nlu.faq_retrieval import DEFAULT_KB_PATH, load_knowledge_base
@@ -132,6 +133,12 @@ class Runtime:
         )
         self._worker_task: asyncio.Task[None] | None = None
         self._worker_stop = asyncio.Event()
+        self._sync_task: asyncio.Task[None] | None = None
+        self.faq_store = FAQStore(engine)
+        #: announces and follows model publications and FAQ edits (``None`` without NLU)
+        self.knowledge: KnowledgeSync | None = (
+            KnowledgeSync(store, nlu, self.faq_store.enabled_topics) if nlu else None
+        )
         self.pusher = pusher or CustomerServicePusher(wechat)
         self.ledger = DeliveryLedger(store)
         self.fsm_storage = FSMStorage(store, ttl=settings.dialogue_ttl)
@@ -223,26 +230,28 @@ class Runtime:
     async def start(self) -> None:
         """Migrate the database, load (or on first run train) the NLU model, and start the
         in-process outbox worker, all before the first message is accepted."""
+        self._worker_stop.clear()
         await asyncio.to_thread(upgrade_database, self.settings.effective_database_url)
         if self.nlu is not None:
             await self._load_faq(self.nlu)
             await asyncio.to_thread(self.nlu.warm_up)
+        if self.knowledge is not None:
+            await self.knowledge.refresh()
+            self._sync_task = asyncio.create_task(self.knowledge.run(self._worker_stop))
         if self.settings.inprocess_worker and self.ticket_service and self.backend:
             worker = OutboxWorker(
                 self.ticket_service,
                 self.backend,
                 pusher=PushSender(self.ticket_service.core, self.wechat),
             )
-            self._worker_stop.clear()
             self._worker_task = asyncio.create_task(worker.run_forever(self._worker_stop))
 
     async def _load_faq(self, nlu: NLUService) -> None:
         """The database holds the curated answers (seeded once from the packaged YAML)."""
-        faq = FAQStore(self.engine)
-        seeded = await faq.seed_if_empty(load_knowledge_base(DEFAULT_KB_PATH))
+        seeded = await self.faq_store.seed_if_empty(load_knowledge_base(DEFAULT_KB_PATH))
         if seeded:
             log.info("seeded %d FAQ topics from the knowledge base", seeded)
-        nlu.set_faq_topics(await faq.enabled_topics())
+        nlu.set_faq_topics(await self.faq_store.enabled_topics())
 
     async def health(self) -> dict[str, bool]:
         return {
@@ -251,9 +260,10 @@ class Runtime:
         }
 
     async def close(self) -> None:
-        if self._worker_task is not None:
-            self._worker_stop.set()
-            await asyncio.wait({self._worker_task}, timeout=10)
+        self._worker_stop.set()
+        tasks = {t for t in (self._worker_task, self._sync_task) if t is not None}
+        if tasks:
+            await asyncio.wait(tasks, timeout=10)
         closer = getattr(self.backend, "aclose", None)
         if closer is not None:
             await closer()

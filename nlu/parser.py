@@ -314,14 +314,15 @@ class NLUService:
         entities = [e.as_dict() for e in extract_entities(text)]
         return build_result(text, runtime.model, runtime.retriever, self.parser_config, entities)
 
-    def reload(self) -> str:
-        """Load the published artifact from ``model_dir`` and swap it in; return its version.
+    def reload(self, version: str | None = None) -> str:
+        """Load the published artifact (or the saved ``version``) from ``model_dir`` and swap
+        it in; return its version.
 
         Raises :class:`~nlu.model.ModelError` when there is none (the running model stays).
         """
-        path = latest_model_path(self.model_dir)
-        if path is None:
-            raise ModelError(f"no trained model under {self.model_dir}")
+        path = self.model_dir / version if version else latest_model_path(self.model_dir)
+        if path is None or not path.is_dir():
+            raise ModelError(f"no trained model {version or ''} under {self.model_dir}")
         model = load_model(path)
         with self._lock:
             self._install(model)

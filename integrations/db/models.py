@@ -108,6 +108,8 @@ class TicketRow(Base):
     location: Mapped[str] = mapped_column(Text)
     phone: Mapped[str] = mapped_column(String(64))
     photos: Mapped[list[str]] = mapped_column(JSON)
+    #: the chat that produced the ticket (``[{"at", "role", "text"}]``), phone numbers masked
+    chat: Mapped[list[dict[str, str]] | None] = mapped_column(JSON, default=None)
     latitude: Mapped[float | None] = mapped_column(Float)
     longitude: Mapped[float | None] = mapped_column(Float)
     urgent: Mapped[bool] = mapped_column(Boolean)

@@ -322,6 +322,7 @@ def to_ticket(
             TimelineEntry(e.at, e.actor, e.from_status, e.to_status, e.note) for e in events
         ),
         delivery=to_job(delivery) if delivery is not None else None,
+        chat=tuple(row.chat or ()),
     )
 
 

@@ -93,6 +93,8 @@ class Ticket:
     updated_at: datetime
     history: tuple[TimelineEntry, ...] = ()
     delivery: Delivery | None = None
+    #: the chat that produced the ticket: ``{"at", "role", "text"}`` dicts, oldest first
+    chat: tuple[dict[str, str], ...] = ()
 
     @property
     def status_label(self) -> str:

@@ -13,7 +13,7 @@ residents by masked openid only.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy import and_, not_, select
@@ -79,6 +79,7 @@ _CHANNEL_LABELS = {
 }
 MAX_TEXT = 4000
 _MAX_PHOTOS = 9
+_MAX_CHAT_LINES = 40
 
 
 def _clean(value: str | None, name: str, *, required: bool, limit: int = MAX_TEXT) -> str:
@@ -149,8 +150,11 @@ class TicketService:
         latitude: float | None = None,
         longitude: float | None = None,
         actor: str | None = None,
+        chat: Sequence[Mapping[str, str]] = (),
     ) -> Ticket:
         """File a ticket; it is delivered to the dispatch system by the outbox worker.
+
+        ``chat`` is the conversation that produced it (shown to staff with the ticket).
 
         ``urgent=None`` takes the category's urgency from the taxonomy. ``actor`` defaults
         to ``resident:<openid>`` on WeChat, else ``staff``.
@@ -188,6 +192,11 @@ class TicketService:
                 location=location,
                 phone=phone,
                 photos=photo_list,
+                chat=[
+                    {"at": str(c["at"]), "role": str(c["role"]), "text": str(c["text"])[:2000]}
+                    for c in chat[-_MAX_CHAT_LINES:]
+                ]
+                or None,
                 latitude=latitude,
                 longitude=longitude,
                 urgent=is_urgent,

@@ -44,6 +44,11 @@ TABLES = {
     "handoffs",
     "handoff_messages",
     "faq_topics",
+    "users",
+    "audit_log",
+    "training_examples",
+    "review_items",
+    "model_releases",
 }
 
 

@@ -23,6 +23,8 @@ TIME = sa.DateTime(timezone=True)
 def upgrade() -> None:
     with op.batch_alter_table("handoffs") as batch:
         batch.add_column(sa.Column("assignee", sa.String(64), nullable=True))
+    with op.batch_alter_table("tickets") as batch:
+        batch.add_column(sa.Column("chat", sa.JSON(), nullable=True))
     op.create_table(
         "users",
         sa.Column("id", BIG_ID, autoincrement=True, nullable=False),
@@ -96,5 +98,7 @@ def downgrade() -> None:
     op.drop_table("training_examples")
     op.drop_table("audit_log")
     op.drop_table("users")
+    with op.batch_alter_table("tickets") as batch:
+        batch.drop_column("chat")
     with op.batch_alter_table("handoffs") as batch:
         batch.drop_column("assignee")
