@@ -38,6 +38,7 @@ from bot.middlewares import (
 from bot.middlewares.nlu import NLUMiddleware, Parser
 from bot.push import CustomerServicePusher
 from bot.wechat.security import AESEnvelope
+from integrations.conversations import ChatLog
 from integrations.db import create_engine, database_reachable
 from integrations.db.migrate import upgrade_database
 from integrations.dispatch import DispatchBackend
@@ -134,6 +135,7 @@ class Runtime:
         self._worker_task: asyncio.Task[None] | None = None
         self._worker_stop = asyncio.Event()
         self._sync_task: asyncio.Task[None] | None = None
+        self.chat_log = ChatLog(store)
         self.faq_store = FAQStore(engine)
         #: announces and follows model publications and FAQ edits (``None`` without NLU)
         self.knowledge: KnowledgeSync | None = (
@@ -220,6 +222,7 @@ class Runtime:
             faq=lambda: faq_entries(nlu),
             taxonomy=load_taxonomy(),
             is_specific_location=is_specific_location,
+            chat=self.chat_log,
         )
         return [
             build_handoff_router(self.handoffs),

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from bot.dialogue.ports import TicketView
+from collections.abc import Sequence
+
+from bot.dialogue.ports import ChatLine, TicketView
 from integrations.handoffs import HandoffService
 from integrations.state import KeyValueStore
 from integrations.tickets import TicketService
 from integrations.tickets.model import Ticket
+from nlu.pii import mask_id_numbers
 from policies.state import Case
 
 __all__ = ["ServiceHandoffDesk", "ServiceTicketDesk"]
@@ -33,7 +36,9 @@ class ServiceTicketDesk:
         self.service = service
         self.store = store
 
-    async def create_from_case(self, openid: str, case: Case) -> TicketView:
+    async def create_from_case(
+        self, openid: str, case: Case, chat: Sequence[ChatLine] = ()
+    ) -> TicketView:
         assert case.location and case.description
         ticket = await self.service.create(
             category=case.category,
@@ -45,6 +50,7 @@ class ServiceTicketDesk:
             photos=case.photos,
             latitude=case.latitude,
             longitude=case.longitude,
+            chat=chat,
         )
         return _view(ticket)
 
@@ -73,8 +79,12 @@ class ServiceHandoffDesk:
     async def active(self, openid: str) -> bool:
         return await self.service.active(openid)
 
-    async def start(self, openid: str, reason: str) -> None:
-        await self.service.start(openid, reason)
+    async def start(self, openid: str, reason: str, chat: Sequence[ChatLine] = ()) -> None:
+        handoff = await self.service.start(openid, reason)
+        if chat and not (await self.service.get(handoff.id)).transcript:
+            # Staff see what was said before the resident asked for a person.
+            for line in chat:
+                await self.service.record(openid, line["role"], line["text"])
 
     async def record(self, openid: str, role: str, text: str) -> None:
-        await self.service.record(openid, role, text)
+        await self.service.record(openid, role, mask_id_numbers(text))

@@ -6,12 +6,16 @@ runtime and tested with the real implementations behind them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from policies.state import Case
 
-__all__ = ["HandoffDesk", "TicketDesk", "TicketView"]
+__all__ = ["ChatLine", "ChatMemory", "HandoffDesk", "ReviewSink", "TicketDesk", "TicketView"]
+
+#: one line of a chat: ``{"at": iso time, "role": "resident" | "bot" | "staff", "text"}``
+ChatLine = dict[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +32,9 @@ class TicketView:
 class TicketDesk(Protocol):
     """Tickets as the resident's conversation sees them."""
 
-    async def create_from_case(self, openid: str, case: Case) -> TicketView: ...
+    async def create_from_case(
+        self, openid: str, case: Case, chat: Sequence[ChatLine] = ()
+    ) -> TicketView: ...
 
     async def for_resident(self, openid: str, *, open_only: bool = True) -> list[TicketView]: ...
 
@@ -44,6 +50,29 @@ class HandoffDesk(Protocol):
 
     async def active(self, openid: str) -> bool: ...
 
-    async def start(self, openid: str, reason: str) -> None: ...
+    async def start(self, openid: str, reason: str, chat: Sequence[ChatLine] = ()) -> None:
+        """Queue the chat for staff; a new handoff's transcript starts with ``chat``."""
 
     async def record(self, openid: str, role: str, text: str) -> None: ...
+
+
+class ChatMemory(Protocol):
+    """The recent lines of each resident's chat."""
+
+    async def append(self, openid: str, role: str, text: str) -> None: ...
+
+    async def recent(self, openid: str) -> list[ChatLine]: ...
+
+
+class ReviewSink(Protocol):
+    """Where messages the bot was unsure about go for an admin to label."""
+
+    async def add(
+        self,
+        *,
+        openid: str,
+        text: str,
+        reason: str,
+        guess: str | None,
+        confidence: float | None,
+    ) -> None: ...

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from bot.dialogue.ports import HandoffDesk, TicketDesk
+from bot.dialogue.ports import ChatMemory, HandoffDesk, ReviewSink, TicketDesk
 from bot.dispatcher import Router
 from bot.filters import EventFilter
 from bot.fsm import FSMContext
@@ -38,6 +38,10 @@ __all__ = ["Conversation", "build_dialogue_router", "build_handoff_router", "faq
 
 log = logging.getLogger(__name__)
 
+#: Understood messages below this confidence still go to the admins' review queue.
+REVIEW_CONFIDENCE = 0.6
+HANDOFF_INTENT = "human_handoff"
+
 
 def faq_entries(nlu: NLUService) -> dict[str, FAQEntry]:
     """The curated answers the NLU's FAQ index holds right now (admins edit them live)."""
@@ -65,6 +69,8 @@ def _transcript_text(message: IncomingMessage) -> str:
         return f"[图片] {message.pic_url}"
     if isinstance(message, LocationMessage):
         return f"[位置] {message.label}"
+    if isinstance(message, ClickEvent):
+        return f"[菜单] {message.event_key}"
     return message.text or f"[{message.kind}]"
 
 
@@ -79,9 +85,13 @@ class Conversation:
         faq: Callable[[], Mapping[str, FAQEntry]],
         taxonomy: Taxonomy,
         is_specific_location: Callable[[str], bool],
+        chat: ChatMemory | None = None,
+        review: ReviewSink | None = None,
     ) -> None:
         self.tickets = tickets
         self.handoffs = handoffs
+        self.chat = chat
+        self.review = review
         self.faq = faq
         self.labels = {i.id: i.zh for i in taxonomy.of_kind("report")}
         self.is_specific_location = is_specific_location
@@ -111,6 +121,9 @@ class Conversation:
         data = await fsm.get_data()
         state = DialogueState.from_dict(data.get("dialogue"))
         await self.tickets.record_inbound(message.openid)
+        earlier = await self.chat.recent(message.openid) if self.chat else []
+        if self.chat:
+            await self.chat.append(message.openid, "resident", _transcript_text(message))
         decision = decide(state, turn, await self.context(message.openid, state, turn))
         texts = list(decision.replies)
         for action in decision.actions:
@@ -118,13 +131,44 @@ class Conversation:
         texts.extend(decision.after)
         await fsm.update_data(dialogue=decision.state.to_dict())
         reply = "\n\n".join(t for t in texts if t)
+        if self.chat and reply:
+            await self.chat.append(message.openid, "bot", reply)
+        await self._to_review(message.openid, turn, decision, earlier)
         return reply or None
+
+    async def _to_review(
+        self, openid: str, turn: Turn, decision: Decision, earlier: list[dict[str, str]]
+    ) -> None:
+        """Messages the bot was unsure about, and what led to a handoff, go to the admins'
+        review queue; a failure there never costs the resident the reply."""
+        if self.review is None:
+            return
+        items: list[tuple[str, str, str | None, float | None]] = []
+        if turn.kind == "text" and turn.text and turn.intent != HANDOFF_INTENT:
+            if turn.fallback is not None:
+                items.append((turn.text, "fallback", turn.intent, turn.confidence))
+            elif turn.confidence < REVIEW_CONFIDENCE:
+                items.append((turn.text, "low_confidence", turn.intent, turn.confidence))
+        if any(isinstance(a, StartHandoff) for a in decision.actions) and not items:
+            # Asked for a person outright: what the bot failed with is the message before.
+            said = [line["text"] for line in earlier if line.get("role") == "resident"]
+            text = said[-1] if turn.intent == HANDOFF_INTENT and said else turn.text
+            if text and not text.startswith("["):
+                items.append((text, "handoff", None, None))
+        for text, reason, guess, confidence in items:
+            try:
+                await self.review.add(
+                    openid=openid, text=text, reason=reason, guess=guess, confidence=confidence
+                )
+            except Exception:
+                log.exception("could not queue a message for review")
 
     async def perform(self, message: IncomingMessage, decision: Decision, action: Any) -> str:
         openid = message.openid
         if isinstance(action, CreateTicket):
             try:
-                view = await self.tickets.create_from_case(openid, action.case)
+                chat = await self.chat.recent(openid) if self.chat else ()
+                view = await self.tickets.create_from_case(openid, action.case, chat)
             except Exception:
                 log.exception("creating a ticket failed")
                 decision.state = DialogueState(mode="confirming", case=action.case)
@@ -144,8 +188,11 @@ class Conversation:
             ]
             return msg.status_list(rows, asked_id=action.ticket_id)
         if isinstance(action, StartHandoff):
-            await self.handoffs.start(openid, action.reason)
-            await self.handoffs.record(openid, "resident", _transcript_text(message))
+            if self.chat is not None:
+                await self.handoffs.start(openid, action.reason, await self.chat.recent(openid))
+            else:
+                await self.handoffs.start(openid, action.reason)
+                await self.handoffs.record(openid, "resident", _transcript_text(message))
             return ""
         if isinstance(action, RateTicket):
             await self.tickets.rate(openid, action.ticket_id, action.rating, action.reason)

@@ -92,13 +92,18 @@ def running_app(
     routers: Sequence[Router] | None = None,
     clock: Callable[[], float] | None = None,
     fake: FakeWeChatAPI | None = None,
+    nlu: NLUService | None = None,
     **overrides: object,
 ) -> Iterator[RunningApp]:
+    """``nlu``: a model of the test's own (one that a test retrains or publishes into);
+    by default all tests share one trained model."""
     fake = fake or FakeWeChatAPI(app_id=APP_ID, app_secret=APP_SECRET)
     with fake.serve() as fake_url:
+        if nlu is not None:
+            overrides.setdefault("model_dir_override", nlu.model_dir)
         settings = make_settings(tmp, wechat_api_base_url=fake_url, **overrides)
         kwargs = {"clock": clock} if clock else {}
-        runtime = Runtime.from_settings(settings, routers=routers, nlu=shared_nlu(), **kwargs)
+        runtime = Runtime.from_settings(settings, routers=routers, nlu=nlu or shared_nlu(), **kwargs)
         app = create_app(settings, runtime=runtime)
         envelope = (
             AESEnvelope(TOKEN, settings.wechat_encoding_aes_key, APP_ID)

@@ -1,0 +1,63 @@
+"""The recent lines of each resident's chat, in the shared state store.
+
+Staff see them with the ticket a chat produced and at the top of an escalated chat, so
+they need not ask the resident again. Only the last ``keep`` lines are kept, for ``ttl``
+seconds; ID numbers are masked before anything is stored. The dispatcher holds the
+resident's lock during a turn, so read-modify-write of one resident's list is safe.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from integrations.state import KeyValueStore
+from nlu.pii import mask_id_numbers
+
+__all__ = ["ChatLog"]
+
+MAX_LINE = 1000
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class ChatLog:
+    """Append and read a resident's recent chat lines (``{"at", "role", "text"}``)."""
+
+    def __init__(
+        self,
+        store: KeyValueStore,
+        *,
+        keep: int = 30,
+        ttl: float = 7 * 24 * 3600.0,
+        clock: Callable[[], str] = _now_iso,
+    ) -> None:
+        self._store = store
+        self.keep = keep
+        self.ttl = ttl
+        self._clock = clock
+
+    @staticmethod
+    def _key(openid: str) -> str:
+        return f"chat:{openid}"
+
+    async def recent(self, openid: str) -> list[dict[str, str]]:
+        raw = await self._store.get(self._key(openid))
+        if raw is None:
+            return []
+        try:
+            lines = json.loads(raw)
+        except ValueError:
+            return []
+        return lines if isinstance(lines, list) else []
+
+    async def append(self, openid: str, role: str, text: str) -> None:
+        if not text:
+            return
+        lines = await self.recent(openid)
+        lines.append({"at": self._clock(), "role": role, "text": mask_id_numbers(text)[:MAX_LINE]})
+        payload = json.dumps(lines[-self.keep :], ensure_ascii=False).encode()
+        await self._store.set(self._key(openid), payload, ttl=self.ttl)
