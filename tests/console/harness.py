@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 
 from integrations.accounts.bootstrap import add_user
+
+T = TypeVar("T")
 
 STAFF = ("zhang.staff", "staff-password-123")
 ADMIN = ("li.admin", "admin-password-123")
@@ -17,10 +22,17 @@ _CSRF_META = re.compile(r'<meta name="csrf-token" content="([^"]*)">')
 _LOGIN_CSRF = re.compile(r'name="csrf_token" value="([^"]*)"')
 
 
+def run_sync(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` to completion on a fresh loop in another thread (Playwright's sync API
+    keeps an event loop in the test's thread, where ``asyncio.run`` is refused)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 def create_accounts(database_url: str) -> None:
     """The staff and admin accounts the console tests log in with."""
     for (username, password), role in ((STAFF, "staff"), (ADMIN, "admin")):
-        asyncio.run(
+        run_sync(
             add_user(database_url, username, role=role, password=password, display_name=None)
         )
 
