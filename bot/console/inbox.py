@@ -1,21 +1,333 @@
-"""人工会话 (being built)."""
+"""人工会话: the staff inbox of escalated chats.
+
+Staff see the queue (waiting, theirs, closed), open a chat, take it, answer the resident
+through the customer-service message API and hand the resident back to the bot. The chat
+page polls a JSON endpoint for new lines, so a resident's message shows up without a
+reload. Residents are shown by masked openid only; opening a chat and every change are
+audited.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel
 
 from bot.console.context import Console
 from bot.console.security import StaffSession
+from integrations.accounts import ConsoleSession
+from integrations.errors import IntakeError
+from integrations.handoffs import (
+    OPEN,
+    Handoff,
+    HandoffClosed,
+    HandoffMessage,
+    HandoffNotFound,
+    HandoffService,
+)
+from integrations.wechat import CustomerServiceWindowClosed
+from nlu.pii import mask_openid
 
-__all__ = ["build_inbox_router"]
+__all__ = ["CLOSING_NOTICE", "build_inbox_router", "load_canned_replies"]
+
+log = logging.getLogger(__name__)
+
+CANNED_REPLIES_FILE = Path(__file__).parent / "canned_replies.yml"
+#: sent to the resident when staff hand the chat back to the bot
+CLOSING_NOTICE = "本次人工服务已结束，如还有问题，直接留言即可。"
+MAX_REPLY = 2000
+#: the staff work in Beijing time; the database keeps UTC
+LOCAL_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
+
+TABS = (("waiting", "待接手"), ("mine", "我的会话"), ("closed", "已结束"))
+STATUS_LABELS = {"waiting": "等待接手", "active": "处理中", "closed": "已结束"}
+ROLE_LABELS = {"resident": "居民", "staff": "工作人员", "bot": "机器人"}
+REASON_LABELS = {
+    "requested": "居民要求转人工",
+    "upset": "居民情绪不满",
+    "misunderstood": "机器人多次没听懂",
+}
+
+WINDOW_CLOSED_ERROR = (
+    "没有送达：居民已超过 48 小时没有发消息，微信不允许再主动回复。"
+    "请等居民再次留言后回复，或改用电话联系。"
+)
+SEND_FAILED_ERROR = "发送失败，请重试"
+#: fixed messages the forms redirect with (``?done=…``): nothing from the URL is echoed
+NOTICES = {
+    "taken": "已接手这个会话",
+    "sent": "回复已发送",
+    "closed": "会话已结束，居民已交还机器人，并已发送结束提醒",
+    "closed-unnotified": "会话已结束，居民已交还机器人；但结束提醒没有送达（微信拒绝了发送）",
+    "already-closed": "这个会话已经结束了",
+    "empty": "请先输入回复内容",
+    "too-long": f"回复太长了，请分几次发送（每次最多 {MAX_REPLY} 字）",
+    "window-closed": WINDOW_CLOSED_ERROR,
+    "send-failed": SEND_FAILED_ERROR,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CannedReply:
+    """A ready-made reply staff can insert into the box and edit."""
+
+    label: str
+    text: str
+
+
+def load_canned_replies(path: Path = CANNED_REPLIES_FILE) -> tuple[CannedReply, ...]:
+    """The canned replies of ``canned_replies.yml`` (none when the file is missing)."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+    except FileNotFoundError:
+        return ()
+    return tuple(
+        CannedReply(str(item["label"]), str(item["text"]))
+        for item in data
+        if isinstance(item, dict) and item.get("label") and item.get("text")
+    )
+
+
+def local_time(value: datetime, fmt: str = "%m-%d %H:%M") -> str:
+    return value.astimezone(LOCAL_TZ).strftime(fmt)
+
+
+def line_view(line: HandoffMessage) -> dict[str, Any]:
+    """A transcript line as the page and the JSON endpoint show it."""
+    return {
+        "id": line.id,
+        "role": line.role if line.role in ROLE_LABELS else "bot",
+        "role_label": ROLE_LABELS.get(line.role, line.role),
+        "time": local_time(line.at, "%m-%d %H:%M:%S"),
+        "text": line.text,
+        "delivered": line.delivered,
+    }
+
+
+def chat_view(handoff: Handoff) -> dict[str, Any]:
+    """A handoff as the staff see it: the resident masked, labels in Chinese."""
+    return {
+        "id": handoff.id,
+        "resident": mask_openid(handoff.openid),
+        "status": handoff.status,
+        "status_label": STATUS_LABELS.get(handoff.status, handoff.status),
+        "reason_label": REASON_LABELS.get(handoff.reason, handoff.reason),
+        "assignee": handoff.assignee,
+        "created": local_time(handoff.created_at),
+        "updated": local_time(handoff.updated_at),
+        "is_open": handoff.is_open,
+    }
+
+
+def _preview(line: HandoffMessage | None, limit: int = 40) -> str:
+    if line is None:
+        return ""
+    text = " ".join(line.text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class ReplyBody(BaseModel):
+    """A staff reply from the chat page."""
+
+    text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyOutcome:
+    """What became of a reply: ``code`` is a key of :data:`NOTICES`."""
+
+    code: str
+    status: int
+    line: HandoffMessage | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 200
 
 
 def build_inbox_router(console: Console) -> APIRouter:
     router = APIRouter(include_in_schema=False)
+    canned = load_canned_replies()
+
+    def service() -> HandoffService:
+        handoffs = console.runtime.handoff_service
+        if handoffs is None:  # a runtime built without storage (some unit tests)
+            raise HandoffNotFound("handoffs are not enabled")
+        return handoffs
+
+    def not_found_page(request: Request) -> HTMLResponse:
+        return console.render(request, "error.html", 404, message="没有找到这个会话")
+
+    def back_to_chat(handoff_id: int, code: str) -> RedirectResponse:
+        return RedirectResponse(f"/console/inbox/{handoff_id}?done={code}", status_code=303)
+
+    async def reply(
+        request: Request, session: ConsoleSession, handoff_id: int, raw_text: str
+    ) -> ReplyOutcome:
+        """Record a staff reply and send it; the line stays, flagged, if it was refused."""
+        text = raw_text.strip()
+        if not text:
+            return ReplyOutcome("empty", 400)
+        if len(text) > MAX_REPLY:
+            return ReplyOutcome("too-long", 400)
+        handoffs = service()
+        before = await handoffs.get(handoff_id)
+        if not before.is_open:
+            return ReplyOutcome("already-closed", 409)
+        handoff, line = await handoffs.staff_reply(handoff_id, text, staff=session.username)
+        target = f"handoff:{handoff_id}"
+        if before.assignee is None:
+            await console.audit(request, session, "handoff.take", target, "回复时自动接手")
+        try:
+            await console.runtime.pusher.push_text(handoff.openid, text)
+        except CustomerServiceWindowClosed as exc:
+            await handoffs.mark_undelivered(line.id)
+            await console.audit(
+                request, session, "handoff.reply", target, "未送达：48 小时窗口已关闭"
+            )
+            log.info("staff reply refused, window closed: %s", exc)
+            return ReplyOutcome("window-closed", 409, _undelivered(line))
+        except IntakeError as exc:
+            await handoffs.mark_undelivered(line.id)
+            await console.audit(request, session, "handoff.reply", target, "未送达：发送失败")
+            log.warning("staff reply not delivered: %s", exc)
+            return ReplyOutcome("send-failed", 502, _undelivered(line))
+        await console.audit(request, session, "handoff.reply", target, f"已送达，{len(text)} 字")
+        return ReplyOutcome("sent", 200, line)
 
     @router.get("/console/inbox", response_class=HTMLResponse)
-    async def page(request: Request, session: StaffSession) -> HTMLResponse:
-        return console.render(request, "error.html", message="人工会话：建设中")
+    async def inbox(request: Request, session: StaffSession, tab: str = "waiting") -> Response:
+        if tab not in dict(TABS):
+            tab = "waiting"
+        handoffs = service()
+        if tab == "mine":
+            items = await handoffs.list(status=OPEN, assignee=session.username, limit=200)
+        else:
+            items = await handoffs.list(status=tab, limit=200)
+        previews = await handoffs.last_messages(h.id for h in items)
+        everyone = await handoffs.count_by_status()
+        mine = await handoffs.count_by_status(assignee=session.username)
+        counts = {
+            "waiting": everyone.get("waiting", 0),
+            "mine": sum(mine.get(status, 0) for status in OPEN),
+            "closed": everyone.get("closed", 0),
+        }
+        rows = [{**chat_view(h), "preview": _preview(previews.get(h.id))} for h in items]
+        return console.render(request, "inbox.html", tab=tab, tabs=TABS, counts=counts, rows=rows)
+
+    @router.get("/console/inbox/{handoff_id}", response_class=HTMLResponse)
+    async def chat_page(
+        request: Request, session: StaffSession, handoff_id: int, done: str = ""
+    ) -> Response:
+        try:
+            handoff = await service().get(handoff_id)
+        except HandoffNotFound:
+            return not_found_page(request)
+        await console.audit(request, session, "handoff.view", f"handoff:{handoff_id}")
+        return console.render(
+            request,
+            "inbox_chat.html",
+            chat=chat_view(handoff),
+            lines=[line_view(line) for line in handoff.transcript],
+            last_id=max((line.id for line in handoff.transcript), default=0),
+            mine=handoff.assignee == session.username,
+            canned=canned,
+            max_reply=MAX_REPLY,
+            flash=NOTICES.get(done),
+        )
+
+    @router.post("/console/inbox/{handoff_id}/take")
+    async def take(request: Request, session: StaffSession, handoff_id: int) -> Response:
+        try:
+            before = await service().get(handoff_id)
+            await service().take(handoff_id, session.username)
+        except HandoffNotFound:
+            return not_found_page(request)
+        except HandoffClosed:
+            return back_to_chat(handoff_id, "already-closed")
+        detail = (
+            f"从 {before.assignee} 转来"
+            if before.assignee not in (None, session.username)
+            else None
+        )
+        await console.audit(request, session, "handoff.take", f"handoff:{handoff_id}", detail)
+        return back_to_chat(handoff_id, "taken")
+
+    @router.post("/console/inbox/{handoff_id}/close")
+    async def close(request: Request, session: StaffSession, handoff_id: int) -> Response:
+        handoffs = service()
+        try:
+            before = await handoffs.get(handoff_id)
+        except HandoffNotFound:
+            return not_found_page(request)
+        if not before.is_open:
+            return back_to_chat(handoff_id, "already-closed")
+        # Closed first: whatever the resident writes from now on goes to the bot again.
+        await handoffs.close(handoff_id)
+        notice = await handoffs.add_line(handoff_id, "bot", CLOSING_NOTICE)
+        code = "closed"
+        try:
+            await console.runtime.pusher.push_text(before.openid, CLOSING_NOTICE)
+        except IntakeError as exc:
+            # The chat is over either way; staff only need to know the notice did not arrive.
+            await handoffs.mark_undelivered(notice.id)
+            log.info("closing notice not delivered: %s", exc)
+            code = "closed-unnotified"
+        await console.audit(
+            request,
+            session,
+            "handoff.close",
+            f"handoff:{handoff_id}",
+            "结束提醒已送达" if code == "closed" else "结束提醒未送达",
+        )
+        return back_to_chat(handoff_id, code)
+
+    @router.post("/console/inbox/{handoff_id}/reply")
+    async def reply_form(
+        request: Request,
+        session: StaffSession,
+        handoff_id: int,
+        text: Annotated[str, Form(max_length=MAX_REPLY * 2)] = "",
+    ) -> Response:
+        """Without JavaScript the reply box posts here."""
+        try:
+            outcome = await reply(request, session, handoff_id, text)
+        except HandoffNotFound:
+            return not_found_page(request)
+        return back_to_chat(handoff_id, outcome.code)
+
+    @router.get("/console/api/handoffs/{handoff_id}/messages")
+    async def messages(session: StaffSession, handoff_id: int, after: int = 0) -> Response:
+        try:
+            handoff, lines = await service().messages(handoff_id, after=max(0, after))
+        except HandoffNotFound:
+            return JSONResponse({"error": "没有找到这个会话"}, status_code=404)
+        return JSONResponse({**chat_view(handoff), "lines": [line_view(line) for line in lines]})
+
+    @router.post("/console/api/handoffs/{handoff_id}/reply")
+    async def reply_json(
+        request: Request, session: StaffSession, handoff_id: int, body: ReplyBody
+    ) -> Response:
+        try:
+            outcome = await reply(request, session, handoff_id, body.text)
+        except HandoffNotFound:
+            return JSONResponse({"error": "没有找到这个会话"}, status_code=404)
+        data: dict[str, Any] = {"ok": outcome.ok, "code": outcome.code}
+        if not outcome.ok:
+            data["error"] = NOTICES[outcome.code]
+        if outcome.line is not None:
+            data["line"] = line_view(outcome.line)
+        return JSONResponse(data, status_code=outcome.status)
 
     return router
+
+
+def _undelivered(line: HandoffMessage) -> HandoffMessage:
+    return HandoffMessage(line.at, line.role, line.text, id=line.id, delivered=False)

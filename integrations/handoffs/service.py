@@ -1,40 +1,67 @@
 """Handoffs in the database, with a cache of "is this resident with a person?" in the
 shared state store, because the bot asks that for every single message.
 
-A handoff is ``waiting`` until a staff member writes, then ``active``, then ``closed`` when
-staff hand the resident back to the bot. Every message either way is in its transcript.
+A handoff is ``waiting`` until a staff member takes it or writes, then ``active`` (with the
+staff member as its ``assignee``), then ``closed`` when staff hand the resident back to the
+bot. Every message either way is in its transcript, each line with an increasing id so a
+page can ask for the lines after the last one it shows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from integrations.db.models import HandoffMessageRow, HandoffRow
 from integrations.errors import IntakeError
 from integrations.state import KeyValueStore
 
-__all__ = ["Handoff", "HandoffMessage", "HandoffNotFound", "HandoffService"]
+__all__ = [
+    "OPEN",
+    "Handoff",
+    "HandoffClosed",
+    "HandoffMessage",
+    "HandoffNotFound",
+    "HandoffService",
+]
 
 OPEN = ("waiting", "active")
 _CACHE_TTL = 3600.0
+#: how a staff line that WeChat refused is stored (the role column has no room for a flag)
+_UNDELIVERED_SUFFIX = ":failed"
 
 
 class HandoffNotFound(IntakeError):
     """No handoff with that id."""
 
 
+class HandoffClosed(IntakeError):
+    """The handoff is closed: the resident is back with the bot."""
+
+
 @dataclass(frozen=True, slots=True)
 class HandoffMessage:
-    """One line of a transcript: who (resident, staff, bot), when, what."""
+    """One line of a transcript: who (resident, staff, bot), when, what; ``id`` orders the
+    lines, ``delivered`` is false for a staff reply WeChat refused."""
 
     at: datetime
     role: str
     text: str
+    id: int = 0
+    delivered: bool = True
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "at": self.at.isoformat(),
+            "role": self.role,
+            "text": self.text,
+            "delivered": self.delivered,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +75,12 @@ class Handoff:
     created_at: datetime
     updated_at: datetime
     transcript: tuple[HandoffMessage, ...] = ()
+    #: the staff member who took the chat
+    assignee: str | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN
 
     def as_dict(self, *, transcript: bool = False) -> dict[str, object]:
         data: dict[str, object] = {
@@ -57,6 +90,7 @@ class Handoff:
             "reason": self.reason,
             "created_at": self.created_at.isoformat(),
             "updated_at": self.updated_at.isoformat(),
+            "assignee": self.assignee,
         }
         if transcript:
             data["transcript"] = [
@@ -132,57 +166,156 @@ class HandoffService:
             session.add(HandoffMessageRow(handoff_id=row.id, at=now, role=role, text=text))
 
     async def list(
-        self, *, status: str | None = None, openid: str | None = None, limit: int = 100
+        self,
+        *,
+        status: str | Sequence[str] | None = None,
+        openid: str | None = None,
+        assignee: str | None = None,
+        limit: int = 100,
     ) -> list[Handoff]:
+        """Newest first; ``status`` is one status or several."""
         statement = select(HandoffRow).order_by(HandoffRow.id.desc()).limit(max(1, limit))
-        if status:
+        if isinstance(status, str) and status:
             statement = statement.where(HandoffRow.status == status)
+        elif status:
+            statement = statement.where(HandoffRow.status.in_(tuple(status)))
         if openid:
             statement = statement.where(HandoffRow.openid == openid)
+        if assignee:
+            statement = statement.where(HandoffRow.assignee == assignee)
         async with self._sessions() as session:
             rows = (await session.execute(statement)).scalars().all()
         return [_handoff(row) for row in rows]
 
-    async def get(self, handoff_id: int) -> Handoff:
+    async def count_by_status(self, *, assignee: str | None = None) -> dict[str, int]:
+        """How many handoffs are in each status (of one assignee, if given)."""
+        statement = select(HandoffRow.status, func.count()).group_by(HandoffRow.status)
+        if assignee:
+            statement = statement.where(HandoffRow.assignee == assignee)
         async with self._sessions() as session:
-            row = await session.get(HandoffRow, handoff_id)
-            if row is None:
-                raise HandoffNotFound(f"no handoff {handoff_id}")
-            lines = (
+            rows = (await session.execute(statement)).all()
+        return {status: int(count) for status, count in rows}
+
+    async def last_messages(self, handoff_ids: Iterable[int]) -> dict[int, HandoffMessage]:
+        """The newest line of each of these handoffs (for previews in a list)."""
+        ids = list(handoff_ids)
+        if not ids:
+            return {}
+        newest = (
+            select(func.max(HandoffMessageRow.id))
+            .where(HandoffMessageRow.handoff_id.in_(ids))
+            .group_by(HandoffMessageRow.handoff_id)
+        )
+        async with self._sessions() as session:
+            rows = (
                 await session.execute(
-                    select(HandoffMessageRow)
-                    .where(HandoffMessageRow.handoff_id == handoff_id)
-                    .order_by(HandoffMessageRow.id)
+                    select(HandoffMessageRow).where(HandoffMessageRow.id.in_(newest))
                 )
             ).scalars()
-            transcript = tuple(HandoffMessage(m.at, m.role, m.text) for m in lines)
+            return {row.handoff_id: _message(row) for row in rows}
+
+    async def get(self, handoff_id: int) -> Handoff:
+        async with self._sessions() as session:
+            row = await self._row(session, handoff_id)
+            transcript = await self._lines(session, handoff_id)
             return _handoff(row, transcript)
 
-    async def staff_message(self, handoff_id: int, text: str) -> Handoff:
-        """Record a staff reply (the caller sends it); a waiting handoff becomes active."""
+    async def messages(
+        self, handoff_id: int, *, after: int = 0
+    ) -> tuple[Handoff, tuple[HandoffMessage, ...]]:
+        """The handoff and its lines with an id above ``after`` (those a page has not shown)."""
+        async with self._sessions() as session:
+            row = await self._row(session, handoff_id)
+            return _handoff(row), await self._lines(session, handoff_id, after=after)
+
+    async def take(self, handoff_id: int, staff: str) -> Handoff:
+        """Assign the chat to ``staff`` (taking it over from a colleague is allowed)."""
         now = self._clock()
         async with self._sessions() as session, session.begin():
-            row = await session.get(HandoffRow, handoff_id)
-            if row is None:
-                raise HandoffNotFound(f"no handoff {handoff_id}")
+            row = await self._row(session, handoff_id)
+            if row.status not in OPEN:
+                raise HandoffClosed(f"handoff {handoff_id} is closed")
+            row.assignee = staff
+            row.status = "active"
+            row.updated_at = now
+        return await self.get(handoff_id)
+
+    async def staff_message(
+        self, handoff_id: int, text: str, *, staff: str | None = None
+    ) -> Handoff:
+        """Record a staff reply (the caller sends it); a waiting handoff becomes active."""
+        await self.staff_reply(handoff_id, text, staff=staff)
+        return await self.get(handoff_id)
+
+    async def staff_reply(
+        self, handoff_id: int, text: str, *, staff: str | None = None
+    ) -> tuple[Handoff, HandoffMessage]:
+        """Record a staff reply and return the handoff and the new line; the chat becomes
+        active and, when nobody has taken it yet, ``staff``'s."""
+        now = self._clock()
+        async with self._sessions() as session, session.begin():
+            row = await self._row(session, handoff_id)
             if row.status == "waiting":
                 row.status = "active"
+            if staff and row.assignee is None:
+                row.assignee = staff
             row.updated_at = now
-            session.add(HandoffMessageRow(handoff_id=row.id, at=now, role="staff", text=text))
-        return await self.get(handoff_id)
+            line = HandoffMessageRow(handoff_id=row.id, at=now, role="staff", text=text)
+            session.add(line)
+            await session.flush()
+            return _handoff(row), _message(line)
+
+    async def add_line(self, handoff_id: int, role: str, text: str) -> HandoffMessage:
+        """Add a line to this handoff's transcript, whatever its status."""
+        now = self._clock()
+        async with self._sessions() as session, session.begin():
+            row = await self._row(session, handoff_id)
+            row.updated_at = now
+            line = HandoffMessageRow(handoff_id=row.id, at=now, role=role, text=text)
+            session.add(line)
+            await session.flush()
+            return _message(line)
+
+    async def mark_undelivered(self, message_id: int) -> None:
+        """WeChat refused this staff line: keep it, flagged, so staff see it did not arrive."""
+        async with self._sessions() as session, session.begin():
+            line = await session.get(HandoffMessageRow, message_id)
+            if line is not None and not line.role.endswith(_UNDELIVERED_SUFFIX):
+                line.role = line.role + _UNDELIVERED_SUFFIX
 
     async def close(self, handoff_id: int) -> Handoff:
         """Hand the resident back to the bot."""
         now = self._clock()
         async with self._sessions() as session, session.begin():
-            row = await session.get(HandoffRow, handoff_id)
-            if row is None:
-                raise HandoffNotFound(f"no handoff {handoff_id}")
+            row = await self._row(session, handoff_id)
             row.status = "closed"
             row.updated_at = now
             openid = row.openid
         await self._store.set(self._key(openid), b"0", ttl=_CACHE_TTL)
         return await self.get(handoff_id)
+
+    @staticmethod
+    async def _row(session: AsyncSession, handoff_id: int) -> HandoffRow:
+        row = await session.get(HandoffRow, handoff_id)
+        if row is None:
+            raise HandoffNotFound(f"no handoff {handoff_id}")
+        return row
+
+    @staticmethod
+    async def _lines(
+        session: AsyncSession, handoff_id: int, *, after: int = 0
+    ) -> tuple[HandoffMessage, ...]:
+        lines = await session.execute(
+            select(HandoffMessageRow)
+            .where(HandoffMessageRow.handoff_id == handoff_id, HandoffMessageRow.id > after)
+            .order_by(HandoffMessageRow.id)
+        )
+        return tuple(_message(line) for line in lines.scalars())
+
+
+def _message(row: HandoffMessageRow) -> HandoffMessage:
+    role, failed, _ = row.role.partition(_UNDELIVERED_SUFFIX)
+    return HandoffMessage(row.at, role, row.text, id=row.id, delivered=not failed)
 
 
 def _handoff(row: HandoffRow, transcript: tuple[HandoffMessage, ...] = ()) -> Handoff:
@@ -194,4 +327,5 @@ def _handoff(row: HandoffRow, transcript: tuple[HandoffMessage, ...] = ()) -> Ha
         created_at=row.created_at,
         updated_at=row.updated_at,
         transcript=transcript,
+        assignee=row.assignee,
     )
