@@ -16,7 +16,7 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, not_, select
+from sqlalchemy import ColumnElement, and_, func, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from integrations.db.models import DispatchJobRow, PushJobRow, TicketRow
@@ -247,27 +247,19 @@ class TicketService:
         category: str | None = None,
         urgent: bool | None = None,
         overdue: bool | None = None,
+        department: str | None = None,
+        search: str | None = None,
         limit: int = 50,
         offset: int = 0,
     ) -> list[Ticket]:
-        """Tickets matching every given filter, newest first."""
-        wanted = list(statuses) if statuses is not None else None
-        for status in wanted or ():
-            if status not in STATUSES:
-                raise InvalidTicket(f"unknown status {status!r}; one of {', '.join(STATUSES)}")
-        now = self.now()
-        statement = select(TicketRow)
-        if openid is not None:
-            statement = statement.where(TicketRow.openid == openid)
-        if wanted is not None:
-            statement = statement.where(TicketRow.status.in_(wanted))
-        if category is not None:
-            statement = statement.where(TicketRow.category == category)
-        if urgent is not None:
-            statement = statement.where(TicketRow.urgent.is_(urgent))
-        if overdue is not None:
-            late = and_(TicketRow.status.in_(WORKING_STATUSES), TicketRow.sla_due_at < now)
-            statement = statement.where(late if overdue else not_(late))
+        """Tickets matching every given filter, newest first.
+
+        ``search``: every whitespace-separated word must occur in the ticket's id, its
+        description or its location (case-insensitive substring, wildcards taken literally).
+        """
+        statement = select(TicketRow).where(
+            *self._filters(openid, statuses, category, urgent, overdue, department, search)
+        )
         statement = (
             statement.order_by(TicketRow.created_at.desc(), TicketRow.id.desc())
             .limit(max(1, min(limit, 500)))
@@ -276,6 +268,65 @@ class TicketService:
         async with self.core.read() as session:
             rows = list((await session.execute(statement)).scalars())
             return await load_tickets(session, rows)
+
+    async def count_tickets(
+        self,
+        *,
+        openid: str | None = None,
+        statuses: Iterable[str] | None = None,
+        category: str | None = None,
+        urgent: bool | None = None,
+        overdue: bool | None = None,
+        department: str | None = None,
+        search: str | None = None,
+    ) -> int:
+        """How many tickets :meth:`list_tickets` would page through with these filters."""
+        statement = (
+            select(func.count())
+            .select_from(TicketRow)
+            .where(*self._filters(openid, statuses, category, urgent, overdue, department, search))
+        )
+        async with self.core.read() as session:
+            return int((await session.execute(statement)).scalar_one())
+
+    def _filters(
+        self,
+        openid: str | None,
+        statuses: Iterable[str] | None,
+        category: str | None,
+        urgent: bool | None,
+        overdue: bool | None,
+        department: str | None,
+        search: str | None,
+    ) -> list[ColumnElement[bool]]:
+        wanted = list(statuses) if statuses is not None else None
+        for status in wanted or ():
+            if status not in STATUSES:
+                raise InvalidTicket(f"unknown status {status!r}; one of {', '.join(STATUSES)}")
+        conditions: list[ColumnElement[bool]] = []
+        if openid is not None:
+            conditions.append(TicketRow.openid == openid)
+        if wanted is not None:
+            conditions.append(TicketRow.status.in_(wanted))
+        if category is not None:
+            conditions.append(TicketRow.category == category)
+        if urgent is not None:
+            conditions.append(TicketRow.urgent.is_(urgent))
+        if overdue is not None:
+            late = and_(TicketRow.status.in_(WORKING_STATUSES), TicketRow.sla_due_at < self.now())
+            conditions.append(late if overdue else not_(late))
+        if department is not None:
+            conditions.append(TicketRow.department == department)
+        for word in (search or "").split()[:10]:
+            word = word[:100]
+            conditions.append(
+                or_(
+                    TicketRow.id.icontains(word, autoescape=True),
+                    TicketRow.description.icontains(word, autoescape=True),
+                    TicketRow.location.icontains(word, autoescape=True),
+                )
+            )
+        return conditions
 
     async def list_for_resident(
         self, openid: str, open_only: bool = True, limit: int = 20
@@ -399,6 +450,60 @@ class TicketService:
             await self._return(session, row, note, actor, department, now)
             snapshot = (await load_tickets(session, [row]))[0]
         self.core.notify()
+        return snapshot
+
+    async def assign(
+        self,
+        ticket_id: str,
+        *,
+        department: str | None = None,
+        grid: str | None = None,
+        note: str | None = None,
+        actor: str = "staff",
+    ) -> Ticket:
+        """Staff choose the department and/or grid (网格) responsible for a ticket.
+
+        Not a status change: a timeline entry (``from == to``) records it, the resident is
+        not told (it is internal), and nothing is re-delivered — a ticket not yet delivered
+        goes to the new department; for one already at an external dispatch system the
+        change is recorded here only (a department return re-dispatches).
+
+        Raises :class:`IllegalTransition` unless work is still owed on the ticket (received,
+        dispatched, in progress, reopened), :class:`InvalidTicket` when nothing changes.
+        """
+        department = _clean(department, "department", required=False, limit=64) or None
+        grid = _clean(grid, "grid", required=False, limit=64) or None
+        note = _clean(note, "note", required=False) or None
+        now = self.now()
+        async with self.core.write() as session:
+            row = await lock_ticket(session, ticket_id)
+            if row is None:
+                raise TicketNotFound(ticket_id)
+            if row.status not in WORKING_STATUSES:
+                raise IllegalTransition(
+                    ticket_id,
+                    row.status,
+                    row.status,
+                    f"only an open ticket still being worked on can be assigned "
+                    f"(it is {row.status})",
+                )
+            changes: list[str] = []
+            if department and department != row.department:
+                row.department = department
+                changes.append(f"责任部门：{department}")
+            if grid and grid != row.grid:
+                row.grid = grid
+                changes.append(f"网格：{grid}")
+            if not changes:
+                raise InvalidTicket("nothing to change: same department and grid")
+            row.updated_at = now
+            text = "指派 " + "，".join(changes) + (f"（{note}）" if note else "")
+            add_event(
+                session, row, at=now, actor=actor, from_status=row.status,
+                to_status=row.status, note=text,
+            )
+            snapshot = (await load_tickets(session, [row]))[0]
+        log.info("ticket %s assigned by %s", ticket_id, _actor_kind(actor))
         return snapshot
 
     async def _return(
