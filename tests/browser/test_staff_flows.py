@@ -57,3 +57,25 @@ def test_staff_answers_an_escalated_chat(web_app: RunningApp, page: Page) -> Non
     assert _eventually(lambda: any("人工服务已结束" in t for t in _sent_to(web_app, openid)))
     # Back with the bot: the resident gets an automatic answer again.
     assert web_app.reply(web_app.post(web_app.signer.text(openid, "你好")))
+
+
+def test_staff_resolve_a_ticket(web_app: RunningApp, page: Page) -> None:
+    openid = "o-browser-resident-2"
+    for text in ("路灯坏了", "幸福小区3号楼东门", "13812345678"):
+        web_app.post(web_app.signer.text(openid, text))
+    created = web_app.reply(web_app.post(web_app.signer.text(openid, "确认"))) or ""
+    assert "工单号" in created, created
+
+    log_in(page, web_app.url, *STAFF)
+    page.click("nav a:has-text('工单')")
+    page.click("a.ticket-link")
+    expect(page.locator("body")).to_contain_text("138****5678")
+    expect(page.locator("body")).not_to_contain_text("13812345678")
+    for status, label in (("in_progress", "处理中"), ("resolved", "已办结")):
+        page.select_option("#status-form select[name=status]", status)
+        page.fill("#status-form textarea[name=note]", "已安排维修人员处理")
+        page.click("#status-submit")
+        expect(page.locator("#ticket-status")).to_have_attribute("data-status", status)
+        expect(page.locator("#ticket-status")).to_contain_text(label)
+    # The resident is told on WeChat (status pushes go through the customer-service API).
+    assert _eventually(lambda: any("已办结" in t or "办结" in t for t in _sent_to(web_app, openid)))
