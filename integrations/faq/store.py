@@ -8,15 +8,17 @@ disable topics there), and the NLU's FAQ index is built from the enabled rows.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from integrations.db.models import FAQTopicRow
 from nlu.faq_retrieval import FAQTopic
 
-__all__ = ["FAQStore"]
+__all__ = ["FAQConflict", "FAQRecord", "FAQStore"]
 
 
 def _utcnow() -> datetime:
@@ -32,6 +34,32 @@ def _topic(row: FAQTopicRow) -> FAQTopic:
         questions=tuple(row.questions or ()),
         keywords=tuple(row.keywords or ()),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class FAQRecord:
+    """A topic as admins see it: enabled or not, and a token of its last change (compared on
+    save so that one admin does not silently overwrite another's edit)."""
+
+    topic: FAQTopic
+    enabled: bool
+    updated_at: datetime
+
+    @property
+    def revision(self) -> str:
+        return self.updated_at.isoformat()
+
+
+class FAQConflict(Exception):
+    """The topic changed since the editor loaded it; ``current`` is what is stored now."""
+
+    def __init__(self, current: FAQRecord) -> None:
+        super().__init__(current.topic.id)
+        self.current = current
+
+
+def _record(row: FAQTopicRow) -> FAQRecord:
+    return FAQRecord(_topic(row), bool(row.enabled), row.updated_at)
 
 
 class FAQStore:
@@ -57,6 +85,48 @@ class FAQStore:
                 select(FAQTopicRow).where(FAQTopicRow.enabled.is_(True)).order_by(FAQTopicRow.id)
             )
             return [_topic(row) for row in rows.scalars()]
+
+    async def all_records(self) -> list[FAQRecord]:
+        """Every topic, enabled or not, by id."""
+        async with self._sessions() as session:
+            rows = await session.execute(select(FAQTopicRow).order_by(FAQTopicRow.id))
+            return [_record(row) for row in rows.scalars()]
+
+    async def get(self, topic_id: str) -> FAQRecord | None:
+        async with self._sessions() as session:
+            row = await session.get(FAQTopicRow, topic_id)
+            return _record(row) if row is not None else None
+
+    async def create(self, topic: FAQTopic, *, enabled: bool = True) -> bool:
+        """Add a new topic; False (nothing written) when the id is taken."""
+        try:
+            async with self._sessions() as session, session.begin():
+                if await session.get(FAQTopicRow, topic.id) is not None:
+                    return False
+                session.add(self._row(topic, enabled=enabled))
+        except IntegrityError:  # created by another admin in between
+            return False
+        return True
+
+    async def update(self, topic: FAQTopic, *, revision: str | None = None) -> bool:
+        """Replace title, category, answer, questions and keywords of an existing topic.
+
+        With ``revision`` the write happens only if the topic is still at that revision
+        (else :class:`FAQConflict`); returns False when there is no such topic.
+        """
+        async with self._sessions() as session, session.begin():
+            row = await session.get(FAQTopicRow, topic.id, with_for_update=True)
+            if row is None:
+                return False
+            if revision is not None and _record(row).revision != revision:
+                raise FAQConflict(_record(row))
+            row.title = topic.title
+            row.category = topic.category
+            row.answer = topic.answer
+            row.questions = list(topic.questions)
+            row.keywords = list(topic.keywords)
+            row.updated_at = self._clock()
+            return True
 
     async def upsert(self, topic: FAQTopic, *, enabled: bool = True) -> None:
         async with self._sessions() as session, session.begin():

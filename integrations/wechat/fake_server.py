@@ -14,10 +14,10 @@ import itertools
 import json
 import threading
 import time
-from collections.abc import Awaitable, Callable
-from contextlib import AbstractContextManager
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 from starlette.applications import Starlette
@@ -92,7 +92,9 @@ class FakeWeChatAPI:
     """WeChat's API for one account. Configure attributes, read the recorded lists.
 
     Recorded (in arrival order): ``calls`` (every request), ``token_fetches`` (token requests
-    answered with a token), ``custom_messages`` and ``template_messages`` (delivered ones).
+    answered with a token), ``custom_messages`` and ``template_messages`` (delivered ones);
+    :meth:`delivered_to` lists both kinds for one openid in delivery order (the simulator
+    shows them as pushes). :meth:`serving_at` finds a fake served in this process by URL.
     Behaviour: ``window_closed`` (openids whose custom sends get 45015), ``custom_quota``
     (custom sends per openid before 45047), ``template_ids`` (known templates; ``None``: any).
     """
@@ -122,6 +124,7 @@ class FakeWeChatAPI:
         self.window_closed: set[str] = set()
         self.custom_quota: int | None = None
         self.template_ids: set[str] | None = None
+        self._delivered: list[RecordedCall] = []
         self._mutex = threading.Lock()  # the server thread and the test thread share state
         self._faults: list[_Fault] = []
         self._stable = _TokenSet()
@@ -190,6 +193,7 @@ class FakeWeChatAPI:
                 self.custom_messages,
                 self.template_messages,
                 self.issued_tokens,
+                self._delivered,
             ):
                 recorded.clear()
             self._faults.clear()
@@ -201,9 +205,36 @@ class FakeWeChatAPI:
         """In-process transport for httpx (no sockets), e.g. for quick benchmarks."""
         return httpx.ASGITransport(app=self.app)
 
+    def delivered_to(self, openid: str) -> list[RecordedCall]:
+        """Custom and template messages delivered to ``openid``, oldest first."""
+        with self._mutex:
+            return [c for c in self._delivered if c.json.get("touser") == openid]
+
+    #: fakes running under :meth:`serve` in this process, by base URL
+    _serving: ClassVar[dict[str, FakeWeChatAPI]] = {}
+    _serving_mutex: ClassVar[threading.Lock] = threading.Lock()
+
+    @classmethod
+    def serving_at(cls, base_url: str) -> FakeWeChatAPI | None:
+        """The fake this process serves at ``base_url`` (None for anything else, such as
+        WeChat's real API)."""
+        with cls._serving_mutex:
+            return cls._serving.get(base_url.rstrip("/"))
+
     def serve(self) -> AbstractContextManager[str]:
         """Run on uvicorn at 127.0.0.1 on a free port in a thread; yield the base URL."""
-        return serve_asgi(self.app, lifespan="off", name="fake-wechat")
+        return self._serve()
+
+    @contextmanager
+    def _serve(self) -> Iterator[str]:
+        with serve_asgi(self.app, lifespan="off", name="fake-wechat") as url:
+            with self._serving_mutex:
+                self._serving[url] = self
+            try:
+                yield url
+            finally:
+                with self._serving_mutex:
+                    self._serving.pop(url, None)
 
     # -- request plumbing ------------------------------------------------------------------
 
@@ -338,6 +369,7 @@ class FakeWeChatAPI:
             return _error(45047, "out of response count limit")
         self._custom_sent[openid] = sent + 1
         self.custom_messages.append(call)
+        self._delivered.append(call)
         return _error(0, "ok")
 
     def _template_send(self, call: RecordedCall) -> _Body:
@@ -360,4 +392,5 @@ class FakeWeChatAPI:
         ):
             return _error(47001, "data format error")
         self.template_messages.append(call)
+        self._delivered.append(call)
         return {"errcode": 0, "errmsg": "ok", "msgid": next(self._msgids)}
