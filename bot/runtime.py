@@ -48,6 +48,7 @@ from integrations.handoffs import HandoffService
 from integrations.notify.sender import PushSender
 from integrations.state import KeyValueStore, create_store
 from integrations.tickets import TicketConfig, TicketService
+from integrations.training.examples import seed_packaged_examples
 from integrations.training.sync import KnowledgeSync
 from integrations.wechat import DEFAULT_BASE_URL, WeChatClient
 from nlu.entities import is_specific_location
@@ -235,6 +236,7 @@ class Runtime:
         in-process outbox worker, all before the first message is accepted."""
         self._worker_stop.clear()
         await asyncio.to_thread(upgrade_database, self.settings.effective_database_url)
+        await seed_packaged_examples(self.engine)
         if self.nlu is not None:
             await self._load_faq(self.nlu)
             await asyncio.to_thread(self.nlu.warm_up)

@@ -28,7 +28,7 @@ from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 from sklearn.model_selection import StratifiedKFold
 
 from nlu.faq_retrieval import FAQRetriever, FAQTopic
-from nlu.model import ModelConfig, train_model
+from nlu.model import IntentModel, ModelConfig, train_model
 from nlu.parser import ParserConfig, build_result, faq_examples
 from nlu.training_data import TrainingData
 
@@ -36,6 +36,7 @@ __all__ = [
     "EvaluationResult",
     "IntentMetrics",
     "cross_validate",
+    "evaluate_model",
     "evaluate_predictions",
     "evaluate_tsv",
     "read_labelled_tsv",
@@ -319,3 +320,24 @@ def write_report(
     report.write_text(f"# {title}\n\n" + "\n".join(sections), encoding="utf-8")
     written["report.md"] = report
     return written
+
+
+def evaluate_model(
+    name: str,
+    model: IntentModel,
+    rows: Sequence[tuple[str, str]],
+    *,
+    topics: Iterable[FAQTopic] = (),
+    parser_config: ParserConfig | None = None,
+    info: Mapping[str, Any] | None = None,
+) -> EvaluationResult:
+    """Score ``model`` (the whole parse pipeline, with FAQ fusion over ``topics``) on
+    labelled ``(label, text)`` rows — e.g. a candidate and the running model on one set."""
+    parser_config = parser_config or ParserConfig()
+    retriever = FAQRetriever(list(topics), faq_examples(model))
+    texts = [text for _, text in rows]
+    gold = [label for label, _ in rows]
+    results = [build_result(text, model, retriever, parser_config, []) for text in texts]
+    pred = [str(r["intent"]["name"]) for r in results]
+    conf = [float(r["intent"]["confidence"]) for r in results]
+    return evaluate_predictions(name, texts, gold, pred, conf, info)

@@ -64,6 +64,7 @@ __all__ = [
     "load_model",
     "model_version",
     "prune_models",
+    "publish_model",
     "save_model",
     "train_model",
 ]
@@ -503,8 +504,9 @@ def prune_models(
     for folder in artifacts[keep:]:
         if folder.name in spared:
             continue
-        # Only files this module writes; anything else makes rmdir fail and the dir stay.
-        for name in (_MODEL_FILE, _META_FILE):
+        # Only files this module (and the console's evaluation, which puts its confusion
+        # matrix next to the artifact) writes; anything else makes rmdir fail and the dir stay.
+        for name in (_MODEL_FILE, _META_FILE, "confusion.png"):
             (folder / name).unlink(missing_ok=True)
         try:
             folder.rmdir()
@@ -512,6 +514,23 @@ def prune_models(
             continue
         removed.append(folder)
     return removed
+
+
+def publish_model(model_dir: str | Path, version: str) -> Path:
+    """Make the already saved artifact ``version`` the published one (``LATEST``).
+
+    The artifact is loaded (and so checksum-verified) first: ``LATEST`` never names a
+    missing or broken model. ``LATEST`` is replaced atomically. Raises :class:`ModelError`.
+    """
+    root = Path(model_dir)
+    if not version or version != Path(version).name or version.startswith("."):
+        raise ModelError(f"not a model version: {version!r}")
+    folder = root / version
+    model = load_model(folder)
+    if model.version != version:
+        raise ModelError(f"artifact {folder} holds model {model.version}, not {version}")
+    _atomic_write(root / _LATEST, (version + "\n").encode())
+    return folder
 
 
 def latest_model_path(model_dir: str | Path = DEFAULT_MODEL_DIR) -> Path | None:

@@ -103,7 +103,9 @@ def running_app(
             overrides.setdefault("model_dir_override", nlu.model_dir)
         settings = make_settings(tmp, wechat_api_base_url=fake_url, **overrides)
         kwargs = {"clock": clock} if clock else {}
-        runtime = Runtime.from_settings(settings, routers=routers, nlu=nlu or shared_nlu(), **kwargs)
+        runtime = Runtime.from_settings(
+            settings, routers=routers, nlu=nlu or shared_nlu(), **kwargs
+        )
         app = create_app(settings, runtime=runtime)
         envelope = (
             AESEnvelope(TOKEN, settings.wechat_encoding_aes_key, APP_ID)
