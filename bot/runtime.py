@@ -49,6 +49,7 @@ from integrations.notify.sender import PushSender
 from integrations.state import KeyValueStore, create_store
 from integrations.tickets import TicketConfig, TicketService
 from integrations.training.examples import seed_packaged_examples
+from integrations.training.review import ReviewQueue
 from integrations.training.sync import KnowledgeSync
 from integrations.wechat import DEFAULT_BASE_URL, WeChatClient
 from nlu.entities import is_specific_location
@@ -137,6 +138,8 @@ class Runtime:
         self._worker_stop = asyncio.Event()
         self._sync_task: asyncio.Task[None] | None = None
         self.chat_log = ChatLog(store)
+        #: messages the bot was unsure about, for admins to label
+        self.review_queue = ReviewQueue(engine)
         self.faq_store = FAQStore(engine)
         #: announces and follows model publications and FAQ edits (``None`` without NLU)
         self.knowledge: KnowledgeSync | None = (
@@ -224,6 +227,7 @@ class Runtime:
             taxonomy=load_taxonomy(),
             is_specific_location=is_specific_location,
             chat=self.chat_log,
+            review=self.review_queue,
         )
         return [
             build_handoff_router(self.handoffs),

@@ -75,4 +75,5 @@ class ReviewSink(Protocol):
         reason: str,
         guess: str | None,
         confidence: float | None,
-    ) -> None: ...
+    ) -> object:
+        """Queue the message; must not raise (a failure is logged, the reply goes on)."""

@@ -1,0 +1,30 @@
+"""Messages the bot was unsure about, and what led to a handoff, reach the admins' review
+queue through the real path (signed /wechat → NLU → policy → review table)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from integrations.training.review import ReviewQueue
+from tests.bot.wechat_harness import RunningApp, running_app
+
+
+def _open_items(app: RunningApp) -> list[tuple[str, str]]:
+    items = asyncio.run(ReviewQueue(app.runtime.engine).list("open"))
+    return [(item.text, item.reason) for item in items]
+
+
+def test_unclear_messages_and_handoffs_are_queued_for_review(tmp_path: Path) -> None:
+    with running_app(tmp_path) as app:
+        app.post(app.signer.text("o-review-1", "阿巴阿巴阿巴"))
+        app.post(app.signer.text("o-review-2", "我家那个补贴的事情到底归谁管，电话13812345678"))
+        app.post(app.signer.text("o-review-2", "我要找人工客服"))
+        app.post(app.signer.text("o-review-3", "医保电子凭证怎么激活"))  # understood: not queued
+        items = _open_items(app)
+        texts = [text for text, _ in items]
+        assert ("阿巴阿巴阿巴", "fallback") in items or ("阿巴阿巴阿巴", "low_confidence") in items
+        assert any("补贴" in text for text in texts)
+        assert not any("13812345678" in text for text in texts)  # masked
+        assert "我要找人工客服" not in texts  # the request itself is not the problem
+        assert "医保电子凭证怎么激活" not in texts
