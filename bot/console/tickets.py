@@ -69,6 +69,7 @@ _DONE = {
     "status": "工单状态已更新。",
     "return": "已退回并提交上一级办理，系统会重新派单。",
     "assign": "已保存指派，时间线里有记录。",
+    "escalate": "已升级办理，新的办理时限已生效。",
 }
 _DELIVERY_LABELS = {
     "pending": "等待派送",
@@ -347,6 +348,8 @@ def build_tickets_router(console: Console) -> APIRouter:
             "next_statuses": next_statuses,
             "can_return": ticket.status in ("dispatched", "in_progress")
             and next_level(ticket.level) is not None,
+            "can_escalate": ticket.status in WORKING_STATUSES
+            and next_level(ticket.level) is not None,
             "departments": departments(ticket.department),
             "grids": grids(ticket.grid),
         }
@@ -544,6 +547,36 @@ def build_tickets_router(console: Console) -> APIRouter:
             detail=f"{ticket.department} / {ticket.grid or '-'}",
         )
         return redirect_done(ticket.id, "assign")
+
+    @router.post("/console/tickets/{ticket_id}/escalate")
+    async def ticket_escalate(
+        request: Request,
+        session: StaffSession,
+        ticket_id: str,
+        reason: Annotated[str, Form()] = "",
+    ) -> Response:
+        reason = reason.strip()
+        form = {"escalate_reason": reason}
+        if not reason or len(reason) > _MAX_NOTE:
+            return await show(
+                request, session, ticket_id, status_code=422, form=form,
+                error="请填写升级原因（不超过 4000 字）。",
+            )
+        try:
+            ticket = await service().escalate_ticket(
+                ticket_id, reason, actor=f"staff:{session.username}"
+            )
+        except TicketNotFound:
+            return await show(request, session, ticket_id)
+        except IllegalTransition:
+            return await show(
+                request, session, ticket_id, status_code=409, form=form,
+                error="这张工单已办结或已在市级办理，不能再升级。",
+            )
+        await console.audit(
+            request, session, "ticket.escalate", f"ticket:{ticket.id}", detail=ticket.level
+        )
+        return redirect_done(ticket.id, "escalate")
 
     return router
 

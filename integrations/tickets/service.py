@@ -506,6 +506,36 @@ class TicketService:
         log.info("ticket %s assigned by %s", ticket_id, _actor_kind(actor))
         return snapshot
 
+    async def escalate_ticket(self, ticket_id: str, reason: str, *, actor: str = "staff") -> Ticket:
+        """Staff escalate an open ticket one level (督办) with a reason: a new deadline and
+        a timeline entry; the status and the dispatch stay as they are.
+
+        Raises :class:`IllegalTransition` unless work is still owed on the ticket or when it
+        is already at the city level, :class:`InvalidTicket` without a reason.
+        """
+        reason = _clean(reason, "reason", required=True)
+        now = self.now()
+        async with self.core.write() as session:
+            row = await lock_ticket(session, ticket_id)
+            if row is None:
+                raise TicketNotFound(ticket_id)
+            if row.status not in WORKING_STATUSES or next_level(row.level) is None:
+                raise IllegalTransition(
+                    ticket_id,
+                    row.status,
+                    row.status,
+                    "only an open ticket below the city level can be escalated",
+                )
+            wording = escalate(self.core.sla, row, now)
+            row.updated_at = now
+            add_event(
+                session, row, at=now, actor=actor, from_status=row.status,
+                to_status=row.status, note=f"人工升级：{reason}；{wording}",
+            )
+            snapshot = (await load_tickets(session, [row]))[0]
+        log.info("ticket %s escalated by %s", ticket_id, _actor_kind(actor))
+        return snapshot
+
     async def _return(
         self,
         session: AsyncSession,

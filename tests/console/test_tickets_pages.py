@@ -441,3 +441,25 @@ def test_actions_need_the_csrf_token(console_app: RunningApp, staff: httpx.Clien
     assert (after["status"], after["level"], after["department"]) == (
         "dispatched", "community", "市政照明管理处",
     )
+
+
+def test_staff_escalate_a_ticket_with_a_reason(
+    console_app: RunningApp, staff: httpx.Client, admin: httpx.Client
+) -> None:
+    ticket = dispatched(console_app, file_ticket(console_app)["id"])
+    path = f"/console/tickets/{ticket['id']}/escalate"
+    assert post_form(staff, path, {"reason": ""}).status_code == 422
+    escalated = post_form(staff, path, {"reason": "群众多次来电，情绪激动"})
+    assert escalated.status_code == 303
+    page = staff.get(escalated.headers["location"]).text
+    assert "已升级办理" in page and "人工升级：群众多次来电，情绪激动" in page
+    after = api_ticket(console_app, ticket["id"])
+    assert after["level"] == "street" and after["status"] == "dispatched"
+    assert after["sla_due_at"] != ticket["sla_due_at"]
+    assert f"ticket:{ticket['id']}" in audit_rows(admin, "ticket.escalate")
+    for _ in range(2):  # up to the city; there is nothing above it
+        assert post_form(staff, path, {"reason": "再升"}).status_code == 303
+    assert api_ticket(console_app, ticket["id"])["level"] == "city"
+    refused = post_form(staff, path, {"reason": "还要升"})
+    assert refused.status_code == 409 and "不能再升级" in refused.text
+    assert 'id="escalate-form"' not in staff.get(f"/console/tickets/{ticket['id']}").text
