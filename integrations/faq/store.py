@@ -70,14 +70,23 @@ class FAQStore:
         self._clock = clock
 
     async def seed_if_empty(self, topics: Iterable[FAQTopic]) -> int:
-        """Copy ``topics`` in when the table is empty; returns how many were added."""
-        async with self._sessions() as session, session.begin():
-            count = (await session.execute(select(func.count()).select_from(FAQTopicRow))).scalar()
-            if count:
-                return 0
-            rows = [self._row(topic) for topic in topics]
-            session.add_all(rows)
-            return len(rows)
+        """Copy ``topics`` in when the table is empty; returns how many were added.
+
+        Several app processes start together (``--workers N``): when another one seeded the
+        table at the same moment, its copy is kept and this one adds nothing.
+        """
+        rows = [self._row(topic) for topic in topics]
+        try:
+            async with self._sessions() as session, session.begin():
+                count = (
+                    await session.execute(select(func.count()).select_from(FAQTopicRow))
+                ).scalar()
+                if count:
+                    return 0
+                session.add_all(rows)
+        except IntegrityError:
+            return 0
+        return len(rows)
 
     async def enabled_topics(self) -> list[FAQTopic]:
         async with self._sessions() as session:

@@ -42,7 +42,9 @@ def _require_chromium() -> str:
     pytest.skip(message)
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an event loop running in this
+# thread while it is open, and the async tests that run after these would find it.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     executable = _require_chromium()
     with sync_playwright() as playwright:

@@ -37,6 +37,8 @@ TABLES = (
     "residents",
     "ticket_counters",
     "tickets",
+    "faq_topics",
+    "training_examples",
 )
 
 #: Fast and deterministic: no jitter, short backoff and lease.

@@ -260,3 +260,28 @@ async def test_run_worker_delivers_and_pushes_until_stopped(tmp_path: Path) -> N
         stop.set()
         await asyncio.wait_for(task, timeout=5)
         await engine.dispose()
+
+
+async def test_processes_starting_together_seed_the_knowledge_once(db_url: str) -> None:
+    """`intake serve --workers N` on an empty database: every process seeds at the same
+    moment; one copy lands and nobody fails to start."""
+    from integrations.db import create_engine
+    from integrations.faq import FAQStore
+    from integrations.training.examples import TrainingExampleStore
+    from nlu.faq_retrieval import DEFAULT_KB_PATH, load_knowledge_base
+    from nlu.training_data import DEFAULT_DATA_DIR, load_training_data
+
+    topics = load_knowledge_base(DEFAULT_KB_PATH)
+    data = load_training_data(DEFAULT_DATA_DIR)
+    engines = [create_engine(db_url) for _ in range(4)]
+    try:
+        faq_added = await asyncio.gather(*(FAQStore(e).seed_if_empty(topics) for e in engines))
+        examples_added = await asyncio.gather(
+            *(TrainingExampleStore(e).seed_if_empty(data) for e in engines)
+        )
+        assert sorted(faq_added)[-1] == len(topics) and sum(faq_added) == len(topics)
+        assert sum(1 for n in examples_added if n) == 1
+        assert len(await FAQStore(engines[0]).enabled_topics()) == len(topics)
+    finally:
+        for engine in engines:
+            await engine.dispose()
