@@ -7,6 +7,7 @@ API client and the dispatcher with its middlewares and routers. Tests build one 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -48,6 +49,8 @@ from integrations.handoffs import HandoffService
 from integrations.notify.sender import PushSender
 from integrations.state import KeyValueStore, create_store
 from integrations.tickets import TicketConfig, TicketService
+from integrations.tickets.deferred import DeferredFilings
+from integrations.tickets.model import Ticket
 from integrations.training.examples import seed_packaged_examples
 from integrations.training.review import ReviewQueue
 from integrations.training.sync import KnowledgeSync
@@ -55,6 +58,7 @@ from integrations.wechat import DEFAULT_BASE_URL, WeChatClient
 from nlu.entities import is_specific_location
 from nlu.faq_retrieval import DEFAULT_KB_PATH, load_knowledge_base
 from nlu.parser import NLUService
+from policies import messages as msg
 from policies.taxonomy import load_taxonomy
 
 if TYPE_CHECKING:
@@ -128,8 +132,10 @@ class Runtime:
         self.ticket_service = ticket_service
         self.handoff_service = handoff_service
         self.backend = backend
+        #: complaints confirmed while the database was out of reach, filed when it is back
+        self.deferred = DeferredFilings(store)
         self.tickets: TicketDesk | None = (
-            ServiceTicketDesk(ticket_service, store) if ticket_service else None
+            ServiceTicketDesk(ticket_service, store, self.deferred) if ticket_service else None
         )
         self.handoffs: HandoffDesk | None = (
             ServiceHandoffDesk(handoff_service) if handoff_service else None
@@ -137,6 +143,7 @@ class Runtime:
         self._worker_task: asyncio.Task[None] | None = None
         self._worker_stop = asyncio.Event()
         self._sync_task: asyncio.Task[None] | None = None
+        self._deferred_task: asyncio.Task[None] | None = None
         self.chat_log = ChatLog(store)
         #: messages the bot was unsure about, for admins to label
         self.review_queue = ReviewQueue(engine)
@@ -247,6 +254,8 @@ class Runtime:
         if self.knowledge is not None:
             await self.knowledge.refresh()
             self._sync_task = asyncio.create_task(self.knowledge.run(self._worker_stop))
+        if isinstance(self.tickets, ServiceTicketDesk):
+            self._deferred_task = asyncio.create_task(self._file_deferred(self.tickets))
         if self.settings.inprocess_worker and self.ticket_service and self.backend:
             worker = OutboxWorker(
                 self.ticket_service,
@@ -268,9 +277,29 @@ class Runtime:
             "database": await database_reachable(self.engine),
         }
 
+    async def _file_deferred(self, desk: ServiceTicketDesk, interval: float = 2.0) -> None:
+        """File complaints kept while the database was down, and tell each resident the
+        number; every process runs this, one at a time does the work (a lock)."""
+
+        async def announce(filing: dict[str, Any], ticket: Ticket) -> None:
+            text = msg.ticket_filed_later(ticket.id, ticket.department, urgent=ticket.urgent)
+            await self.pusher.push_text(str(filing["openid"]), text)
+
+        while not self._worker_stop.is_set():
+            try:
+                await self.deferred.drain(desk.file_deferred, announce)
+            except Exception:
+                log.exception("filing deferred complaints failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._worker_stop.wait(), timeout=interval)
+
     async def close(self) -> None:
         self._worker_stop.set()
-        tasks = {t for t in (self._worker_task, self._sync_task) if t is not None}
+        tasks = {
+            t
+            for t in (self._worker_task, self._sync_task, self._deferred_task)
+            if t is not None
+        }
         if tasks:
             await asyncio.wait(tasks, timeout=10)
         closer = getattr(self.backend, "aclose", None)

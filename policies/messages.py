@@ -127,6 +127,21 @@ def ticket_created(ticket_id: str, department: str | None, *, urgent: bool = Fal
     )
 
 
+def ticket_deferred() -> str:
+    """The database is out of reach: the complaint is kept, the number follows."""
+    return "您反映的问题已经记下了。系统正忙，工单号稍后会发给您，请留意消息。"
+
+
+def ticket_filed_later(ticket_id: str, department: str | None, *, urgent: bool = False) -> str:
+    """Pushed once a complaint kept while the system was busy is filed."""
+    created = ticket_created(ticket_id, department, urgent=urgent)
+    return "您之前反映的问题已登记，" + created.removeprefix("已为您登记，")
+
+
+STATUS_UNAVAILABLE = "抱歉，系统正忙，暂时查不到办理进度，请稍后再试。"
+HANDOFF_UNAVAILABLE = "抱歉，人工客服暂时联系不上，请稍后再试；紧急情况请拨打12345。"
+
+
 def ticket_failed() -> str:
     return "抱歉，登记时系统出了点问题，您的信息已保存，请稍后回复“确认”再试，或拨打12345热线。"
 

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
+from typing import Any
 
 from bot.dialogue.ports import ChatLine, TicketView
+from integrations.db import database_unavailable
 from integrations.handoffs import HandoffService
 from integrations.state import KeyValueStore
 from integrations.tickets import TicketService
+from integrations.tickets.deferred import DeferredFilings
 from integrations.tickets.model import Ticket
 from nlu.pii import mask_id_numbers
 from policies.state import Case
 
 __all__ = ["ServiceHandoffDesk", "ServiceTicketDesk"]
+
+log = logging.getLogger(__name__)
 
 #: The 48-hour window is tracked to this precision, so a chatty resident costs one database
 #: write per quarter of an hour, not one per message.
@@ -30,35 +36,67 @@ def _view(ticket: Ticket) -> TicketView:
 
 
 class ServiceTicketDesk:
-    """:class:`~bot.dialogue.ports.TicketDesk` on :class:`TicketService`."""
+    """:class:`~bot.dialogue.ports.TicketDesk` on :class:`TicketService`.
 
-    def __init__(self, service: TicketService, store: KeyValueStore) -> None:
+    While the database cannot be reached, a confirmed complaint goes to ``deferred`` (filed
+    when the database is back) and lookups that only help the conversation answer empty.
+    """
+
+    def __init__(
+        self,
+        service: TicketService,
+        store: KeyValueStore,
+        deferred: DeferredFilings | None = None,
+    ) -> None:
         self.service = service
         self.store = store
+        self.deferred = deferred
 
     async def create_from_case(
-        self, openid: str, case: Case, chat: Sequence[ChatLine] = ()
-    ) -> TicketView:
+        self,
+        openid: str,
+        case: Case,
+        chat: Sequence[ChatLine] = (),
+        source_key: str | None = None,
+    ) -> TicketView | None:
         assert case.location and case.description
-        ticket = await self.service.create(
-            category=case.category,
-            description=case.description,
-            location=case.location,
-            phone=case.phone or "",
-            openid=openid,
-            urgent=True if case.urgent else None,
-            photos=case.photos,
-            latitude=case.latitude,
-            longitude=case.longitude,
-            chat=chat,
-        )
+        filing: dict[str, Any] = {
+            "category": case.category,
+            "description": case.description,
+            "location": case.location,
+            "phone": case.phone or "",
+            "openid": openid,
+            "urgent": True if case.urgent else None,
+            "photos": list(case.photos),
+            "latitude": case.latitude,
+            "longitude": case.longitude,
+            "chat": [dict(line) for line in chat],
+            "source_key": source_key,
+        }
+        try:
+            ticket = await self.service.create(**filing)
+        except Exception as exc:
+            if self.deferred is None or source_key is None or not database_unavailable(exc):
+                raise
+            await self.deferred.add(filing)
+            return None
         return _view(ticket)
+
+    async def file_deferred(self, filing: dict[str, Any]) -> Ticket:
+        """File a complaint kept while the database was down (same ``source_key``)."""
+        return await self.service.create(**filing)
 
     async def for_resident(self, openid: str, *, open_only: bool = True) -> list[TicketView]:
         return [_view(t) for t in await self.service.list_for_resident(openid, open_only)]
 
     async def last_phone(self, openid: str) -> str | None:
-        return await self.service.last_phone(openid)
+        try:
+            return await self.service.last_phone(openid)
+        except Exception as exc:
+            if not database_unavailable(exc):
+                raise
+            log.warning("database unreachable: no remembered phone number")
+            return None
 
     async def rate(self, openid: str, ticket_id: str, rating: str, reason: str | None) -> None:
         await self.service.rate(ticket_id, rating, reason, openid=openid)
@@ -67,7 +105,14 @@ class ServiceTicketDesk:
         if await self.store.set(
             f"inbound:{openid}", b"1", ttl=INBOUND_RESOLUTION, only_if_absent=True
         ):
-            await self.service.record_inbound(openid)
+            try:
+                await self.service.record_inbound(openid)
+            except Exception as exc:
+                if not database_unavailable(exc):
+                    raise
+                # Only the 48-hour window's start is lost; the next message records it.
+                await self.store.delete(f"inbound:{openid}")
+                log.warning("database unreachable: inbound time not recorded")
 
 
 class ServiceHandoffDesk:
@@ -77,7 +122,13 @@ class ServiceHandoffDesk:
         self.service = service
 
     async def active(self, openid: str) -> bool:
-        return await self.service.active(openid)
+        try:
+            return await self.service.active(openid)
+        except Exception as exc:
+            if not database_unavailable(exc):
+                raise
+            log.warning("database unreachable: handoff state unknown, the bot answers")
+            return False
 
     async def start(self, openid: str, reason: str, chat: Sequence[ChatLine] = ()) -> None:
         handoff = await self.service.start(openid, reason)

@@ -33,8 +33,14 @@ class TicketDesk(Protocol):
     """Tickets as the resident's conversation sees them."""
 
     async def create_from_case(
-        self, openid: str, case: Case, chat: Sequence[ChatLine] = ()
-    ) -> TicketView: ...
+        self,
+        openid: str,
+        case: Case,
+        chat: Sequence[ChatLine] = (),
+        source_key: str | None = None,
+    ) -> TicketView | None:
+        """File the ticket (once per ``source_key``); ``None``: the database is out of
+        reach, the complaint is kept and filed later (the resident gets the number then)."""
 
     async def for_resident(self, openid: str, *, open_only: bool = True) -> list[TicketView]: ...
 

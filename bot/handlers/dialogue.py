@@ -17,6 +17,7 @@ from bot.wechat.messages import (
     IncomingMessage,
     LocationMessage,
 )
+from integrations.db import database_unavailable
 from nlu.parser import NLUService
 from policies import messages as msg
 from policies.dialogue import (
@@ -100,7 +101,12 @@ class Conversation:
         # Look tickets up only when the turn can use them: most messages need neither.
         awaiting: tuple[str, ...] = ()
         if turn.text and looks_like_rating(turn.text):
-            resolved = await self.tickets.for_resident(openid, open_only=True)
+            try:
+                resolved = await self.tickets.for_resident(openid, open_only=True)
+            except Exception as exc:
+                if not database_unavailable(exc):
+                    raise
+                resolved = []
             awaiting = tuple(t.id for t in resolved if t.status == "resolved")
         known_phone = None
         if (
@@ -125,10 +131,9 @@ class Conversation:
         if self.chat:
             await self.chat.append(message.openid, "resident", _transcript_text(message))
         decision = decide(state, turn, await self.context(message.openid, state, turn))
-        texts = list(decision.replies)
-        for action in decision.actions:
-            texts.append(await self.perform(message, decision, action))
-        texts.extend(decision.after)
+        # Actions first: one that cannot be carried out may replace the planned replies.
+        results = [await self.perform(message, decision, action) for action in decision.actions]
+        texts = [*decision.replies, *results, *decision.after]
         await fsm.update_data(dialogue=decision.state.to_dict())
         reply = "\n\n".join(t for t in texts if t)
         if self.chat and reply:
@@ -168,14 +173,25 @@ class Conversation:
         if isinstance(action, CreateTicket):
             try:
                 chat = await self.chat.recent(openid) if self.chat else ()
-                view = await self.tickets.create_from_case(openid, action.case, chat)
+                # One ticket per confirming message, even if it is processed twice.
+                source_key = f"wechat:{openid}:{message.dedup_key}"
+                view = await self.tickets.create_from_case(openid, action.case, chat, source_key)
             except Exception:
                 log.exception("creating a ticket failed")
                 decision.state = DialogueState(mode="confirming", case=action.case)
                 return msg.ticket_failed()
+            if view is None:
+                return msg.ticket_deferred()
             return msg.ticket_created(view.id, view.department, urgent=view.urgent)
         if isinstance(action, QueryStatus):
-            tickets = await self.tickets.for_resident(openid, open_only=action.ticket_id is None)
+            try:
+                tickets = await self.tickets.for_resident(
+                    openid, open_only=action.ticket_id is None
+                )
+            except Exception as exc:
+                if not database_unavailable(exc):
+                    raise
+                return msg.STATUS_UNAVAILABLE
             if action.ticket_id:
                 tickets = [t for t in tickets if t.id == action.ticket_id]
             rows = [
@@ -188,11 +204,18 @@ class Conversation:
             ]
             return msg.status_list(rows, asked_id=action.ticket_id)
         if isinstance(action, StartHandoff):
-            if self.chat is not None:
-                await self.handoffs.start(openid, action.reason, await self.chat.recent(openid))
-            else:
-                await self.handoffs.start(openid, action.reason)
-                await self.handoffs.record(openid, "resident", _transcript_text(message))
+            try:
+                if self.chat is not None:
+                    chat = await self.chat.recent(openid)
+                    await self.handoffs.start(openid, action.reason, chat)
+                else:
+                    await self.handoffs.start(openid, action.reason)
+                    await self.handoffs.record(openid, "resident", _transcript_text(message))
+            except Exception as exc:
+                if not database_unavailable(exc):
+                    raise
+                decision.replies.clear()
+                return msg.HANDOFF_UNAVAILABLE
             return ""
         if isinstance(action, RateTicket):
             await self.tickets.rate(openid, action.ticket_id, action.rating, action.reason)

@@ -1,5 +1,10 @@
 """Relational storage: SQLite on the embedded default, PostgreSQL in production."""
 
-from integrations.db.engine import create_engine, database_reachable, normalize_database_url
+from integrations.db.engine import (
+    create_engine,
+    database_reachable,
+    database_unavailable,
+    normalize_database_url,
+)
 
-__all__ = ["create_engine", "database_reachable", "normalize_database_url"]
+__all__ = ["create_engine", "database_reachable", "database_unavailable", "normalize_database_url"]

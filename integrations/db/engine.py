@@ -10,7 +10,8 @@ from pathlib import Path
 
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from integrations.errors import ConfigurationError
@@ -49,7 +50,15 @@ def create_engine(url: str) -> AsyncEngine:
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         return create_async_engine(async_url)
-    return create_async_engine(async_url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    # A database that does not answer must fail fast (a holding reply), not hang the turn.
+    return create_async_engine(
+        async_url,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=10,
+        pool_timeout=3,
+        connect_args={"connect_timeout": 3},
+    )
 
 
 async def database_reachable(engine: AsyncEngine) -> bool:
@@ -60,3 +69,9 @@ async def database_reachable(engine: AsyncEngine) -> bool:
     except (SQLAlchemyError, OSError):
         return False
     return True
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` means the database cannot be reached right now (refused or dropped
+    connections, a pool timeout), as opposed to a bug or a constraint violation."""
+    return isinstance(exc, OperationalError | InterfaceError | PoolTimeout | OSError)

@@ -108,8 +108,10 @@ class TicketRow(Base):
     location: Mapped[str] = mapped_column(Text)
     phone: Mapped[str] = mapped_column(String(64))
     photos: Mapped[list[str]] = mapped_column(JSON)
-    #: the chat that produced the ticket (``[{"at", "role", "text"}]``), phone numbers masked
+    #: the chat that produced the ticket (``[{"at", "role", "text"}]``), ID numbers masked
     chat: Mapped[list[dict[str, str]] | None] = mapped_column(JSON, default=None)
+    #: the message that filed it (``wechat:<openid>:<MsgId>``): one ticket per message
+    source_key: Mapped[str | None] = mapped_column(String(160), unique=True, default=None)
     latitude: Mapped[float | None] = mapped_column(Float)
     longitude: Mapped[float | None] = mapped_column(Float)
     urgent: Mapped[bool] = mapped_column(Boolean)

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, func, not_, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from integrations.db.models import DispatchJobRow, PushJobRow, TicketRow
@@ -151,10 +152,13 @@ class TicketService:
         longitude: float | None = None,
         actor: str | None = None,
         chat: Sequence[Mapping[str, str]] = (),
+        source_key: str | None = None,
     ) -> Ticket:
         """File a ticket; it is delivered to the dispatch system by the outbox worker.
 
         ``chat`` is the conversation that produced it (shown to staff with the ticket).
+        ``source_key`` names what filed it (a WeChat message): filing again with the same
+        key returns the ticket filed the first time instead of a second one.
 
         ``urgent=None`` takes the category's urgency from the taxonomy. ``actor`` defaults
         to ``resident:<openid>`` on WeChat, else ``staff``.
@@ -180,8 +184,59 @@ class TicketService:
         is_urgent = taxonomy.is_urgent(category) if urgent is None else bool(urgent)
         if actor is None:
             actor = f"resident:{openid}" if openid and channel == "wechat" else "staff"
+        if source_key is not None:
+            existing = await self._by_source_key(source_key)
+            if existing is not None:
+                return existing
         now = self.now()
         sla = self.core.sla
+        try:
+            snapshot = await self._insert(
+                category=category, description=description, location=location, phone=phone,
+                openid=openid, is_urgent=is_urgent, channel=channel, photos=photo_list,
+                latitude=latitude, longitude=longitude, actor=actor, chat=chat,
+                source_key=source_key, now=now, sla=sla,
+            )
+        except IntegrityError:
+            # The same message filed concurrently (another process): keep that ticket.
+            if source_key is None:
+                raise
+            existing = await self._by_source_key(source_key)
+            if existing is None:
+                raise
+            return existing
+        self.core.notify()
+        log.info("ticket %s filed (%s, %s)", snapshot.id, category, channel)
+        return snapshot
+
+    async def _by_source_key(self, source_key: str) -> Ticket | None:
+        async with self.core.read() as session:
+            row = (
+                await session.execute(select(TicketRow).where(TicketRow.source_key == source_key))
+            ).scalar_one_or_none()
+            return (await load_tickets(session, [row]))[0] if row is not None else None
+
+    async def _insert(
+        self,
+        *,
+        category: str,
+        description: str,
+        location: str,
+        phone: str,
+        openid: str | None,
+        is_urgent: bool,
+        channel: str,
+        photos: list[str],
+        latitude: float | None,
+        longitude: float | None,
+        actor: str,
+        chat: Sequence[Mapping[str, str]],
+        source_key: str | None,
+        now: datetime,
+        sla: SlaRules,
+    ) -> Ticket:
+        taxonomy = self.core.taxonomy
+        photo_list = photos
         async with self.core.write() as session:
             ticket_id = await next_ticket_id(session, self.core.local_day(now))
             row = TicketRow(
@@ -208,6 +263,7 @@ class TicketService:
                 generation=1,
                 created_at=now,
                 updated_at=now,
+                source_key=source_key,
             )
             session.add(row)
             await session.flush()  # the ticket row first: the rows below refer to it
@@ -220,10 +276,7 @@ class TicketService:
             job = enqueue_dispatch(session, row, now)
             await session.flush()
             # Everything the snapshot shows was just written: no need to read it back.
-            snapshot = to_ticket(row, [event], job)
-        self.core.notify()
-        log.info("ticket %s filed (%s, %s)", ticket_id, category, channel)
-        return snapshot
+            return to_ticket(row, [event], job)
 
     async def find(self, ticket_id: str) -> Ticket | None:
         async with self.core.read() as session:

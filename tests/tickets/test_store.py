@@ -109,6 +109,23 @@ async def test_unique_ids_across_two_processes_worth_of_engines(
     assert len({t.id for t in tickets}) == 20
 
 
+async def test_one_ticket_per_source_key_even_from_two_processes_at_once(
+    db_url: str, engines: object, make_service: object
+) -> None:
+    """A message processed twice (a retry after Redis lost its dedup keys, a deferred
+    filing retried) files one ticket: the second call returns the first ticket."""
+    assert callable(engines) and callable(make_service)
+    first, second = make_service(engines(db_url)), make_service(engines(db_url))
+    key = "wechat:oResident0000000000000001:msg:123456"
+    tickets = await asyncio.gather(
+        *(create_ticket(s, source_key=key) for s in [first, second] * 3)
+    )
+    assert len({t.id for t in tickets}) == 1
+    assert len(await first.list_tickets()) == 1
+    other = await create_ticket(first, source_key=key.replace("123456", "123457"))
+    assert other.id != tickets[0].id
+
+
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
