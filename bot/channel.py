@@ -27,7 +27,9 @@ from bot.wechat.security import (
     verify_signature,
 )
 from bot.wechat.xml import MalformedXML, parse_xml, render_text_reply
+from integrations.errors import StateBackendError
 from nlu.pii import mask_openid
+from policies.messages import STATE_UNAVAILABLE
 
 __all__ = ["ChannelResponse", "Pusher", "WeChatChannel"]
 
@@ -150,8 +152,17 @@ class WeChatChannel:
         if not message.from_user:
             return ChannelResponse.error(400, "message without FromUserName")
         delivery = DeliveryContext(deadline=started + self.reply_deadline)
-        reply = await self._dispatch_within_deadline(message, delivery)
-        if reply is None or not await self.ledger.claim_delivery(delivery.key, PASSIVE):
+        try:
+            reply = await self._dispatch_within_deadline(message, delivery)
+            claimed = reply is not None and await self.ledger.claim_delivery(
+                delivery.key, PASSIVE
+            )
+        except StateBackendError as exc:
+            # The shared state (Redis) is away for a moment: without it the conversation
+            # cannot go on safely, so the resident is asked to say it again shortly.
+            log.warning("shared state unavailable, holding reply: %s", exc)
+            reply, claimed = Reply(STATE_UNAVAILABLE), True
+        if reply is None or not claimed:
             return ChannelResponse(200, SUCCESS)
         xml = render_text_reply(message.from_user, message.to_user, reply.text)
         if encrypted and self.envelope is not None:
