@@ -61,7 +61,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -87,6 +87,7 @@ if TYPE_CHECKING:
     from integrations.wechat.fake_server import FakeWeChatAPI
 
 __all__ = [
+    "CheckReply",
     "LoadStats",
     "make_residents",
     "play",
@@ -102,6 +103,8 @@ DEFAULT_REDIS = "redis://127.0.0.1:6379/13"  # tests use db 14
 DEFAULT_POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 RetryMode = Literal["inflight", "after"]
+#: Judges a reply: ``(step, reply, own ticket) -> None`` when fine, else a short reason.
+CheckReply = Callable[[Step, str | None, str | None], str | None]
 
 
 # -- accounting -----------------------------------------------------------------------------
@@ -123,9 +126,18 @@ class LoadStats:
     non_200: int = 0
     transport_errors: int = 0
     error_samples: list[str] = field(default_factory=list)
+    #: every failed turn as (perf_counter time, kind): ``HTTP 503``, an exception class name
+    #: or ``unexpected``; the fault runs read when failures started and stopped
+    failures: list[tuple[float, str]] = field(default_factory=list)
     late_pushed: int = 0  # answered "success" and pushed later (the reply took > deadline)
     unexpected: int = 0
     unexpected_samples: list[str] = field(default_factory=list)
+    #: the unexpected replies by text (what residents were told instead)
+    unexpected_texts: Counter[str] = field(default_factory=Counter)
+    #: turns sent again (a new message) because the reply asked the resident to, and who
+    #: did (their chat log may hold a line twice without a message processed twice)
+    resent: int = 0
+    resent_by: set[str] = field(default_factory=set)
     retries_inflight: int = 0
     retries_after: int = 0
     retries_identical: int = 0
@@ -135,6 +147,8 @@ class LoadStats:
     confirmations: dict[str, bool] = field(default_factory=dict)
     #: openid → ticket ids named in replies to the confirmation
     replied_tickets: dict[str, str] = field(default_factory=dict)
+    #: openid → the text answering the confirmation (whatever it said)
+    confirmation_replies: dict[str, str] = field(default_factory=dict)
     elapsed: float = 0.0
     schedule_lag_max: float = 0.0
 
@@ -303,8 +317,18 @@ class _Player:
         pacer: Pacer | None,
         fake: FakeWeChatAPI | None,
         record: bool,
+        check: CheckReply = check_reply,
+        resend_when: Callable[[str], bool] | None = None,
+        resend_pause: float = 2.0,
+        resends: int = 3,
+        late_wait: float = LATE_PUSH_WAIT,
     ) -> None:
         self.url = url
+        self.late_wait = late_wait
+        self.check = check
+        self.resend_when = resend_when
+        self.resend_pause = resend_pause
+        self.resends = resends
         self.signer = signer
         self.stats = stats
         self.retry_share = retry_share
@@ -355,7 +379,7 @@ class _Player:
         if self.fake is None:
             return None
         seen = len(self.fake.delivered_to(openid))
-        deadline = time.monotonic() + LATE_PUSH_WAIT
+        deadline = time.monotonic() + self.late_wait
         while time.monotonic() < deadline:
             delivered = self.fake.delivered_to(openid)
             for call in delivered[seen:]:
@@ -365,9 +389,10 @@ class _Player:
             await asyncio.sleep(0.05)
         return None
 
-    def _fail(self, bucket: list[str], text: str) -> None:
+    def _fail(self, bucket: list[str], text: str, kind: str) -> None:
         if self.record:
             self.stats.sample(bucket, text)
+            self.stats.failures.append((time.perf_counter(), kind))
 
     async def resident(
         self,
@@ -377,10 +402,16 @@ class _Player:
         scenario: Scenario,
         rng: random.Random,
     ) -> None:
-        """One whole conversation; stops at the first failed or unexpected turn."""
+        """One whole conversation; stops at the first failed or unexpected turn (unless the
+        reply asks to send again and ``resend_when`` says so: the resident then does, after
+        a pause, as a new message)."""
         stats, record = self.stats, self.record
         own_ticket: str | None = None
-        for number, step in enumerate(scenario.steps, 1):
+        resends_left = self.resends
+        number = 0
+        while number < len(scenario.steps):
+            step = scenario.steps[number]
+            number += 1
             if self.pacer is not None:
                 await self.pacer.wait()
             msg_id = CallbackSigner.next_msg_id()
@@ -413,12 +444,18 @@ class _Player:
             ) as exc:
                 if record:
                     stats.transport_errors += 1
-                self._fail(stats.error_samples, f"{openid} step {number}: {exc!r}")
+                self._fail(
+                    stats.error_samples, f"{openid} step {number}: {exc!r}", type(exc).__name__
+                )
                 return
             if answer.status != 200:
                 if record:
                     stats.non_200 += 1
-                self._fail(stats.error_samples, f"{openid} step {number}: HTTP {answer.status}")
+                self._fail(
+                    stats.error_samples,
+                    f"{openid} step {number}: HTTP {answer.status}",
+                    f"HTTP {answer.status}",
+                )
                 return
             if record:
                 label = "confirm" if step.files_ticket else scenario.kind
@@ -447,19 +484,38 @@ class _Player:
             if step.files_ticket:
                 if record:
                     stats.confirmations[openid] = True
+                    if reply is not None:
+                        stats.confirmation_replies[openid] = reply
                 found = TICKET_RE.search(reply or "")
                 if found:
                     own_ticket = found.group(1)
                     if record:
                         stats.replied_tickets[openid] = own_ticket
-            problem = check_reply(step, reply, own_ticket)
+            problem = self.check(step, reply, own_ticket)
+            if (
+                problem is not None
+                and reply is not None
+                and self.resend_when is not None
+                and resends_left > 0
+                and self.resend_when(reply)
+            ):
+                resends_left -= 1
+                number -= 1
+                if record:
+                    stats.resent += 1
+                    stats.resent_by.add(openid)
+                    stats.failures.append((time.perf_counter(), "asked to send again"))
+                await asyncio.sleep(self.resend_pause)
+                continue
             if problem is not None:
                 if record:
                     stats.unexpected += 1
+                    stats.unexpected_texts[(reply or "(none)")[:60]] += 1
                 self._fail(
                     stats.unexpected_samples,
-                    f"{scenario.name} step {number} {step.content!r}: {problem}; "
+                    f"{openid} {scenario.name} step {number} {step.content!r}: {problem}; "
                     f"reply {(reply or '')[:120]!r}",
+                    "unexpected",
                 )
                 return
         if record:
@@ -479,10 +535,20 @@ async def play(
     fake: FakeWeChatAPI | None = None,
     seed: int = 1,
     record: bool = True,
+    check: CheckReply = check_reply,
+    spare: Callable[[], Connection] | None = None,
+    resend_when: Callable[[str], bool] | None = None,
+    resend_pause: float = 2.0,
+    late_wait: float = LATE_PUSH_WAIT,
 ) -> LoadStats:
     """Play every resident's conversation, ``len(connections)`` residents at a time (one
     connection each, plus a spare for in-flight retries); ``rate`` paces sends open-loop.
-    Stops starting residents after ``max_seconds``. ``url`` is the ``/wechat`` endpoint."""
+    Stops starting residents after ``max_seconds``. ``url`` is the ``/wechat`` endpoint.
+    ``check`` judges each reply (default :func:`check_reply`); ``spare`` makes the spare
+    connections (default: a :class:`Connection` to ``url``); a reply failing the check
+    for which ``resend_when`` is true makes the resident send the turn again after
+    ``resend_pause`` seconds (up to 3 times per conversation), as a person asked to would.
+    ``late_wait``: how long to wait for the push after a passive "success"."""
     stats = LoadStats(residents=len(residents))
     for _, scenario in residents:
         stats.kinds[scenario.kind] += 1
@@ -495,6 +561,10 @@ async def play(
         pacer=Pacer(rate) if rate else None,
         fake=fake,
         record=record,
+        check=check,
+        resend_when=resend_when,
+        resend_pause=resend_pause,
+        late_wait=late_wait,
     )
     queue: asyncio.Queue[tuple[str, Scenario]] = asyncio.Queue()
     for item in residents:
@@ -503,7 +573,7 @@ async def play(
     stop_at = started + max_seconds
 
     async def worker(index: int, conn: Connection) -> None:
-        spare = Connection(url)
+        spare_conn = spare() if spare is not None else Connection(url)
         rng = random.Random(seed * 1_000_003 + index)
         try:
             while True:
@@ -514,9 +584,9 @@ async def play(
                 if time.perf_counter() > stop_at:
                     stats.residents_not_started += 1
                     continue
-                await player.resident(conn, spare, openid, scenario, rng)
+                await player.resident(conn, spare_conn, openid, scenario, rng)
         finally:
-            await spare.close()
+            await spare_conn.close()
 
     await asyncio.gather(*(worker(i, conn) for i, conn in enumerate(connections)))
     stats.elapsed = time.perf_counter() - started

@@ -18,10 +18,12 @@ from dataclasses import dataclass, field
 from bot.replies import Reply
 from integrations.state import KeyValueStore
 
-__all__ = ["DeliveryContext", "DeliveryLedger"]
+__all__ = ["TAKEN_OVER", "DeliveryContext", "DeliveryLedger"]
 
 PASSIVE = "passive"
 PUSH = "push"
+#: returned by :meth:`DeliveryLedger.wait_result` when the waiter took the message over
+TAKEN_OVER = Reply("")
 
 
 @dataclass(slots=True)
@@ -41,17 +43,23 @@ class DeliveryLedger:
     """Per-message records in the key-value store, with TTLs."""
 
     def __init__(
-        self, store: KeyValueStore, *, processing_ttl: float = 120, result_ttl: float = 3600
+        self, store: KeyValueStore, *, processing_ttl: float = 10, result_ttl: float = 3600
     ) -> None:
         self._store = store
-        self._processing_ttl = processing_ttl
+        #: the claim's lease: renewed by a live processor (:meth:`renew`), so the claim of
+        #: a process that died lapses within this many seconds and a retry takes over
+        self.processing_ttl = processing_ttl
         self._result_ttl = result_ttl
 
     async def claim(self, key: str) -> bool:
         """True for the first arrival of a message: it processes it; retries get False."""
         return await self._store.set(
-            f"dedup:{key}:seen", b"1", ttl=self._processing_ttl, only_if_absent=True
+            f"dedup:{key}:seen", b"1", ttl=self.processing_ttl, only_if_absent=True
         )
+
+    async def renew(self, key: str) -> None:
+        """Keep the claim while processing goes on."""
+        await self._store.set(f"dedup:{key}:seen", b"1", ttl=self.processing_ttl)
 
     async def save_result(self, key: str, reply: Reply | None) -> None:
         payload = json.dumps({"text": reply.text if reply else None}, ensure_ascii=False)
@@ -66,14 +74,25 @@ class DeliveryLedger:
         return True, (Reply(text) if text else None)
 
     async def wait_result(
-        self, key: str, timeout: float, *, poll: float = 0.02
+        self, key: str, timeout: float, *, poll: float = 0.02, take_over: float | None = None
     ) -> tuple[bool, Reply | None]:
-        """Poll for the first arrival's result for up to ``timeout`` seconds."""
+        """Poll for the first arrival's result for up to ``timeout`` seconds.
+
+        With ``take_over`` (seconds between tries), a claim that lapsed without a result
+        (its process died) is claimed by this waiter: it returns ``(False, TAKEN_OVER)``
+        and the caller processes the message itself.
+        """
         end = time.monotonic() + timeout
+        next_try = time.monotonic() + (take_over or 0.0)
         while True:
             ready, reply = await self.get_result(key)
             if ready or time.monotonic() >= end:
                 return ready, reply
+            if take_over is not None and time.monotonic() >= next_try:
+                if await self.claim(key):
+                    ready, reply = await self.get_result(key)  # finished just now?
+                    return (True, reply) if ready else (False, TAKEN_OVER)
+                next_try = time.monotonic() + take_over
             await asyncio.sleep(min(poll, max(0.0, end - time.monotonic())))
 
     async def claim_delivery(self, key: str | None, via: str) -> bool:

@@ -9,6 +9,7 @@ from bot.dispatcher import NextHandler
 from bot.replies import Reply
 from bot.wechat.messages import IncomingMessage
 from integrations.state import KeyValueStore, LockTimeout
+from integrations.state.lease import renewing
 
 __all__ = ["ResidentLockMiddleware"]
 
@@ -20,11 +21,13 @@ BUSY_REPLY = "您的上一条消息还在处理中，请稍等片刻再发送。
 class ResidentLockMiddleware:
     """Holds ``resident:{openid}`` in the shared store while the message is handled.
 
-    ``hold`` bounds how long a crashed holder blocks the resident; ``wait`` how long a
-    message queues behind the previous one before the resident is asked to resend.
+    The live holder renews its ``hold``-second lease every ``hold / 3`` seconds, so a
+    process that dies holding it blocks the resident for at most ``hold`` seconds; ``wait``
+    is how long a message queues behind the previous one before the resident is asked to
+    resend.
     """
 
-    def __init__(self, store: KeyValueStore, *, hold: float = 60.0, wait: float = 30.0) -> None:
+    def __init__(self, store: KeyValueStore, *, hold: float = 10.0, wait: float = 30.0) -> None:
         self.store = store
         self.hold = hold
         self.wait = wait
@@ -35,7 +38,7 @@ class ResidentLockMiddleware:
         try:
             async with self.store.lock(
                 f"resident:{event.openid}", timeout=self.hold, blocking_timeout=self.wait
-            ):
+            ) as lock, renewing(lock.extend, self.hold / 3):
                 return await handler(event, data)
         except LockTimeout:
             log.warning("resident lock busy for %.0fs", self.wait)

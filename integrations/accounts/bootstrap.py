@@ -3,7 +3,7 @@ the development run command creates on a fresh machine."""
 
 from __future__ import annotations
 
-from integrations.accounts.users import User, UserStore, generate_password
+from integrations.accounts.users import AccountError, User, UserStore, generate_password
 from integrations.db import create_engine
 from integrations.db.migrate import upgrade_database
 
@@ -38,7 +38,10 @@ async def ensure_demo_admin(database_url: str) -> str | None:
         if await users.count():
             return None
         password = generate_password()
-        await users.create(DEMO_ADMIN, password, role="admin", display_name="演示管理员")
+        try:
+            await users.create(DEMO_ADMIN, password, role="admin", display_name="演示管理员")
+        except AccountError:
+            return None  # another process starting at the same moment created it
         return password
     finally:
         await engine.dispose()

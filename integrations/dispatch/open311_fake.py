@@ -10,7 +10,8 @@ configured) and answers errors as the spec's ``[{"code", "description"}]`` array
 Beyond the spec, for tests: a token mode (POST answers a token; the id appears after N token
 look-ups), an ``Idempotency-Key`` header honoured on POST (optionally a custom attribute
 too), injected faults (the next N calls answer 503, or are delayed past a client's timeout,
-before or after the request is created), and staff-side helpers that change a request's
+before or after the request is created), a steady per-call delay (a slow city system),
+and staff-side helpers that change a request's
 status and notes. Deliberately not modelled: XML, service discovery, pagination extensions.
 """
 
@@ -227,7 +228,9 @@ class FakeOpen311Server:
     ``token_lookups_before_id`` (that many token look-ups answer without an id);
     ``dedupe_attribute`` (also deduplicate POSTs on that custom attribute's value);
     ``multi_id_lookup`` (``False``: refuse several ids in one GET, like some servers);
-    ``numeric_ids`` (write ids as JSON numbers, as the spec's examples do). State is shared
+    ``numeric_ids`` (write ids as JSON numbers, as the spec's examples do); ``delay``
+    (seconds every call waits before it is processed, like a slow CRM behind the
+    server; may be changed while serving). State is shared
     between the server thread and the test thread under one lock.
     """
 
@@ -243,6 +246,7 @@ class FakeOpen311Server:
         multi_id_lookup: bool = True,
         numeric_ids: bool = False,
         first_id: int = 1000,
+        delay: float = 0.0,
         clock: Callable[[], float] = time.time,
         tz: tzinfo = BEIJING,
     ) -> None:
@@ -254,6 +258,7 @@ class FakeOpen311Server:
         self.dedupe_attribute = dedupe_attribute
         self.multi_id_lookup = multi_id_lookup
         self.numeric_ids = numeric_ids
+        self.delay = delay
         self.clock = clock
         self.tz = tz
         self.calls: list[RecordedCall] = []
@@ -380,6 +385,8 @@ class FakeOpen311Server:
                 return self._errors(_Open311Error(fault.status, "injected fault"))
             if fault is not None and not fault.after:
                 await asyncio.sleep(fault.delay)
+            if self.delay > 0:
+                await asyncio.sleep(self.delay)
             try:
                 if request.path_params.get("fmt") != "json":
                     raise _Open311Error(400, "this server speaks json only")

@@ -27,6 +27,10 @@ class Lock(abc.ABC):
     @abc.abstractmethod
     async def release(self) -> None: ...
 
+    async def extend(self) -> None:  # noqa: B027 - nothing to renew where holders cannot die alone
+        """Renew the hold for another ``timeout`` seconds (a live holder keeps a short lease,
+        so a crashed one blocks others only briefly)."""
+
     async def __aenter__(self) -> Lock:
         await self.acquire()
         return self

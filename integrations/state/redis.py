@@ -91,6 +91,12 @@ class _RedisFairLock(Lock):
             pipe.delete(self._lease_prefix + self._token)
             await pipe.execute()
 
+    async def extend(self) -> None:
+        try:
+            await self._client.set(self._lease_prefix + self._token, b"1", px=self._timeout_ms)
+        except RedisError as exc:
+            raise StateBackendError(f"Redis lock {self._name!r}: {exc}") from exc
+
     async def release(self) -> None:
         try:
             await self._leave()

@@ -89,3 +89,15 @@ def test_demo_admin_is_created_once_with_a_printed_password(tmp_path: Path) -> N
     assert password and len(password) >= 12
     assert asyncio.run(_authenticate(url, "admin", password)) == "admin"
     assert asyncio.run(ensure_demo_admin(url)) is None
+
+
+def test_processes_starting_together_create_one_demo_admin(tmp_path: Path) -> None:
+    url = database_url(tmp_path)
+
+    async def together() -> list[str | None]:
+        return list(await asyncio.gather(*(ensure_demo_admin(url) for _ in range(3))))
+
+    passwords = asyncio.run(together())
+    printed = [p for p in passwords if p]
+    assert len(printed) == 1
+    assert asyncio.run(_authenticate(url, "admin", printed[0])) == "admin"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
@@ -351,6 +352,19 @@ async def test_faults_and_staff_helpers(served: Served, http: httpx.AsyncClient)
         served.fake.update_request("nope", status="closed")
     with pytest.raises(ValueError, match="open or closed"):
         served.fake.update_request("1000", status="resolved")
+
+
+async def test_a_steady_delay_slows_every_call(
+    start_server: StartServer, http: httpx.AsyncClient
+) -> None:
+    served = start_server(delay=0.3)
+    started = time.perf_counter()
+    assert (await http.get(f"{served.url}/services.json")).status_code == 200
+    assert time.perf_counter() - started >= 0.3
+    served.fake.delay = 0.0  # changed while serving: the city system is fast again
+    started = time.perf_counter()
+    assert (await http.get(f"{served.url}/services.json")).status_code == 200
+    assert time.perf_counter() - started < 0.3
 
 
 # -- mySociety's endpoint test vectors --------------------------------------------------------
