@@ -144,6 +144,7 @@ class Runtime:
         self._worker_stop = asyncio.Event()
         self._sync_task: asyncio.Task[None] | None = None
         self._deferred_task: asyncio.Task[None] | None = None
+        self._inbound_task: asyncio.Task[None] | None = None
         self.chat_log = ChatLog(store)
         #: messages the bot was unsure about, for admins to label
         self.review_queue = ReviewQueue(engine)
@@ -256,6 +257,9 @@ class Runtime:
             self._sync_task = asyncio.create_task(self.knowledge.run(self._worker_stop))
         if isinstance(self.tickets, ServiceTicketDesk):
             self._deferred_task = asyncio.create_task(self._file_deferred(self.tickets))
+            self._inbound_task = asyncio.create_task(
+                self.tickets.run_inbound_flusher(self._worker_stop)
+            )
         if self.settings.inprocess_worker and self.ticket_service and self.backend:
             worker = OutboxWorker(
                 self.ticket_service,
@@ -297,7 +301,9 @@ class Runtime:
         self._worker_stop.set()
         tasks = {
             t
-            for t in (self._worker_task, self._sync_task, self._deferred_task)
+            for t in (
+                self._worker_task, self._sync_task, self._deferred_task, self._inbound_task
+            )
             if t is not None
         }
         if tasks:
@@ -306,6 +312,11 @@ class Runtime:
         if closer is not None:
             await closer()
         await self.channel.drain(timeout=5)
+        if isinstance(self.tickets, ServiceTicketDesk):
+            try:
+                await self.tickets.flush_inbound()
+            except Exception:
+                log.exception("writing the last inbound times failed")
         await self.wechat.aclose()
         await self.store.close()
         await self.engine.dispose()

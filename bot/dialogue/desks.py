@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from bot.dialogue.ports import ChatLine, TicketView
@@ -51,6 +54,7 @@ class ServiceTicketDesk:
         self.service = service
         self.store = store
         self.deferred = deferred
+        self._inbound: dict[str, datetime] = {}
 
     async def create_from_case(
         self,
@@ -74,6 +78,8 @@ class ServiceTicketDesk:
             "source_key": source_key,
         }
         try:
+            # Status pushes check the resident's 48-hour window: it must be on record.
+            await self.flush_inbound()
             ticket = await self.service.create(**filing)
         except Exception as exc:
             if self.deferred is None or source_key is None or not database_unavailable(exc):
@@ -105,14 +111,32 @@ class ServiceTicketDesk:
         if await self.store.set(
             f"inbound:{openid}", b"1", ttl=INBOUND_RESOLUTION, only_if_absent=True
         ):
+            # Written in batches (one transaction a second), not one write per resident.
+            self._inbound[openid] = self.service.now()
+
+    async def flush_inbound(self) -> None:
+        """Write the residents' latest message times noted since the last flush."""
+        if not self._inbound:
+            return
+        items, self._inbound = list(self._inbound.items()), {}
+        try:
+            await self.service.record_inbound_many(items)
+        except Exception as exc:
+            if not database_unavailable(exc):
+                raise
+            # Only the 48-hour windows' starts are late: they are written next time.
+            for openid, at in items:
+                self._inbound.setdefault(openid, at)
+            log.warning("database unreachable: %d inbound times wait", len(items))
+
+    async def run_inbound_flusher(self, stop: asyncio.Event, every: float = 1.0) -> None:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=every)
             try:
-                await self.service.record_inbound(openid)
-            except Exception as exc:
-                if not database_unavailable(exc):
-                    raise
-                # Only the 48-hour window's start is lost; the next message records it.
-                await self.store.delete(f"inbound:{openid}")
-                log.warning("database unreachable: inbound time not recorded")
+                await self.flush_inbound()
+            except Exception:
+                log.exception("writing inbound times failed")
 
 
 class ServiceHandoffDesk:

@@ -31,6 +31,8 @@ __all__ = [
 
 OPEN = ("waiting", "active")
 _CACHE_TTL = 3600.0
+#: set once the open handoffs are loaded into the state store (gone after a Redis restart)
+_WARM_KEY = "handoff:warm"
 #: how a staff line that WeChat refused is stored (the role column has no room for a flag)
 _UNDELIVERED_SUFFIX = ":failed"
 
@@ -131,14 +133,27 @@ class HandoffService:
         return result.scalar_one_or_none()
 
     async def active(self, openid: str) -> bool:
-        """Whether a person handles this resident's chat now (cached: asked per message)."""
+        """Whether a person handles this resident's chat now (asked per message, so answered
+        from the state store: every open handoff has its key there, loaded from the
+        database when the store comes up empty, e.g. after a Redis restart)."""
         cached = await self._store.get(self._key(openid))
         if cached is not None:
             return cached == b"1"
+        if await self._store.get(_WARM_KEY) is None:
+            await self._warm()
+            return await self._store.get(self._key(openid)) == b"1"
+        return False
+
+    async def _warm(self) -> None:
         async with self._sessions() as session:
-            is_open = await self._open_row(session, openid) is not None
-        await self._store.set(self._key(openid), b"1" if is_open else b"0", ttl=_CACHE_TTL)
-        return is_open
+            openids = (
+                await session.execute(
+                    select(HandoffRow.openid).where(HandoffRow.status.in_(OPEN)).distinct()
+                )
+            ).scalars().all()
+        for openid in openids:
+            await self._store.set(self._key(openid), b"1")
+        await self._store.set(_WARM_KEY, b"1")
 
     async def start(self, openid: str, reason: str) -> Handoff:
         """Put the resident in the queue (once: an open handoff is reused)."""
@@ -152,7 +167,8 @@ class HandoffService:
                 session.add(row)
                 await session.flush()
             handoff = _handoff(row)
-        await self._store.set(self._key(openid), b"1", ttl=_CACHE_TTL)
+        # No expiry: the key is the truth the bot asks until the handoff is closed.
+        await self._store.set(self._key(openid), b"1")
         return handoff
 
     async def record(self, openid: str, role: str, text: str) -> None:

@@ -729,8 +729,15 @@ class TicketService:
 
     async def record_inbound(self, openid: str, at: datetime | None = None) -> None:
         """The resident wrote to us at ``at`` (now): their 48-hour window (re)opens."""
+        await self.record_inbound_many([(openid, at or self.now())])
+
+    async def record_inbound_many(self, items: Sequence[tuple[str, datetime]]) -> None:
+        """Several residents' latest messages in one transaction."""
+        if not items:
+            return
         async with self.core.write() as session:
-            await residents.record_inbound(session, openid, at or self.now())
+            for openid, at in sorted(items):  # one lock order for every writer
+                await residents.record_inbound(session, openid, at)
 
     # -- outbox and pushes, for staff ----------------------------------------------------
 
