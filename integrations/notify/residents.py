@@ -8,7 +8,7 @@ only template messages get through. The bot records every inbound message here
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from sqlalchemy import case, select
@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from integrations.db.models import ResidentRow
 
-__all__ = ["lock_residents", "record_inbound"]
+__all__ = ["lock_residents", "record_inbound", "record_inbound_many"]
 
 
 async def record_inbound(session: AsyncSession, openid: str, at: datetime) -> None:
@@ -25,12 +25,19 @@ async def record_inbound(session: AsyncSession, openid: str, at: datetime) -> No
 
     Messages processed out of order never move the window back.
     """
+    await record_inbound_many(session, [(openid, at)])
+
+
+async def record_inbound_many(
+    session: AsyncSession, items: Sequence[tuple[str, datetime]]
+) -> None:
+    """:func:`record_inbound` for several residents in one statement (one round trip)."""
+    if not items:
+        return
     # (not integrations.tickets.sql.insert_for: this package must not import tickets)
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(ResidentRow).values(
-        openid=openid, last_inbound_at=at, cs_sent=0, updated_at=at
-    )
+    statement = insert(ResidentRow)
     newer = statement.excluded.last_inbound_at > ResidentRow.last_inbound_at
     upsert = statement.on_conflict_do_update(
         index_elements=[ResidentRow.openid],
@@ -42,7 +49,13 @@ async def record_inbound(session: AsyncSession, openid: str, at: datetime) -> No
             "updated_at": statement.excluded.updated_at,
         },
     )
-    await session.execute(upsert)
+    await session.execute(
+        upsert,
+        [
+            {"openid": openid, "last_inbound_at": at, "cs_sent": 0, "updated_at": at}
+            for openid, at in items
+        ],
+    )
 
 
 async def lock_residents(

@@ -735,9 +735,12 @@ class TicketService:
         """Several residents' latest messages in one transaction."""
         if not items:
             return
+        latest: dict[str, datetime] = {}
+        for openid, at in items:
+            latest[openid] = max(at, latest.get(openid, at))
         async with self.core.write() as session:
-            for openid, at in sorted(items):  # one lock order for every writer
-                await residents.record_inbound(session, openid, at)
+            # Sorted: one lock order for every writer.
+            await residents.record_inbound_many(session, sorted(latest.items()))
 
     # -- outbox and pushes, for staff ----------------------------------------------------
 
