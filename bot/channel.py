@@ -177,10 +177,9 @@ class WeChatChannel:
         done, _ = await asyncio.wait((task,), timeout=delivery.remaining())
         if done:
             return task.result()
-        if delivery.duplicate:
-            # A retry only waits for the first arrival's reply; that one delivers it.
-            task.cancel()
-            return None
+        # Past the deadline the handling goes on and its reply is pushed: for a retry, that
+        # is the first arrival's reply if that one did not deliver it (its process died).
+        # The delivery claim keeps it from reaching the resident twice.
         log.info(
             "reply to %s is late: answering success, pushing later", mask_openid(message.openid)
         )

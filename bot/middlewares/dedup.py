@@ -33,7 +33,11 @@ class DedupMiddleware:
         if not await self.ledger.claim(key):
             if delivery is not None:
                 delivery.duplicate = True
-            timeout = delivery.remaining() if delivery is not None else 0.0
+            # Beyond this request's deadline too: long enough for the claim of a first
+            # arrival whose process died to lapse, so this retry can answer instead.
+            timeout = (delivery.remaining() if delivery is not None else 0.0) + (
+                self.ledger.processing_ttl + 2.0
+            )
             _, reply = await self.ledger.wait_result(key, timeout, take_over=TAKE_OVER_POLL)
             if reply is not TAKEN_OVER:
                 return reply

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 from bot.delivery import TAKEN_OVER, DeliveryLedger
 from bot.replies import Reply
 from integrations.state import KeyValueStore
 from integrations.state.lease import renewing
+from tests.bot.wechat_harness import running_app
 
 
 async def test_a_lapsed_claim_is_taken_over_by_the_retry(kv_store: KeyValueStore) -> None:
@@ -35,3 +37,17 @@ async def test_a_live_slow_processor_keeps_its_claim(kv_store: KeyValueStore) ->
     ready, reply = await ledger.wait_result("msg:2", 3.0, take_over=0.05)
     await worker
     assert ready and reply == Reply("已为您登记")
+
+
+def test_a_retry_answers_when_the_first_arrivals_process_died(tmp_path: Path) -> None:
+    """Over HTTP: the message is marked as being processed (by a process that then died);
+    WeChat's retry waits for that claim to lapse and answers the resident itself."""
+    with running_app(tmp_path) as app:
+        app.runtime.ledger.processing_ttl = 1.0
+        request = app.signer.text("o-takeover", "医保电子凭证怎么激活", msg_id="7700000001")
+        key = "msg:7700000001"
+        assert asyncio.run(app.runtime.ledger.claim(key))  # the dead process's claim
+        started = time.monotonic()
+        reply = app.reply(app.post(request)) or ""
+        assert "医保电子凭证" in reply
+        assert 0.5 < time.monotonic() - started < 4.0

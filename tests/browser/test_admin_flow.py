@@ -3,17 +3,15 @@ to a FAQ topic, retrain, publish, and the simulator (signed /wechat path) answer
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from nlu.parser import NLUService
-from tests.bot.wechat_harness import RunningApp, running_app, shared_model_dir
+from tests.bot.wechat_harness import RunningApp, running_app
 from tests.browser.conftest import log_in
-from tests.console.harness import ADMIN, create_accounts, database_url
+from tests.console.harness import ADMIN, create_accounts, database_url, own_model
 
 #: A colloquial way of asking about funeral subsidies the shipped model gets wrong.
 VARIANT = "老人走了那笔钱找谁要"
@@ -23,10 +21,8 @@ ANSWER_SNIPPET = "开具死亡证明"
 @pytest.fixture
 def own_model_app(tmp_path: Path) -> Iterator[RunningApp]:
     """This test publishes a model: it gets a copy of the shared one, never the original."""
-    models = tmp_path / "models"
-    shutil.copytree(shared_model_dir(), models)
     create_accounts(database_url(tmp_path))
-    with running_app(tmp_path, nlu=NLUService(models, train_if_missing=False)) as app:
+    with running_app(tmp_path, nlu=own_model(tmp_path)) as app:
         yield app
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import shutil
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -12,6 +13,8 @@ from typing import Any, TypeVar
 import httpx
 
 from integrations.accounts.bootstrap import add_user
+from nlu.parser import NLUService
+from tests.bot.wechat_harness import shared_model_dir
 
 T = TypeVar("T")
 
@@ -57,6 +60,14 @@ def login_attempt(client: httpx.Client, username: str, password: str) -> httpx.R
         "/console/login",
         data={"username": username, "password": password, "csrf_token": token.group(1)},
     )
+
+
+def own_model(tmp: Path) -> NLUService:
+    """A copy of the shared test model for a test that retrains or publishes (the shared
+    one must stay as it is for every other test)."""
+    models = tmp / "models"
+    shutil.copytree(shared_model_dir(), models)
+    return NLUService(models, train_if_missing=False)
 
 
 def csrf_token(client: httpx.Client, path: str = "/console/inbox") -> str:

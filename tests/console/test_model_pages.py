@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,16 +22,22 @@ from integrations.training.jobs import EVAL_SET_ENV, ModelReleases, Release
 from nlu.model import latest_model_path
 from nlu.parser import NLUService
 from nlu.training_data import load_training_data
-from tests.bot.wechat_harness import RunningApp, running_app, shared_model_dir
-from tests.console.harness import ADMIN, STAFF, create_accounts, csrf_token, database_url, login
+from tests.bot.wechat_harness import RunningApp, running_app
+from tests.console.harness import (
+    ADMIN,
+    STAFF,
+    create_accounts,
+    csrf_token,
+    database_url,
+    login,
+    own_model,
+)
 
 
 @pytest.fixture
 def model_app(tmp_path: Path) -> Iterator[RunningApp]:
-    models = tmp_path / "models"
-    shutil.copytree(shared_model_dir(), models)
     create_accounts(database_url(tmp_path))
-    with running_app(tmp_path, nlu=NLUService(models, train_if_missing=False)) as app:
+    with running_app(tmp_path, nlu=own_model(tmp_path)) as app:
         yield app
 
 
