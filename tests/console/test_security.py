@@ -213,3 +213,18 @@ def test_login_never_redirects_off_site(console_app: RunningApp, next_url: str) 
         )
         assert response.status_code == 303
         assert response.headers["location"] == "/console"
+
+
+def test_staff_cannot_change_what_admins_curate(
+    console_app: RunningApp, staff: httpx.Client
+) -> None:
+    """Every unsafe admin route refuses staff, even with a valid CSRF token."""
+    admin_only = ("/console/admin", "/console/api/faq", "/console/api/model")
+    posts = sorted(
+        {p for m, p in _protected_routes(console_app) if m == "POST" and p.startswith(admin_only)}
+    )
+    assert len(posts) >= 5, posts
+    token = csrf_token(staff)
+    for path in posts:
+        response = staff.post(path, headers={"X-CSRF-Token": token}, data={"action": "train"})
+        assert response.status_code == 403, (path, response.status_code)
