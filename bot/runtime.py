@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.channel import Pusher, WeChatChannel
 from bot.config import Settings
 from bot.delivery import DeliveryLedger
-from bot.dialogue.desks import ServiceHandoffDesk, ServiceTicketDesk
+from bot.dialogue.desks import BufferedReview, ServiceHandoffDesk, ServiceTicketDesk
 from bot.dialogue.ports import HandoffDesk, TicketDesk
 from bot.dispatcher import Dispatcher, Router
 from bot.fsm import FSMStorage
@@ -145,9 +145,11 @@ class Runtime:
         self._sync_task: asyncio.Task[None] | None = None
         self._deferred_task: asyncio.Task[None] | None = None
         self._inbound_task: asyncio.Task[None] | None = None
+        self._review_task: asyncio.Task[None] | None = None
         self.chat_log = ChatLog(store)
         #: messages the bot was unsure about, for admins to label
         self.review_queue = ReviewQueue(engine)
+        self.review_buffer = BufferedReview(self.review_queue)
         self.faq_store = FAQStore(engine)
         #: announces and follows model publications and FAQ edits (``None`` without NLU)
         self.knowledge: KnowledgeSync | None = (
@@ -235,7 +237,7 @@ class Runtime:
             taxonomy=load_taxonomy(),
             is_specific_location=is_specific_location,
             chat=self.chat_log,
-            review=self.review_queue,
+            review=self.review_buffer,
         )
         return [
             build_handoff_router(self.handoffs),
@@ -260,6 +262,7 @@ class Runtime:
             self._inbound_task = asyncio.create_task(
                 self.tickets.run_inbound_flusher(self._worker_stop)
             )
+        self._review_task = asyncio.create_task(self.review_buffer.run(self._worker_stop))
         if self.settings.inprocess_worker and self.ticket_service and self.backend:
             worker = OutboxWorker(
                 self.ticket_service,
@@ -302,7 +305,11 @@ class Runtime:
         tasks = {
             t
             for t in (
-                self._worker_task, self._sync_task, self._deferred_task, self._inbound_task
+                self._worker_task,
+                self._sync_task,
+                self._deferred_task,
+                self._inbound_task,
+                self._review_task,
             )
             if t is not None
         }

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from bot.dialogue.ports import ChatLine, TicketView
@@ -16,10 +16,11 @@ from integrations.state import KeyValueStore
 from integrations.tickets import TicketService
 from integrations.tickets.deferred import DeferredFilings
 from integrations.tickets.model import Ticket
+from integrations.training.review import ReviewCandidate, ReviewQueue
 from nlu.pii import mask_id_numbers
 from policies.state import Case
 
-__all__ = ["ServiceHandoffDesk", "ServiceTicketDesk"]
+__all__ = ["BufferedReview", "ServiceHandoffDesk", "ServiceTicketDesk"]
 
 log = logging.getLogger(__name__)
 
@@ -163,3 +164,47 @@ class ServiceHandoffDesk:
 
     async def record(self, openid: str, role: str, text: str) -> None:
         await self.service.record(openid, role, mask_id_numbers(text))
+
+
+class BufferedReview:
+    """:class:`~bot.dialogue.ports.ReviewSink` that queues messages for review in batches,
+    once a second in one transaction, so a resident's reply never waits for that write.
+
+    At most ``limit`` messages wait; beyond that new ones are dropped (logged), which only
+    costs admins some examples while the database is slow or away.
+    """
+
+    def __init__(self, queue: ReviewQueue, *, limit: int = 2000) -> None:
+        self.queue = queue
+        self.limit = limit
+        self._pending: list[ReviewCandidate] = []
+
+    async def add(
+        self,
+        *,
+        openid: str,
+        text: str,
+        reason: str,
+        guess: str | None,
+        confidence: float | None,
+    ) -> None:
+        if len(self._pending) >= self.limit:
+            log.warning("review buffer full: a message for review was dropped")
+            return
+        self._pending.append(
+            ReviewCandidate(openid, text, reason, guess, confidence, at=datetime.now(UTC))
+        )
+
+    async def flush(self) -> None:
+        if self._pending:
+            batch, self._pending = self._pending, []
+            await self.queue.add_many(batch)
+
+    async def run(self, stop: asyncio.Event, every: float = 1.0) -> None:
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=every)
+            try:
+                await self.flush()
+            except Exception:
+                log.exception("queueing messages for review failed")

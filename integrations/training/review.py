@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import builtins
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from integrations.db.models import ReviewItemRow
 from integrations.training.examples import AddResult, TrainingExampleStore
@@ -92,6 +92,18 @@ def _item(row: ReviewItemRow) -> ReviewItem:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class ReviewCandidate:
+    """A message to queue for review (``at``: when it was said; default now)."""
+
+    openid: str
+    text: str
+    reason: str
+    guess: str | None = None
+    confidence: float | None = None
+    at: datetime | None = None
+
+
 class ReviewQueue:
     """Add, list, assign and dismiss review items."""
 
@@ -117,42 +129,52 @@ class ReviewQueue:
     ) -> int | None:
         """Queue a message; returns its id, or ``None`` when skipped (empty, already open,
         too many from this resident) or when the database failed (logged, never raised)."""
+        ids = await self.add_many([ReviewCandidate(openid, text, reason, guess, confidence)])
+        return ids[0] if ids else None
+
+    async def add_many(self, candidates: Sequence[ReviewCandidate]) -> builtins.list[int | None]:
+        """:meth:`add` for several messages in one transaction (the bot queues them in
+        batches, off the reply path)."""
         try:
-            masked = " ".join(mask_pii(text).split())[:MAX_TEXT_CHARS]
-            if not masked:
-                return None
             async with self._sessions() as session, session.begin():
-                same = await session.execute(
-                    select(ReviewItemRow.id)
-                    .where(ReviewItemRow.status == "open", ReviewItemRow.text == masked)
-                    .limit(1)
-                )
-                if same.first() is not None:
-                    return None  # the same question again: one item is enough
-                open_count = (
-                    await session.execute(
-                        select(func.count())
-                        .select_from(ReviewItemRow)
-                        .where(ReviewItemRow.status == "open", ReviewItemRow.openid == openid[:64])
-                    )
-                ).scalar_one()
-                if open_count >= MAX_OPEN_PER_RESIDENT:
-                    return None
-                row = ReviewItemRow(
-                    at=self._clock(),
-                    openid=openid[:64],
-                    text=masked,
-                    reason=reason[:32],
-                    guess=guess[:64] if guess else None,
-                    confidence=float(confidence) if confidence is not None else None,
-                    status="open",
-                )
-                session.add(row)
-                await session.flush()
-                return row.id
+                return [await self._add_one(session, c) for c in candidates]
         except (SQLAlchemyError, OSError, ValueError, TypeError):
-            log.exception("could not queue a message for review")
+            log.exception("could not queue %d messages for review", len(candidates))
+            return [None] * len(candidates)
+
+    async def _add_one(self, session: AsyncSession, candidate: ReviewCandidate) -> int | None:
+        masked = " ".join(mask_pii(candidate.text).split())[:MAX_TEXT_CHARS]
+        if not masked:
             return None
+        openid = candidate.openid[:64]
+        same = await session.execute(
+            select(ReviewItemRow.id)
+            .where(ReviewItemRow.status == "open", ReviewItemRow.text == masked)
+            .limit(1)
+        )
+        if same.first() is not None:
+            return None  # the same question again: one item is enough
+        open_count = (
+            await session.execute(
+                select(func.count())
+                .select_from(ReviewItemRow)
+                .where(ReviewItemRow.status == "open", ReviewItemRow.openid == openid)
+            )
+        ).scalar_one()
+        if open_count >= MAX_OPEN_PER_RESIDENT:
+            return None
+        row = ReviewItemRow(
+            at=candidate.at or self._clock(),
+            openid=openid,
+            text=masked,
+            reason=candidate.reason[:32],
+            guess=candidate.guess[:64] if candidate.guess else None,
+            confidence=float(candidate.confidence) if candidate.confidence is not None else None,
+            status="open",
+        )
+        session.add(row)
+        await session.flush()
+        return row.id
 
     async def list(self, status: str = "open", limit: int = 200) -> builtins.list[ReviewItem]:
         """Items in ``status``: open ones oldest first (work the queue in order), resolved

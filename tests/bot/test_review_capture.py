@@ -4,15 +4,21 @@ queue through the real path (signed /wechat → NLU → policy → review table)
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 from integrations.training.review import ReviewQueue
 from tests.bot.wechat_harness import RunningApp, running_app
 
 
-def _open_items(app: RunningApp) -> list[tuple[str, str]]:
-    items = asyncio.run(ReviewQueue(app.runtime.engine).list("open"))
-    return [(item.text, item.reason) for item in items]
+def _open_items(app: RunningApp, at_least: int) -> list[tuple[str, str]]:
+    """The open items, once the bot's batch (written once a second) has landed."""
+    deadline = time.monotonic() + 10
+    while True:
+        items = asyncio.run(ReviewQueue(app.runtime.engine).list("open"))
+        if len(items) >= at_least or time.monotonic() > deadline:
+            return [(item.text, item.reason) for item in items]
+        time.sleep(0.1)
 
 
 def test_unclear_messages_and_handoffs_are_queued_for_review(tmp_path: Path) -> None:
@@ -21,7 +27,7 @@ def test_unclear_messages_and_handoffs_are_queued_for_review(tmp_path: Path) -> 
         app.post(app.signer.text("o-review-2", "我家那个补贴的事情到底归谁管，电话13812345678"))
         app.post(app.signer.text("o-review-2", "我要找人工客服"))
         app.post(app.signer.text("o-review-3", "医保电子凭证怎么激活"))  # understood: not queued
-        items = _open_items(app)
+        items = _open_items(app, at_least=2)
         texts = [text for text, _ in items]
         assert ("阿巴阿巴阿巴", "fallback") in items or ("阿巴阿巴阿巴", "low_confidence") in items
         assert any("补贴" in text for text in texts)
