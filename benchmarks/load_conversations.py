@@ -374,11 +374,11 @@ class _Player:
         assert isinstance(one, _Answer) and isinstance(two, _Answer)
         return one, two
 
-    async def _late_reply(self, openid: str) -> str | None:
-        """A passive "success" means the reply comes as a customer-service push."""
+    async def _late_reply(self, openid: str, seen: int) -> str | None:
+        """A passive "success" means the reply comes as a customer-service push (the first
+        one after the ``seen`` pushes this resident had before the message was sent)."""
         if self.fake is None:
             return None
-        seen = len(self.fake.delivered_to(openid))
         deadline = time.monotonic() + self.late_wait
         while time.monotonic() < deadline:
             delivered = self.fake.delivered_to(openid)
@@ -424,6 +424,8 @@ class _Player:
                 if step.files_ticket:
                     stats.confirmations[openid] = False
             retry_answer: _Answer | None = None
+            # Counted before sending: a late reply may be pushed before the "success" is read.
+            pushed_before = len(self.fake.delivered_to(openid)) if self.fake is not None else 0
             try:
                 if mode == "inflight":
                     retry = _request(self.signer, openid, step, msg_id)
@@ -466,7 +468,7 @@ class _Player:
             if reply is None and (step.expect or step.files_ticket or step.names_own_ticket):
                 if record:
                     stats.late_pushed += 1
-                reply = await self._late_reply(openid)
+                reply = await self._late_reply(openid, pushed_before)
             if retry_answer is not None and record:
                 if mode == "inflight":
                     stats.retries_inflight += 1
