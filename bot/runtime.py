@@ -7,7 +7,6 @@ API client and the dispatcher with its middlewares and routers. Tests build one 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -37,6 +36,7 @@ from bot.middlewares import (
     ResidentLockMiddleware,
 )
 from bot.middlewares.nlu import NLUMiddleware, Parser
+from bot.periodic import run_every
 from bot.push import CustomerServicePusher
 from bot.wechat.security import AESEnvelope
 from integrations.conversations import ChatLog
@@ -292,13 +292,10 @@ class Runtime:
             text = msg.ticket_filed_later(ticket.id, ticket.department, urgent=ticket.urgent)
             await self.pusher.push_text(str(filing["openid"]), text)
 
-        while not self._worker_stop.is_set():
-            try:
-                await self.deferred.drain(desk.file_deferred, announce)
-            except Exception:
-                log.exception("filing deferred complaints failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._worker_stop.wait(), timeout=interval)
+        async def drain() -> None:
+            await self.deferred.drain(desk.file_deferred, announce)
+
+        await run_every(interval, self._worker_stop, drain, "filing deferred complaints")
 
     async def close(self) -> None:
         self._worker_stop.set()

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from bot.dialogue.ports import ChatLine, TicketView
+from bot.periodic import run_every
 from integrations.db import database_unavailable
 from integrations.handoffs import HandoffService
 from integrations.state import KeyValueStore
@@ -131,13 +131,7 @@ class ServiceTicketDesk:
             log.warning("database unreachable: %d inbound times wait", len(items))
 
     async def run_inbound_flusher(self, stop: asyncio.Event, every: float = 1.0) -> None:
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=every)
-            try:
-                await self.flush_inbound()
-            except Exception:
-                log.exception("writing inbound times failed")
+        await run_every(every, stop, self.flush_inbound, "writing inbound times")
 
 
 class ServiceHandoffDesk:
@@ -201,10 +195,4 @@ class BufferedReview:
             await self.queue.add_many(batch)
 
     async def run(self, stop: asyncio.Event, every: float = 1.0) -> None:
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=every)
-            try:
-                await self.flush()
-            except Exception:
-                log.exception("queueing messages for review failed")
+        await run_every(every, stop, self.flush, "queueing messages for review")

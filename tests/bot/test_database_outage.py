@@ -4,8 +4,6 @@ database is back it is filed exactly once and its number pushed to the resident.
 
 from __future__ import annotations
 
-import os
-import secrets
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,21 +13,15 @@ import psycopg
 import pytest
 
 from tests.bot.wechat_harness import RunningApp, running_app
-from tests.conftest import POSTGRES_TEST_URL, require_server
+from tests.conftest import POSTGRES_TEST_URL
+from tests.support.postgres import own_schema
 from tests.support.tcp_proxy import TCPProxy, tcp_proxy
 
 
 @pytest.fixture
 def pg_schema() -> Iterator[str]:
-    require_server("PostgreSQL", "127.0.0.1", 5432)
-    schema = f"intake_outage_{os.getpid()}_{secrets.token_hex(4)}"
-    with psycopg.connect(POSTGRES_TEST_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
+    with own_schema("intake_outage") as schema:
         yield schema
-    finally:
-        with psycopg.connect(POSTGRES_TEST_URL, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 def _tickets_of(schema: str, openid: str) -> list[str]:

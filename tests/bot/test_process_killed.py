@@ -5,7 +5,6 @@ continue the same conversation and file exactly one ticket."""
 from __future__ import annotations
 
 import os
-import secrets
 import signal
 import socket
 import subprocess
@@ -25,6 +24,7 @@ from integrations.db.migrate import upgrade_database
 from integrations.wechat.fake_server import FakeWeChatAPI
 from tests.bot.wechat_harness import APP_ID, APP_SECRET, TOKEN, shared_model_dir
 from tests.conftest import POSTGRES_TEST_URL, REDIS_TEST_URL, require_server
+from tests.support.postgres import own_schema
 
 
 def _free_port() -> int:
@@ -35,17 +35,10 @@ def _free_port() -> int:
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    require_server("PostgreSQL", "127.0.0.1", 5432)
-    schema = f"intake_kill_{os.getpid()}_{secrets.token_hex(4)}"
-    with psycopg.connect(POSTGRES_TEST_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    url = f"{POSTGRES_TEST_URL}?options={quote(f'-csearch_path={schema}')}"
-    try:
+    with own_schema("intake_kill") as schema:
+        url = f"{POSTGRES_TEST_URL}?options={quote(f'-csearch_path={schema}')}"
         upgrade_database(url)  # once, before both processes start
         yield url
-    finally:
-        with psycopg.connect(POSTGRES_TEST_URL, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 def _start(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
