@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from integrations.db.models import AuditRow
+from integrations.db.models import AuditRow, utcnow
 
 __all__ = ["AuditEntry", "AuditLog"]
 
@@ -27,15 +27,12 @@ class AuditEntry:
     ip: str | None
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
 
 class AuditLog:
     """Record and read audited actions. ``action`` is a dotted verb such as
     ``ticket.reveal`` or ``faq.update``; ``target`` names the object (``ticket:…``)."""
 
-    def __init__(self, engine: AsyncEngine, *, clock: Callable[[], datetime] = _utcnow) -> None:
+    def __init__(self, engine: AsyncEngine, *, clock: Callable[[], datetime] = utcnow) -> None:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         self._clock = clock
 

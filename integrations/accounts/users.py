@@ -6,7 +6,7 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from integrations.db.models import UserRow
+from integrations.db.models import UserRow, utcnow
 from integrations.errors import IntakeError
 
 __all__ = ["ROLES", "AccountError", "User", "UserStore", "generate_password"]
@@ -53,9 +53,6 @@ def generate_password() -> str:
     return "".join(secrets.choice(alphabet) for _ in range(16))
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
 
 def _user(row: UserRow) -> User:
     return User(row.id, row.username, row.display_name, row.role, row.active)
@@ -64,7 +61,7 @@ def _user(row: UserRow) -> User:
 class UserStore:
     """Create, authenticate and list console users."""
 
-    def __init__(self, engine: AsyncEngine, *, clock: Callable[[], datetime] = _utcnow) -> None:
+    def __init__(self, engine: AsyncEngine, *, clock: Callable[[], datetime] = utcnow) -> None:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         self._clock = clock
 

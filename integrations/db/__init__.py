@@ -6,5 +6,12 @@ from integrations.db.engine import (
     database_unavailable,
     normalize_database_url,
 )
+from integrations.db.models import utcnow
 
-__all__ = ["create_engine", "database_reachable", "database_unavailable", "normalize_database_url"]
+__all__ = [
+    "create_engine",
+    "database_reachable",
+    "database_unavailable",
+    "normalize_database_url",
+    "utcnow",
+]

@@ -47,7 +47,13 @@ __all__ = [
     "TrainingExampleRow",
     "UTCDateTime",
     "UserRow",
+    "utcnow",
 ]
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware in UTC (every time in the database is)."""
+    return datetime.now(UTC)
+
 
 # Named constraints, so migrations can refer to them on every backend.
 NAMING_CONVENTION = {

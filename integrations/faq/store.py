@@ -9,20 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from integrations.db.models import FAQTopicRow
+from integrations.db.models import FAQTopicRow, utcnow
 from nlu.faq_retrieval import FAQTopic
 
 __all__ = ["FAQConflict", "FAQRecord", "FAQStore"]
 
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def _topic(row: FAQTopicRow) -> FAQTopic:
@@ -65,7 +62,7 @@ def _record(row: FAQTopicRow) -> FAQRecord:
 class FAQStore:
     """Read, seed and edit FAQ topics."""
 
-    def __init__(self, engine: AsyncEngine, *, clock: Callable[[], datetime] = _utcnow) -> None:
+    def __init__(self, engine: AsyncEngine, *, clock: Callable[[], datetime] = utcnow) -> None:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         self._clock = clock
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from integrations.db.models import HandoffMessageRow, HandoffRow
+from integrations.db.models import HandoffMessageRow, HandoffRow, utcnow
 from integrations.errors import IntakeError
 from integrations.state import KeyValueStore
 
@@ -101,9 +101,6 @@ class Handoff:
         return data
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
 
 class HandoffService:
     """Start, record, list, answer and close handoffs."""
@@ -113,7 +110,7 @@ class HandoffService:
         engine: AsyncEngine,
         store: KeyValueStore,
         *,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         self._store = store

@@ -12,23 +12,18 @@ the lease run out and another one claims the job again.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from integrations.db.models import DispatchJobRow, PushJobRow
+from integrations.db.models import DispatchJobRow, PushJobRow, utcnow
 
 __all__ = ["Clock", "claim_due", "dialect_name", "insert_for", "utcnow"]
 
 Clock = Callable[[], datetime]
-
-
-def utcnow() -> datetime:
-    """The current time, timezone-aware in UTC (every time in the store is)."""
-    return datetime.now(UTC)
 
 
 def dialect_name(session: AsyncSession) -> str:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from integrations.db.models import FAQTopicRow, TrainingExampleRow
+from integrations.db.models import FAQTopicRow, TrainingExampleRow, utcnow
 from nlu.training_data import (
     DEFAULT_DATA_DIR,
     Example,
@@ -59,9 +59,6 @@ MAX_TEXT_CHARS = 500
 #: Largest YAML document the import accepts (about 40 000 short examples).
 MAX_IMPORT_CHARS = 2_000_000
 
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +150,7 @@ class TrainingExampleStore:
         engine: AsyncEngine,
         *,
         data_dir: str | Path = DEFAULT_DATA_DIR,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         self._data_dir = Path(data_dir)

@@ -33,7 +33,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,7 @@ from sklearn.model_selection import train_test_split
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from integrations.db.models import ModelReleaseRow
+from integrations.db.models import ModelReleaseRow, utcnow
 from integrations.faq import FAQStore
 from integrations.state import KeyValueStore
 from integrations.training.examples import TrainingExampleStore
@@ -88,9 +88,6 @@ MIN_EXAMPLES = 5
 #: Artifacts kept in the model directory (older unpublished ones are pruned).
 KEEP_ARTIFACTS = 10
 
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def trainable(
@@ -171,7 +168,7 @@ def _release(row: ModelReleaseRow) -> Release:
 class ModelReleases:
     """The ``model_releases`` table."""
 
-    def __init__(self, engine: AsyncEngine, *, clock: Callable[[], datetime] = _utcnow) -> None:
+    def __init__(self, engine: AsyncEngine, *, clock: Callable[[], datetime] = utcnow) -> None:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         self._clock = clock
 
@@ -226,7 +223,7 @@ class TrainingJobs:
         faq_store: FAQStore,
         examples: TrainingExampleStore | None = None,
         lock_ttl: float = 30 * 60.0,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._store = store
         self._nlu = nlu

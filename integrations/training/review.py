@@ -14,13 +14,13 @@ import builtins
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from integrations.db.models import ReviewItemRow
+from integrations.db.models import ReviewItemRow, utcnow
 from integrations.training.examples import AddResult, TrainingExampleStore
 from nlu.pii import mask_pii
 
@@ -41,9 +41,6 @@ MAX_TEXT_CHARS = 500
 #: Open items one resident may have at a time; more are dropped (a flood is not data).
 MAX_OPEN_PER_RESIDENT = 30
 
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +109,7 @@ class ReviewQueue:
         engine: AsyncEngine,
         *,
         examples: TrainingExampleStore | None = None,
-        clock: Callable[[], datetime] = _utcnow,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         self.examples = examples or TrainingExampleStore(engine, clock=clock)
