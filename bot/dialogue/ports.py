@@ -65,7 +65,8 @@ class HandoffDesk(Protocol):
 class ChatMemory(Protocol):
     """The recent lines of each resident's chat."""
 
-    async def append(self, openid: str, role: str, text: str) -> None: ...
+    async def append(self, openid: str, role: str, text: str) -> list[ChatLine]:
+        """Add a line; returns the recent lines, this one last."""
 
     async def recent(self, openid: str) -> list[ChatLine]: ...
 

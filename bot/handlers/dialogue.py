@@ -127,9 +127,10 @@ class Conversation:
         data = await fsm.get_data()
         state = DialogueState.from_dict(data.get("dialogue"))
         await self.tickets.record_inbound(message.openid)
-        earlier = await self.chat.recent(message.openid) if self.chat else []
+        earlier: list[dict[str, str]] = []
         if self.chat:
-            await self.chat.append(message.openid, "resident", _transcript_text(message))
+            said = _transcript_text(message)
+            earlier = (await self.chat.append(message.openid, "resident", said))[:-1]
         decision = decide(state, turn, await self.context(message.openid, state, turn))
         # Actions first: one that cannot be carried out may replace the planned replies.
         results = [await self.perform(message, decision, action) for action in decision.actions]

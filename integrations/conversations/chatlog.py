@@ -54,10 +54,13 @@ class ChatLog:
             return []
         return lines if isinstance(lines, list) else []
 
-    async def append(self, openid: str, role: str, text: str) -> None:
-        if not text:
-            return
+    async def append(self, openid: str, role: str, text: str) -> list[dict[str, str]]:
+        """Add a line; returns the resident's recent lines, this one last."""
         lines = await self.recent(openid)
+        if not text:
+            return lines
         lines.append({"at": self._clock(), "role": role, "text": mask_id_numbers(text)[:MAX_LINE]})
-        payload = json.dumps(lines[-self.keep :], ensure_ascii=False).encode()
+        lines = lines[-self.keep :]
+        payload = json.dumps(lines, ensure_ascii=False).encode()
         await self._store.set(self._key(openid), payload, ttl=self.ttl)
+        return lines
