@@ -184,10 +184,6 @@ class TicketService:
         is_urgent = taxonomy.is_urgent(category) if urgent is None else bool(urgent)
         if actor is None:
             actor = f"resident:{openid}" if openid and channel == "wechat" else "staff"
-        if source_key is not None:
-            existing = await self._by_source_key(source_key)
-            if existing is not None:
-                return existing
         now = self.now()
         sla = self.core.sla
         try:
@@ -198,7 +194,9 @@ class TicketService:
                 source_key=source_key, now=now, sla=sla,
             )
         except IntegrityError:
-            # The same message filed concurrently (another process): keep that ticket.
+            # The same message filed before (a retry, a deferred filing done twice) or at
+            # this moment by another process: keep that ticket. The unique key decides, so
+            # the usual case costs no extra read.
             if source_key is None:
                 raise
             existing = await self._by_source_key(source_key)
