@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import httpx
@@ -21,17 +22,11 @@ def console_app(tmp_path: Path) -> Iterator[RunningApp]:
 
 @pytest.fixture
 def staff(console_app: RunningApp) -> Iterator[httpx.Client]:
-    client = login(console_app.url, *STAFF)
-    try:
+    with closing(login(console_app.url, *STAFF)) as client:
         yield client
-    finally:
-        client.close()
 
 
 @pytest.fixture
 def admin(console_app: RunningApp) -> Iterator[httpx.Client]:
-    client = login(console_app.url, *ADMIN)
-    try:
+    with closing(login(console_app.url, *ADMIN)) as client:
         yield client
-    finally:
-        client.close()

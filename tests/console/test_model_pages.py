@@ -11,6 +11,7 @@ import asyncio
 import re
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -43,11 +44,8 @@ def model_app(tmp_path: Path) -> Iterator[RunningApp]:
 
 @pytest.fixture
 def admin_client(model_app: RunningApp) -> Iterator[httpx.Client]:
-    client = login(model_app.url, *ADMIN)
-    try:
+    with closing(login(model_app.url, *ADMIN)) as client:
         yield client
-    finally:
-        client.close()
 
 
 def _nlu(app: RunningApp) -> NLUService:
