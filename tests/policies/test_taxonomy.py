@@ -21,7 +21,7 @@ def test_packaged_copy_matches_shared() -> None:
 def test_taxonomy_content() -> None:
     taxonomy = load_taxonomy()
     assert len(taxonomy.of_kind("control")) == 10
-    assert len(taxonomy.report_ids) == 20
+    assert len(taxonomy.report_ids) == 30
     assert len(taxonomy.faq_ids) == 24
     assert taxonomy.department("report.streetlight") == "市政照明管理处"
     assert taxonomy.is_urgent("report.elevator") and not taxonomy.is_urgent("report.noise")
