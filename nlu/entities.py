@@ -12,40 +12,36 @@ This is what keeps ``20261123-0042`` (ticket), ``110105199001011234`` (ID),
 
 Values are normalised: phones are digits only (``13812345678``; landlines keep the area
 code, ``01012345678``, an extension follows a dash), ID numbers are ALWAYS masked
-(``110105********1234``), ticket ids are ``YYYYMMDD-NNNN``, times and addresses are the
-normalised matched text.
+(``110105********1234``), ticket ids are ``YYYYMMDD-NNNN``, times are the normalised
+matched text.  An address's value keeps the resident's own letters, digits and widths
+(``C5栋``, ``Ｂ区``: a lower-cased ``c5栋`` is not the building's name); only traditional
+characters become simplified (``朝陽區`` → ``朝阳区``) so routing keywords match.
 
-Addresses are recognised from components — administrative divisions (a gazetteer in
-``nlu/resources/admin_divisions.txt``), named roads, estates and landmarks (a name plus a
-suffix such as 路/小区/地铁站), building/unit/room numbers and relational words (门口,
-对面, 东门…) — and the maximal run of adjacent components is one entity.
-:func:`address_specificity` grades a location from "vague" (小区门口, 我家楼下) to "exact"
-(幸福小区3号楼2单元502室); :func:`is_specific_location` says whether it is precise enough
-to send someone.
+Addresses come from :mod:`nlu.address` (estates of any name, roads, crossings, landmarks,
+villages, divisions; see docs/address.md).  ``Specificity``, ``address_specificity`` and
+``is_specific_location`` are re-exported from there for existing callers.
 
-Design choices worth knowing:
-
-* ``马路上`` / ``马路边`` and ``我家楼下`` are extracted as (vague) places: the dialogue can
-  then ask "which road?" instead of "where?".  A bare ``路上`` or ``门口`` is not.
-* A bare district name (朝阳, 南山, 西湖 …) is a place only next to another address part
-  (朝阳望京街道); bare province/prefecture names count on their own unless they are also
-  everyday words (中山, 大庆, 日照 … marked ``~`` in the gazetteer).
-* Phones in Chinese digits (voice input) are taken only when exactly 11 digits form a
-  valid mobile number.
+Design choice worth knowing: phones in Chinese digits (voice input) are taken only when
+exactly 11 digits form a valid mobile number.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from enum import IntEnum
-from functools import cache
-from importlib import resources
 from typing import Final
 
-from nlu.normalize import normalize_aligned
+from nlu.address import (
+    PlaceSpan,
+    Specificity,
+    address_specificity,
+    is_specific_location,
+    scan_places,
+    trie_regex,
+)
+from nlu.normalize import AlignedText, normalize_aligned
 from nlu.pii import mask_id_number
 
 __all__ = [
@@ -78,41 +74,10 @@ class Entity:
 
 # =========================================================================== helpers
 
-_Trie = dict[str, "_Trie"]
-
-
-def _trie_regex(words: Iterable[str]) -> str:
-    """An alternation of ``words`` factored into a trie, longest match first.
-
-    Python's ``re`` tries alternatives one by one; with hundreds of place names a flat
-    alternation costs tens of microseconds per message, the trie form about one.
-    """
-    trie: _Trie = {}
-    for word in words:
-        node = trie
-        for ch in word:
-            node = node.setdefault(ch, {})
-        node[""] = {}
-
-    def build(node: _Trie) -> str:
-        branches = [re.escape(ch) + build(child) for ch, child in sorted(node.items()) if ch]
-        if not branches:
-            return ""
-        body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
-        if "" in node:
-            return f"(?:{body})?"
-        return body
-
-    return build(trie)
-
 
 def _words(text: str) -> list[str]:
     """Split a space-separated word list (long lists read better as one string)."""
     return text.split()
-
-
-def _is_cjk(ch: str) -> bool:
-    return "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf"
 
 
 def _free(claimed: bytearray, start: int, end: int) -> bool:
@@ -418,7 +383,7 @@ _DAY_WORDS: Final = frozenset(
     )
 )
 _DAY_REL = (
-    f"(?:{_trie_regex(_DAY_WORDS)}"
+    f"(?:{trie_regex(_DAY_WORDS)}"
     # 最近的医院 is "the nearest hospital"; 五一路 / 五一广场 are places.
     r"|最近(?!的)|五一(?![路街广大]))"
 )
@@ -428,7 +393,7 @@ _PART_WORDS: Final = frozenset(
         "半夜 深夜 午夜 白天 黑夜"
     )
 )
-_PART = f"(?:{_trie_regex(_PART_WORDS)})"
+_PART = f"(?:{trie_regex(_PART_WORDS)})"
 _DURATION = (
     r"(?<![\d.])(?:第|好|近|快|大|将近|差不多)?"
     rf"(?:\d+(?:\.\d+)?|[{_CN_NUM}百几]+|半)"
@@ -480,420 +445,31 @@ def _find_times(s: str, claimed: bytearray, out: list[tuple[int, int, str, str]]
 # =========================================================================== addresses
 
 
-class Specificity(IntEnum):
-    """How precisely a location pins down a place."""
-
-    NONE = 0  # not a location
-    VAGUE = 1  # a place without a name: 小区门口, 我家楼下, 马路上, 3号楼2单元
-    AREA = 2  # a named area or line: 朝阳区, 望京街道, 幸福路, 幸福小区
-    SPECIFIC = 3  # someone can be sent: 幸福路88号, 幸福小区3号楼, 幸福小区门口, 望京地铁站
-    EXACT = 4  # down to the door: 幸福小区3号楼2单元502室
-
-
-@dataclass(frozen=True, slots=True)
-class _Suffix:
-    kind: str  # road / estate / poi / area / vague
-    min_name: int  # name length needed for a named place; 0: the word is a name itself
-    bare: bool  # kept without a name (then only counts with a relational word)
-    not_before: str = ""  # characters that must not follow (路灯, 广场舞, 弄坏)
+def _find_addresses(
+    s: str,
+    text: str,
+    aligned: AlignedText,
+    claimed: bytearray,
+    out: list[tuple[int, int, str, str]],
+) -> None:
+    """Places from :mod:`nlu.address`, valued in the resident's own characters."""
+    for place in scan_places(s, claimed):
+        out.append((place.start, place.end, "address", _as_typed(s, text, aligned, place)))
 
 
-_ROAD = "road"
-_ESTATE = "estate"
-_POI = "poi"
-_AREA_KIND = "area"  # 街道 / 镇 / 乡 / 村 / 社区 / 县 / 开发区
-_ADMIN = "admin"  # gazetteer province / prefecture / district
-_VAGUE = "vague"  # 我家, 马路: places only with a relational word
-_BUILDING = "building"
-_UNIT = "unit"
-_ROOM = "room"
-_FLOOR = "floor"
-_HOUSE = "house"  # 88号, 88号院
-_LANE = "lane"  # 123弄
-_SHORTHAND = "shorthand"  # 3-2-502
+def _as_typed(s: str, text: str, aligned: AlignedText, place: PlaceSpan) -> str:
+    """The place as the resident typed it (``C5栋``, ``Ｂ区``), traditional → simplified.
 
-_SUFFIXES: Final[dict[str, _Suffix]] = {
-    # roads
-    "路": _Suffix(_ROAD, 2, False, "灯费线由途程况政障基肩沿网标径子数牌"),
-    "大道": _Suffix(_ROAD, 2, False),
-    "大街": _Suffix(_ROAD, 2, False),
-    "街": _Suffix(_ROAD, 2, False, "道坊头舞区"),
-    "巷": _Suffix(_ROAD, 2, False, "子战"),
-    "胡同": _Suffix(_ROAD, 2, False),
-    "弄": _Suffix(_ROAD, 2, False, "坏脏乱得到的好清明完成出掉堂"),
-    # sub-district units
-    "街道办事处": _Suffix(_AREA_KIND, 2, True),
-    "街道办": _Suffix(_AREA_KIND, 2, True),
-    "街道": _Suffix(_AREA_KIND, 2, True),
-    "社区居委会": _Suffix(_AREA_KIND, 2, True),
-    "居委会": _Suffix(_AREA_KIND, 2, True),
-    "村委会": _Suffix(_AREA_KIND, 2, True),
-    "社区": _Suffix(_AREA_KIND, 2, True),
-    "镇": _Suffix(_AREA_KIND, 2, False, "压静定长痛守"),
-    "乡": _Suffix(_AREA_KIND, 2, False, "下村亲音镇愁"),
-    "村": _Suffix(_AREA_KIND, 2, False, "民委长"),
-    "县": _Suffix(_AREA_KIND, 2, False, "长委"),
-    "开发区": _Suffix(_AREA_KIND, 0, True),
-    "高新区": _Suffix(_AREA_KIND, 0, True),
-    "经开区": _Suffix(_AREA_KIND, 0, True),
-    "新区": _Suffix(_AREA_KIND, 2, False),
-    "工业园区": _Suffix(_AREA_KIND, 2, True),
-    "工业园": _Suffix(_AREA_KIND, 2, True),
-    "产业园": _Suffix(_AREA_KIND, 2, True),
-    "科技园": _Suffix(_AREA_KIND, 2, True),
-    "园区": _Suffix(_AREA_KIND, 2, True),
-    # estates and buildings
-    "小区": _Suffix(_ESTATE, 2, True),
-    "花园": _Suffix(_ESTATE, 2, True),
-    "家园": _Suffix(_ESTATE, 2, False),
-    "新村": _Suffix(_ESTATE, 2, False),
-    "公寓": _Suffix(_ESTATE, 2, True),
-    "大厦": _Suffix(_ESTATE, 2, True),
-    "广场": _Suffix(_ESTATE, 2, True, "舞"),
-    "苑": _Suffix(_ESTATE, 2, False),
-    "里": _Suffix(_ESTATE, 2, False, "面边头外屋"),
-    "大院": _Suffix(_ESTATE, 2, True),
-    "家属院": _Suffix(_ESTATE, 2, True),
-    "家属楼": _Suffix(_ESTATE, 2, True),
-    "宿舍楼": _Suffix(_ESTATE, 2, True),
-    "宿舍": _Suffix(_ESTATE, 2, True),
-    "山庄": _Suffix(_ESTATE, 2, False),
-    "公馆": _Suffix(_ESTATE, 2, False),
-    "别墅区": _Suffix(_ESTATE, 2, True),
-    "别墅": _Suffix(_ESTATE, 2, False),
-    "城": _Suffix(_ESTATE, 2, False, "管市区里外乡中墙门楼际"),
-    "府": _Suffix(_ESTATE, 2, False, "上里"),
-    "园": _Suffix(_ESTATE, 2, False, "区长林艺丁"),
-    "大楼": _Suffix(_ESTATE, 2, True),
-    "写字楼": _Suffix(_ESTATE, 2, True),
-    "办公楼": _Suffix(_ESTATE, 2, True),
-    "教学楼": _Suffix(_ESTATE, 2, True),
-    "住宅楼": _Suffix(_ESTATE, 2, True),
-    "综合楼": _Suffix(_ESTATE, 2, True),
-    "商务楼": _Suffix(_ESTATE, 2, True),
-    # landmarks
-    **{
-        word: _Suffix(_POI, 2, True)
-        for word in _words(
-            "地铁站 地铁口 公交站 公交车站 车站 火车站 高铁站 汽车站 客运站 加油站 充电站 "
-            "垃圾站 变电站 菜市场 农贸市场 菜场 市场 超市 商场 购物中心 步行街 商业街 "
-            "学校 小学 中学 大学 学院 幼儿园 医院 卫生院 卫生服务中心 诊所 药店 公园 银行 "
-            "派出所 警务室 政府 服务中心 停车场 体育馆 体育场 图书馆 博物馆 电影院 剧院 "
-            "酒店 宾馆 饭店 餐厅 立交桥 天桥 大桥 隧道 地下通道 工地 工厂 码头 机场"
-        )
-    },
-    "站": _Suffix(_POI, 2, False, "着住起在岗长点台出立"),
-    "桥": _Suffix(_POI, 2, False, "梁牌"),
-    "厂": _Suffix(_POI, 2, False, "家商长房区"),
-    "寺": _Suffix(_POI, 2, False),
-    "庙": _Suffix(_POI, 2, False),
-    # vague anchors: places only with a relational word (我家楼下, 马路上)
-    **{
-        word: _Suffix(_VAGUE, 0, True)
-        for word in _words("我家 我们家 咱家 俺家 他家 她家 你家 家 马路")
-    },
-}
-# Roads whose name ends like this are common nouns, not names (过马路, 高速公路, 修路).
-_GENERIC_ROAD_PREV: Final = frozenset(
-    "马道铁线电思出走迷修退问带让绕挡断短套岔弯近半活死网土小公末歧夜赶引拦堵封抢挖铺筑改上"
-)
-# Characters that never belong to a place name: a name stops before them.
-_STOP_CHARS: Final = frozenset(
-    "在住是到的我你他她它们从于往去向了就都也还很说问请帮要想能会把被让给对没不吗呢吧啊呀哦嗯"
-    "这那哪咱有个条些么什啥谁怎为因所但而却又再才刚已得着过与及或跟并该每"
-)
-_STOP_WORDS_RE = re.compile(
-    "一下|一趟|附近|旁边|对面|门口|楼下|楼上|隔壁|里面|外面|上面|下面|前面|后面|关于|反映|"
-    "投诉|举报|咨询|地址|位置|住址|现在|目前|今天|昨天|晚上|早上|情况|问题|一直|经常|总是|"
-    "老是|所在|居住|家住|位于|搬到|市民|居民|业主|老人|孩子|小孩|物业|一个|一条|一栋|整个|"
-    "这边|那边|这里|那里|哪里|东西|所有|全部|我家|家里|本人|你好|您好|另外|然后|其实|比如|"
-    "例如|包括|尤其|特别|好像|如果|虽然|同时|之前|之后|以前|以后|顺便|麻烦|谢谢|帮忙|报修|"
-    "处理|解决|看看|小区|还有|以及"
-)
-_MAX_NAME: Final = 8
-_REL_MULTI = (
-    "大门口|门口|大门|旁边|附近|对面|周边|周围|边上|隔壁|拐角处|拐角|十字路口|交叉口|交汇处|"
-    "路口|[东西南北正后侧]门|[东西南北中]段|[东西南北]{1,2}(?:侧|边|角|面)|楼下|楼上|楼道里|楼道|里面|外面|"
-    "前面|后面|底下|下面|门前|[a-z]\\d{0,2}出?口|出口|入口"
-)
-_REL_MULTI_RE = re.compile(f"(?:{_REL_MULTI})")
-_REL_SINGLE: Final[dict[str, str]] = {
-    _ROAD: "上边口",
-    _VAGUE: "上边里",
-    _ESTATE: "里",
-    _POI: "里",
-    _AREA_KIND: "里",
-}
-_VAGUE_HOME_PREV: Final = frozenset("大回全国专作商店住老管农酒买卖厂人东船行私娘婆搬离成安")
-
-_NUM = r"(?:\d{1,5}|[零〇一二两三四五六七八九十百]{1,4})"
-_NUMBER_COMP_RE = re.compile(
-    r"(?<![\d.a-z])(?:"
-    r"(?P<shorthand>\d{1,3}-\d{1,2}-\d{2,4})(?![\d-])"
-    rf"|(?P<building>(?:{_NUM}号楼|(?:\d{{1,4}}[a-z]?|[a-z]\d{{0,2}})(?:号楼|栋|幢|座)))"
-    rf"|(?P<unit>{_NUM}单元)"
-    rf"|(?P<room>{_NUM}(?:室|号房|房间))"
-    rf"|(?P<floor>{_NUM}层|\d{{1,2}}楼(?![道梯顶房]))"
-    rf"|(?P<lane>\d{{1,4}}弄)"
-    rf"|(?P<house>\d{{1,5}}(?:[-之]\d{{1,4}})?号(?:院)?(?![线码楼房]|门(?!口|前))|{_NUM}号院)"
-    r")"
-)
-_NUMBER_TRIGGER_RE = re.compile(r"[\d零〇一二两三四五六七八九十百a-z]")
-_BARE_ROOM_RE = re.compile(r"\d{3,4}(?![\d号楼栋层室单元a-z])")
-
-
-@dataclass(slots=True)
-class _Comp:
-    start: int
-    end: int
-    kind: str
-    named: bool = True
-    weak: bool = False
-    rel: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class _Gazetteer:
-    names_re: re.Pattern[str]  # every full name and alias, longest match first
-    full: frozenset[str]  # names with their suffix: 北京市, 朝阳区
-    weak_bare: frozenset[str]  # aliases that are places only next to another component
-
-
-@cache
-def _gazetteer() -> _Gazetteer:
-    """Load the administrative-division names once (on first address extraction)."""
-    text = resources.files("nlu.resources").joinpath("admin_divisions.txt").read_text("utf-8")
-    full: set[str] = set()
-    strong: set[str] = set()
-    weak: set[str] = set()
-    for line in text.splitlines():
-        parts = line.split()
-        if not parts or parts[0].startswith("#"):
-            continue
-        level, name, *aliases = parts
-        full.add(name)
-        for alias in aliases:
-            bare = alias.lstrip("~")
-            if level == "D" or alias.startswith("~"):
-                weak.add(bare)
-            else:
-                strong.add(bare)
-    weak -= strong
-    return _Gazetteer(
-        names_re=re.compile(_trie_regex(full | strong | weak)),
-        full=frozenset(full),
-        weak_bare=frozenset(weak - full),
-    )
-
-
-_SUFFIX_RE = re.compile(_trie_regex(_SUFFIXES))
-
-
-def _name_start(s: str, start: int, taken: bytearray) -> int:
-    """Walk left from a suffix over the characters that can form its place name."""
-    i = start
-    while i > 0 and start - i < _MAX_NAME:
-        ch = s[i - 1]
-        if taken[i - 1] or ch in _STOP_CHARS or not (_is_cjk(ch) or "a" <= ch <= "z"):
-            break
-        i -= 1
-    if i < start:
-        # Cut at the last filler word inside the candidate ("反映一下幸福路" → 幸福).
-        last = None
-        for last in _STOP_WORDS_RE.finditer(s, i, start):  # noqa: B007 - we want the last
-            pass
-        if last is not None:
-            i = last.end()
-    return i
-
-
-def _address_components(s: str, claimed: bytearray) -> list[_Comp]:
-    """Find the address components of ``s`` outside the ``claimed`` characters."""
-    gaz = _gazetteer()
-    taken = bytearray(claimed)
-    comps: list[_Comp] = []
-
-    def add(comp: _Comp) -> None:
-        comps.append(comp)
-        _claim(taken, comp.start, comp.end)
-
-    # 1. Administrative divisions written with their suffix: 北京市, 朝阳区, 浦东新区.
-    #    Bare names (北京, 朝阳) wait for step 4: 中山路 is a road before 中山 is a city.
-    bare_names: list[tuple[int, int, str]] = []
-    for m in gaz.names_re.finditer(s):
-        start, end = m.span()
-        name = m.group()
-        if end == start or not _free(taken, start, end):
-            continue
-        if name not in gaz.full or (name[-1] == "市" and s[end : end + 1] in ("场", "民")):
-            # 南京市场, 北京市民: the bare name may still be a place.
-            bare_names.append((start, end, name))
-            continue
-        add(_Comp(start, end, _ADMIN))
-
-    # 2. Numbers: 3号楼 2单元 502室 88号 3-2-502, and a bare room number after a building.
-    for m in _scan(_NUMBER_TRIGGER_RE, _NUMBER_COMP_RE, s, taken):
-        start, end = m.span()
-        kind = m.lastgroup or _HOUSE
-        if not _free(taken, start, end):
-            continue
-        weak = kind in (_UNIT, _FLOOR, _LANE, _SHORTHAND) or (
-            kind == _HOUSE and not s.endswith("院", start, end)
-        )
-        add(_Comp(start, end, kind, weak=weak))
-        if kind in (_BUILDING, _UNIT):
-            room = _BARE_ROOM_RE.match(s, end)
-            if room and _free(taken, room.start(), room.end()):
-                add(_Comp(room.start(), room.end(), _ROOM))
-
-    # 3. Named places: a name followed by a suffix (幸福路, 幸福小区, 望京地铁站).
-    by_end: dict[int, _Comp] = {}
-    for m in _SUFFIX_RE.finditer(s):
-        start, end = m.span()
-        if end == start or not _free(taken, start, end):
-            continue
-        word = m.group()
-        suffix = _SUFFIXES[word]
-        if suffix.not_before and s[end : end + 1] and s[end] in suffix.not_before:
-            continue
-        if suffix.kind == _VAGUE:
-            if word == "家" and start > 0 and s[start - 1] in _VAGUE_HOME_PREV:
-                continue
-            if _relational(s, end, _VAGUE, taken) is None:
-                continue
-            add(_Comp(start, end, _VAGUE, named=False))
-            continue
-        name_start = _name_start(s, start, taken)
-        comp_start = name_start
-        previous = by_end.get(start)
-        if suffix.kind == _ROAD and previous is not None and name_start == start:
-            # 花园路, 学院路, 大学路: the "name" was read as an estate/landmark first.
-            comps.remove(previous)
-            comp_start = previous.start
-        name = s[comp_start:start]
-        if suffix.kind == _ROAD and name and name[-1] in _GENERIC_ROAD_PREV and word == "路":
-            continue
-        if suffix.min_name == 0 or len(name) >= suffix.min_name:
-            comp = _Comp(comp_start, end, suffix.kind, named=True, weak=word == "里")
-        elif suffix.bare:
-            comp = _Comp(start, end, suffix.kind, named=False, weak=True)
-        else:
-            continue
-        add(comp)
-        by_end[end] = comp
-
-    # 4. Bare province / city / district names (上海, 朝阳 …) where nothing else matched.
-    for start, end, name in bare_names:
-        if name in gaz.full:  # 北京市 in 北京市民: keep only 北京
-            name = name[:-1]
-            end -= 1
-        if _free(taken, start, end):
-            add(_Comp(start, end, _ADMIN, weak=name in gaz.weak_bare))
-
-    comps.sort(key=lambda c: c.start)
-    # Relational words: 门口, 对面, 东门, 地铁站a口 … make a nameless place usable.
-    for comp in comps:
-        for _ in range(2):
-            rel_end = _relational(s, comp.end, comp.kind, taken)
-            if rel_end is None:
-                break
-            _claim(taken, comp.end, rel_end)
-            comp.end = rel_end
-            comp.rel = True
-            comp.weak = False
-    return comps
-
-
-def _relational(s: str, pos: int, kind: str, taken: bytearray) -> int | None:
-    """End of a relational word (门口, 附近, 东门, 上 …) starting at ``pos``, if any."""
-    m = _REL_MULTI_RE.match(s, pos)
-    if m and _free(taken, pos, m.end()):
-        return m.end()
-    singles = _REL_SINGLE.get(kind, "")
-    if singles and s[pos : pos + 1] and s[pos] in singles and not taken[pos]:
-        return pos + 1
-    return None
-
-
-_NUMBER_KINDS: Final = frozenset({_BUILDING, _UNIT, _ROOM, _FLOOR, _HOUSE, _LANE, _SHORTHAND})
-
-
-def _joinable(s: str, left: _Comp, right: _Comp) -> bool:
-    gap = s[left.end : right.start]
-    if gap in ("", " "):
-        return True
-    if gap == "的":
-        return right.kind in _NUMBER_KINDS or right.rel
-    if gap in ("与", "和", "跟", "及", "交"):
-        return left.kind == _ROAD and right.kind == _ROAD
-    return False
-
-
-def _address_groups(s: str, claimed: bytearray) -> list[list[_Comp]]:
-    """Maximal runs of adjacent components that contain at least one strong component."""
-    groups: list[list[_Comp]] = []
-    for comp in _address_components(s, claimed):
-        if groups and _joinable(s, groups[-1][-1], comp):
-            groups[-1].append(comp)
-        else:
-            groups.append([comp])
-    return [group for group in groups if any(not c.weak for c in group)]
-
-
-def _find_addresses(s: str, claimed: bytearray, out: list[tuple[int, int, str, str]]) -> None:
-    for group in _address_groups(s, claimed):
-        start, end = group[0].start, group[-1].end
-        out.append((start, end, "address", s[start:end]))
-        _claim(claimed, start, end)
-
-
-def _group_specificity(group: list[_Comp]) -> Specificity:
-    kinds = [c.kind for c in group if c.named]
-    roads = kinds.count(_ROAD)
-    named_place = bool(roads) or _ESTATE in kinds or _POI in kinds
-    village = any(c.kind == _AREA_KIND and c.named for c in group)
-    # 阳光花园小区北门: the relational word may hang on the unnamed 小区 after the name.
-    rel = any(c.rel for c in group if c.kind in (_ROAD, _ESTATE, _POI, _AREA_KIND))
-    building = any(c.kind in (_BUILDING, _SHORTHAND) for c in group)
-    detail = any(c.kind in (_UNIT, _ROOM, _FLOOR, _SHORTHAND) for c in group)
-    house = any(c.kind in (_HOUSE, _LANE) for c in group)
-    if (named_place or village) and building and detail:
-        return Specificity.EXACT
-    if named_place and (_ROOM in kinds or _SHORTHAND in kinds):
-        return Specificity.EXACT
-    if (
-        (roads and (house or rel or roads >= 2 or building))
-        or (_ESTATE in kinds and (building or rel or house or detail))
-        or _POI in kinds
-        or (village and (building or house))
-    ):
-        return Specificity.SPECIFIC
-    if named_place or village or _ADMIN in kinds:
-        return Specificity.AREA
-    return Specificity.VAGUE
-
-
-def address_specificity(value: str) -> Specificity:
-    """Grade how precisely ``value`` (an address entity's value, or any text) locates a place.
-
-    >>> address_specificity("小区门口"), address_specificity("幸福小区门口")
-    (<Specificity.VAGUE: 1>, <Specificity.SPECIFIC: 3>)
+    Letters, digits and full-width forms keep their case and width (a lower-cased ``c5栋``
+    is not the building's name); CJK characters take the simplified form so that grid
+    routing keywords (``朝阳区``) match a message typed in traditional characters.
     """
-    s = normalize_aligned(value).text
-    groups = _address_groups(s, bytearray(len(s)))
-    if not groups:
-        return Specificity.NONE
-    return max(_group_specificity(group) for group in groups)
-
-
-def is_specific_location(value: str) -> bool:
-    """Whether a location is precise enough to send someone there.
-
-    True for a named road with a house number or an intersection, an estate with a
-    building or a relational word (幸福小区门口), a named landmark (望京地铁站); False
-    for 小区门口, 我家楼下, a district or a road name alone.
-    """
-    return address_specificity(value) >= Specificity.SPECIFIC
+    chars = []
+    for i in range(place.start, place.end):
+        original = text[aligned.offsets[i]]
+        typed_form = original < "\u2e80" or "\uff00" <= original <= "\uffef"
+        chars.append(original if typed_form else s[i])
+    return "".join(chars)
 
 
 # =========================================================================== entry point
@@ -917,7 +493,7 @@ def extract_entities(text: str) -> list[Entity]:
         _find_tickets(s, claimed, found)
         _find_phones(s, claimed, found)
     _find_times(s, claimed, found)
-    _find_addresses(s, claimed, found)
+    _find_addresses(s, text, aligned, claimed, found)
     found.sort()
     entities = []
     for start, end, name, value in found:
