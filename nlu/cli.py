@@ -75,7 +75,13 @@ def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--folds", type=int, default=None, metavar="K", help="k-fold cross-validation"
     )
-    parser.add_argument("--tsv", default=None, metavar="PATH", help="labelled file: label<TAB>text")
+    parser.add_argument(
+        "--tsv",
+        action="append",
+        default=None,
+        metavar="PATH",
+        help="labelled file: label<TAB>text (repeatable)",
+    )
     parser.add_argument(
         "--out",
         default=None,
@@ -125,13 +131,13 @@ def train_main(args: argparse.Namespace) -> int:
 def evaluate_main(args: argparse.Namespace) -> int:
     """Cross-validate and/or evaluate on a TSV; print summaries; write report.md + PNG."""
     folds: int | None = getattr(args, "folds", None)
-    tsv: str | None = getattr(args, "tsv", None)
-    if folds is None and tsv is None:
+    tsvs: list[str] = list(getattr(args, "tsv", None) or [])
+    if folds is None and not tsvs:
         folds = 5
     results: list[EvaluationResult] = []
     topics = load_knowledge_base(DEFAULT_KB_PATH) if DEFAULT_KB_PATH.is_file() else []
     data = load_training_data(_data_paths(args))
-    if tsv is not None:
+    if tsvs:
         # Evaluate the model of the *current* training data: the artifact of that version if
         # one was saved, else a fresh one (saved unpublished, so the next run reuses it).
         config = ModelConfig()
@@ -149,11 +155,16 @@ def evaluate_main(args: argparse.Namespace) -> int:
             "threshold": model.threshold,
             "training examples": len(data.examples),
         }
-        results.append(evaluate_tsv(service.parse, tsv, info=info))
+        results.extend(evaluate_tsv(service.parse, tsv, info=info) for tsv in tsvs)
     if folds is not None:
         results.append(cross_validate(data, folds=folds, topics=topics))
     for result in results:
         print(result.summary())
+        weakest = sorted(result.per_intent, key=lambda m: (m.recall, m.intent))[:3]
+        print(
+            f"  out_of_scope: {result.share_predicted('out_of_scope'):.1%} of messages; "
+            "lowest recall: " + ", ".join(f"{m.intent} {m.recall:.2f}" for m in weakest)
+        )
         for gold, predicted, count in result.confused_pairs[:5]:
             print(f"  confused: {gold} -> {predicted} ({count})")
     out = Path(getattr(args, "out", None) or DEFAULT_REPORT_DIR)

@@ -9,8 +9,15 @@ fusion) and score the final ``intent.name``, i.e. what the bot would act on.
   and blank lines skipped), parsed by a given parse function (e.g. ``NLUService.parse``).
 
 :func:`write_report` writes ``report.md`` (accuracy, macro-F1, per-intent P/R/F1, most
-confused pairs, the errors) and ``confusion.png`` (matplotlib, Agg backend; axis labels are
-the ASCII intent ids, since CJK glyphs are often missing from the available fonts).
+confused pairs, calibration, the errors), ``confusion.png`` and ``reliability.png``
+(matplotlib, Agg backend; axis labels are the ASCII intent ids, since CJK glyphs are often
+missing from the available fonts).
+
+Calibration: a confidence of 0.8 should be right about 80 % of the time, or the thresholds
+of the dialogue policy (act at 0.45, interrupt a form at 0.7) do not mean what they say.
+:func:`calibration` bins the final confidences and compares each bin's mean confidence
+with its accuracy (the reliability diagram) and sums the gaps, weighted by bin size, into
+the expected calibration error (ECE).
 """
 
 from __future__ import annotations
@@ -33,12 +40,16 @@ from nlu.parser import ParserConfig, build_result, faq_examples
 from nlu.training_data import TrainingData
 
 __all__ = [
+    "CalibrationBin",
     "EvaluationResult",
     "IntentMetrics",
+    "calibration",
     "cross_validate",
     "evaluate_model",
     "evaluate_predictions",
     "evaluate_tsv",
+    "expected_calibration_error",
+    "plot_reliability",
     "read_labelled_tsv",
     "write_report",
 ]
@@ -90,13 +101,71 @@ class EvaluationResult:
             if g != p
         ]
 
+    def metrics_of(self, intent: str) -> IntentMetrics | None:
+        """The metrics of one gold intent (``None`` when it has no message in the set)."""
+        return next((m for m in self.per_intent if m.intent == intent), None)
+
+    def share_predicted(self, intent: str) -> float:
+        """Share of all messages predicted as ``intent`` (e.g. how many went out of scope)."""
+        return self.y_pred.count(intent) / len(self.y_pred) if self.y_pred else 0.0
+
+    def precision_of(self, intent: str) -> float | None:
+        """Precision of ``intent`` as a prediction, gold intent or not (``None``: never
+        predicted). Unlike :meth:`metrics_of`, also defined when no gold message has it."""
+        predicted = [g for g, p in zip(self.y_true, self.y_pred, strict=True) if p == intent]
+        return predicted.count(intent) / len(predicted) if predicted else None
+
     def summary(self) -> str:
-        """One line: name, accuracy, macro-F1, zero-recall intents."""
+        """One line: name, accuracy, macro-F1, calibration error, zero-recall intents."""
         zero = ", ".join(self.zero_recall) or "none"
+        ece = expected_calibration_error(calibration(self))
         return (
             f"{self.name}: n={len(self.y_true)} accuracy={self.accuracy:.4f} "
-            f"macro-F1={self.macro_f1:.4f} zero-recall intents: {zero}"
+            f"macro-F1={self.macro_f1:.4f} ECE={ece:.4f} zero-recall intents: {zero}"
         )
+
+
+@dataclass(frozen=True, slots=True)
+class CalibrationBin:
+    """Messages whose final confidence fell in ``[low, high)`` and how often they were right."""
+
+    low: float
+    high: float
+    count: int
+    mean_confidence: float
+    accuracy: float
+
+
+def calibration(result: EvaluationResult, bins: int = 10) -> list[CalibrationBin]:
+    """Equal-width confidence bins over [0, 1] (the last one includes 1.0); empty bins are
+    returned too (count 0), so every diagram has the same x axis."""
+    conf = np.clip(np.asarray(result.confidences, dtype=np.float64), 0.0, 1.0)
+    right = np.asarray(
+        [g == p for g, p in zip(result.y_true, result.y_pred, strict=True)], dtype=np.float64
+    )
+    which = np.minimum((conf * bins).astype(np.int64), bins - 1)
+    out: list[CalibrationBin] = []
+    for b in range(bins):
+        mask = which == b
+        n = int(mask.sum())
+        out.append(
+            CalibrationBin(
+                low=b / bins,
+                high=(b + 1) / bins,
+                count=n,
+                mean_confidence=float(conf[mask].mean()) if n else 0.0,
+                accuracy=float(right[mask].mean()) if n else 0.0,
+            )
+        )
+    return out
+
+
+def expected_calibration_error(bins: Sequence[CalibrationBin]) -> float:
+    """Size-weighted mean gap between confidence and accuracy over the bins."""
+    total = sum(b.count for b in bins)
+    if not total:
+        return 0.0
+    return sum(b.count * abs(b.mean_confidence - b.accuracy) for b in bins) / total
 
 
 def evaluate_predictions(
@@ -207,7 +276,11 @@ def cross_validate(
 
 
 def _markdown(
-    result: EvaluationResult, png_name: str | None, top_pairs: int, max_errors: int
+    result: EvaluationResult,
+    png_name: str | None,
+    top_pairs: int,
+    max_errors: int,
+    reliability_png: str | None = None,
 ) -> str:
     lines = [f"## {result.name}", ""]
     for key, value in result.info.items():
@@ -219,9 +292,41 @@ def _markdown(
         f"- intents with recall 0: {', '.join(result.zero_recall) or 'none'}",
         "",
     ]
+    oos_precision = result.precision_of("out_of_scope")
+    weakest = min(result.per_intent, key=lambda m: (m.recall, m.intent), default=None)
+    lines[-1:-1] = [
+        f"- predicted out_of_scope: {result.share_predicted('out_of_scope'):.1%} of messages"
+        + (f", precision {oos_precision:.3f}" if oos_precision is not None else ""),
+        f"- lowest recall: {weakest.intent} {weakest.recall:.3f}" if weakest else "",
+    ]
     if png_name:
         lines += [f"![confusion matrix]({png_name})", ""]
-    lines += ["### Most confused pairs", "", "| gold | predicted | count |", "| --- | --- | ---: |"]
+    bins = calibration(result)
+    lines += [
+        "### Calibration",
+        "",
+        f"Expected calibration error: {expected_calibration_error(bins):.4f}",
+        "",
+    ]
+    if reliability_png:
+        lines += [f"![reliability diagram]({reliability_png})", ""]
+    lines += [
+        "| confidence | messages | mean confidence | accuracy |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for b in bins:
+        if b.count:
+            lines.append(
+                f"| {b.low:.1f}–{b.high:.1f} | {b.count} | {b.mean_confidence:.3f} "
+                f"| {b.accuracy:.3f} |"
+            )
+    lines += [
+        "",
+        "### Most confused pairs",
+        "",
+        "| gold | predicted | count |",
+        "| --- | --- | ---: |",
+    ]
     for gold, predicted, count in result.confused_pairs[:top_pairs]:
         lines.append(f"| {gold} | {predicted} | {count} |")
     if not result.confused_pairs:
@@ -296,6 +401,62 @@ def plot_confusion(result: EvaluationResult, path: str | Path) -> Path | None:
     return target
 
 
+def plot_reliability(result: EvaluationResult, path: str | Path) -> Path | None:
+    """Write a reliability diagram PNG (accuracy against confidence per bin, with the
+    diagonal of perfect calibration and the bin sizes); ``None`` without matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        log.warning("matplotlib is not installed; reliability diagram skipped")
+        return None
+    bins = calibration(result)
+    ece = expected_calibration_error(bins)
+    fig, (top, bottom) = plt.subplots(
+        2, 1, figsize=(5.5, 6.5), dpi=110, gridspec_kw={"height_ratios": [3, 1]}, sharex=True
+    )
+    try:
+        width = bins[0].high - bins[0].low
+        lefts = [b.low for b in bins]
+        top.bar(
+            lefts,
+            [b.accuracy for b in bins],
+            width=width,
+            align="edge",
+            edgecolor="navy",
+            color="#7aa6d8",
+            label="accuracy",
+        )
+        top.bar(
+            lefts,
+            [b.mean_confidence - b.accuracy if b.count else 0.0 for b in bins],
+            bottom=[b.accuracy for b in bins],
+            width=width,
+            align="edge",
+            color="none",
+            edgecolor="crimson",
+            hatch="//",
+            label="gap to confidence",
+        )
+        top.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect calibration")
+        top.set_ylim(0, 1)
+        top.set_ylabel("accuracy")
+        top.set_title(f"{result.name}: ECE {ece:.3f}")
+        top.legend(loc="upper left", fontsize=8)
+        bottom.bar(lefts, [b.count for b in bins], width=width, align="edge", color="grey")
+        bottom.set_xlim(0, 1)
+        bottom.set_xlabel("confidence")
+        bottom.set_ylabel("messages")
+        fig.tight_layout()
+        target = Path(path)
+        fig.savefig(target)
+    finally:
+        plt.close(fig)
+    return target
+
+
 def write_report(
     results: Sequence[EvaluationResult],
     out_dir: str | Path,
@@ -304,18 +465,32 @@ def write_report(
     top_pairs: int = 15,
     max_errors: int = 200,
 ) -> dict[str, Path]:
-    """Write ``report.md`` and one PNG per result (``confusion.png`` for the first,
-    ``confusion-2.png`` … for the others); return the written paths by name."""
+    """Write ``report.md`` and two PNGs per result (``confusion.png`` and
+    ``reliability.png`` for the first, ``confusion-2.png``/``reliability-2.png`` … for the
+    others); return the written paths by name."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
     sections: list[str] = []
     for n, result in enumerate(results, 1):
-        png_name = "confusion.png" if n == 1 else f"confusion-{n}.png"
+        suffix = "" if n == 1 else f"-{n}"
+        png_name = f"confusion{suffix}.png"
         png = plot_confusion(result, out / png_name)
         if png is not None:
             written[png_name] = png
-        sections.append(_markdown(result, png_name if png else None, top_pairs, max_errors))
+        rel_name = f"reliability{suffix}.png"
+        rel = plot_reliability(result, out / rel_name)
+        if rel is not None:
+            written[rel_name] = rel
+        sections.append(
+            _markdown(
+                result,
+                png_name if png else None,
+                top_pairs,
+                max_errors,
+                rel_name if rel else None,
+            )
+        )
     report = out / "report.md"
     report.write_text(f"# {title}\n\n" + "\n".join(sections), encoding="utf-8")
     written["report.md"] = report

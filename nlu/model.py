@@ -18,13 +18,17 @@ Scoring of one message (all intents at once)::
 
 Out of scope: the ``out_of_scope`` intent is trained like any other, and on top a
 prediction falls back to it when few of the message's character n-grams were ever seen in
-training (``min_coverage``), when the top confidence is below ``threshold``, or when the
-top-two margin is below ``margin``.
+training (``min_coverage``) and the classifier is unsure (``coverage_override``), when the
+top confidence is below ``threshold``, or when the top-two margin is below ``margin``.
+Unseen words alone are not evidence of an off-topic meaning: place names are masked before
+featurising (:func:`nlu.features.mask_place_names`), and a confident prediction on a
+message full of unknown words stands.
 
 Artifacts live under a model directory as ``<version>/model.pkl`` + ``metadata.json``;
 ``LATEST`` names the published one. The version hashes the training data, the model
-configuration, the domain dictionary and :data:`CODE_VERSION`, so identical inputs give
-identical versions (and identical pickle bytes: training is deterministic).
+configuration, the feature-defining sources (:data:`FEATURE_SOURCES`) and
+:data:`CODE_VERSION`, so identical inputs give identical versions (and identical pickle
+bytes: training is deterministic).
 """
 
 from __future__ import annotations
@@ -70,7 +74,7 @@ __all__ = [
 ]
 
 #: Bump when a code change alters what a model computes from the same data.
-CODE_VERSION = "intake-nlu/1"
+CODE_VERSION = "intake-nlu/2"
 #: Default artifact directory (relative to the working directory, like the rest of data/).
 DEFAULT_MODEL_DIR = Path("data/models")
 #: The intent that unrelated or unintelligible messages map to.
@@ -107,6 +111,10 @@ class ModelConfig:
     #: Below this share of known char n-grams (n ≥ 2) the message is out of scope: catches
     #: keyboard mash and foreign scripts, which the classifier has to put somewhere.
     min_coverage: float = 0.15
+    #: A prediction at least this confident stands even when its coverage is low: words
+    #: the model never saw (names of villages, companies, rare terms) are no evidence that
+    #: a message is off-topic; only an unsure guess on unknown words falls back.
+    coverage_override: float = 0.5
     #: Intents returned in ``intent_ranking``.
     ranking_size: int = 10
     seed: int = 20240601
@@ -303,7 +311,8 @@ class IntentModel:
 
         fallback: str | None = None
         if self._oos_index >= 0:
-            if coverage < self.config.min_coverage or not prepared.compact:
+            unsure = predicted == OUT_OF_SCOPE or p_top < self.config.coverage_override
+            if not prepared.compact or (coverage < self.config.min_coverage and unsure):
                 # Checked even when out_of_scope is already on top: there the classifier
                 # only won by its bias, and the confidence should say "unknown", not 0.09.
                 fallback = "unknown_words"
@@ -334,12 +343,30 @@ class IntentModel:
 # --------------------------------------------------------------------------- training
 
 
+#: Files whose content decides what the classifier sees of a message (text preparation,
+#: place-name masking and their word lists): a change to any of them is a new model, even
+#: when nobody remembered to bump :data:`CODE_VERSION`.
+_NLU_DIR = Path(__file__).resolve().parent
+FEATURE_SOURCES: tuple[Path, ...] = (
+    DOMAIN_DICT,
+    _NLU_DIR / "features.py",
+    _NLU_DIR / "normalize.py",
+    _NLU_DIR / "courtesy.py",
+    _NLU_DIR / "address.py",
+    _NLU_DIR / "resources" / "admin_divisions.txt",
+    _NLU_DIR / "resources" / "common_words.txt",
+    _NLU_DIR / "resources" / "name_words.txt",
+)
+
+
 def model_version(data: TrainingData, config: ModelConfig) -> str:
-    """Version id: hash of training data, configuration, domain dictionary and code version."""
+    """Version id: hash of training data, configuration, the feature-defining sources
+    (:data:`FEATURE_SOURCES`) and code version."""
     h = hashlib.sha256()
     h.update(CODE_VERSION.encode())
     h.update(json.dumps(asdict(config), sort_keys=True).encode())
-    h.update(DOMAIN_DICT.read_bytes())
+    for source in FEATURE_SOURCES:
+        h.update(source.read_bytes())
     h.update(data.fingerprint().encode())
     return h.hexdigest()[:16]
 

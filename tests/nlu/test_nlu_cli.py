@@ -101,9 +101,9 @@ def test_argument_helpers_define_the_documented_options() -> None:
     )
     assert train.data == ["a.yml", "b"] and train.no_publish and train.model_dir is None
     ev = _parser(add_evaluate_arguments).parse_args(
-        ["--folds", "3", "--tsv", "x.tsv", "--out", "r"]
+        ["--folds", "3", "--tsv", "x.tsv", "--tsv", "y.tsv", "--out", "r"]
     )
-    assert (ev.folds, ev.tsv, ev.out) == (3, "x.tsv", "r")
+    assert (ev.folds, ev.tsv, ev.out) == (3, ["x.tsv", "y.tsv"], "r")
     assert _parser(add_parse_arguments).parse_args(["--model-dir", "m"]).model_dir == "m"
 
 
@@ -185,7 +185,7 @@ def test_evaluate_writes_markdown_and_png(trained: argparse.Namespace, tmp_path:
     )
     out = tmp_path / "report"
     args = argparse.Namespace(
-        data=trained.data, model_dir=trained.model_dir, folds=2, tsv=str(tsv), out=str(out)
+        data=trained.data, model_dir=trained.model_dir, folds=2, tsv=[str(tsv)], out=str(out)
     )
     assert evaluate_main(args) == 0
     report = (out / "report.md").read_text(encoding="utf-8")
@@ -193,5 +193,5 @@ def test_evaluate_writes_markdown_and_png(trained: argparse.Namespace, tmp_path:
     assert "accuracy" in report and "macro-F1" in report and "Most confused pairs" in report
     assert "| report.streetlight |" in report
     if importlib.util.find_spec("matplotlib") is not None:
-        for name in ("confusion.png", "confusion-2.png"):
+        for name in ("confusion.png", "confusion-2.png", "reliability.png", "reliability-2.png"):
             assert (out / name).read_bytes().startswith(b"\x89PNG")
