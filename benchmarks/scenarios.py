@@ -117,8 +117,8 @@ _FAQ_QUESTIONS: tuple[tuple[str, str], ...] = (
 def _faq(rng: random.Random, n: int) -> Scenario:
     if rng.random() < 0.15:
         steps = (
-            _text("孩子出生了要办什么", "请回复序号"),
-            _text("第二个", "【新生儿参加医保】"),
+            _text("刚生了孩子", "请回复序号"),
+            _text("第二个", "【新生儿出生“一件事”联办】"),
         )
         return Scenario("faq", "faq:numbered-choice", steps)
     count = rng.choice((1, 1, 2, 3))

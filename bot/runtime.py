@@ -55,7 +55,6 @@ from integrations.training.examples import seed_packaged_examples
 from integrations.training.review import ReviewQueue
 from integrations.training.sync import KnowledgeSync
 from integrations.wechat import DEFAULT_BASE_URL, WeChatClient
-from nlu.entities import is_specific_location
 from nlu.faq_retrieval import DEFAULT_KB_PATH, load_knowledge_base
 from nlu.parser import NLUService
 from policies import messages as msg
@@ -235,7 +234,6 @@ class Runtime:
             handoffs=self.handoffs,
             faq=lambda: faq_entries(nlu),
             taxonomy=load_taxonomy(),
-            is_specific_location=is_specific_location,
             chat=self.chat_log,
             review=self.review_buffer,
         )

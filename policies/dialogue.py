@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 
 from policies import messages as msg
 from policies.state import Case, DialogueState
@@ -26,6 +26,7 @@ __all__ = [
     "CreateTicket",
     "Decision",
     "FAQEntry",
+    "LocationReading",
     "QueryStatus",
     "RateTicket",
     "StartHandoff",
@@ -44,6 +45,11 @@ INTERRUPT_CONFIDENCE = 0.7
 FAQ_SURE = 0.9
 #: Runner-up FAQ topics within this score of the best are offered as choices.
 FAQ_CLOSE = 0.08
+#: Below this confidence (calibrated: right about this often) a FAQ answer is not given
+#: outright when other topics are plausible too ("医保" alone): the resident picks.
+FAQ_ANSWER = 0.6
+#: A topic needs at least this retrieval score to be offered as a choice.
+FAQ_OFFER = 0.1
 
 _UPSET_WORDS = (
     "投诉你们",
@@ -73,6 +79,46 @@ _RATING_WORDS = (
     ("很满意", "satisfied"),
     ("满意", "satisfied"),
 )
+#: How residents confirm a summary or say yes, after punctuation and courtesy are stripped;
+#: the classifier's ``affirm`` covers the rest.
+_YES_WORDS = frozenset(
+    [
+        "对",
+        "对的",
+        "对对",
+        "对对对",
+        "是",
+        "是的",
+        "是滴",
+        "是啊",
+        "没错",
+        "没问题",
+        "确认",
+        "确定",
+        "提交",
+        "确认提交",
+        "可以",
+        "行",
+        "好",
+        "好的",
+        "好滴",
+        "嗯",
+        "嗯嗯",
+        "嗯对",
+        "中",
+        "要得",
+        "对头",
+        "ok",
+        "没毛病",
+        "就这样",
+        "对就这样",
+        "确认无误",
+        "无误",
+        "同意",
+    ]
+)
+_COURTESY_RE = re.compile(r"^(?:您好|你好)+|(?:谢谢(?:你们?|您)?|麻烦(?:你们?|您)?了?|辛苦了)+$")
+_PUNCT_RE = re.compile(r"[\s，,。.！!？?～~、；;：:…]+")
 _CHOICE_WORDS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5}
 _CHOICE_RE = re.compile(r"^\s*(?:第)?([1-5一二两三四五])(?:个|项|条|号)?\s*[。.!！]?\s*$")
 _CORRECTION_RE = re.compile(
@@ -148,6 +194,29 @@ class Turn:
         return self.confidence >= ACT_CONFIDENCE and self.fallback is None
 
 
+LocationVerdict = Literal["place", "vague", "not_place"]
+
+
+@dataclass(frozen=True, slots=True)
+class LocationReading:
+    """How the NLU reads words as a place (``nlu.address.read_location_answer``).
+
+    ``place``: somewhere a person can be sent (an estate and building, a crossing, a named
+    landmark); ``vague``: a place with nothing to find it by (这边, 我家楼下, a road alone);
+    ``not_place``: no place at all (a number, a phone number, 对, 不知道). ``value`` is what
+    to store: the resident's own words for the place, without filler or a phone number.
+    """
+
+    verdict: LocationVerdict
+    value: str | None = None
+
+
+def _naive_location(text: str) -> LocationReading:
+    # Only for contexts built without an NLU (policy unit tests); the bot passes the real one.
+    stripped = text.strip()
+    return LocationReading("place", stripped) if len(stripped) >= 4 else LocationReading("vague")
+
+
 @dataclass(frozen=True, slots=True)
 class FAQEntry:
     """A curated answer (admins edit these; the policy only reads them)."""
@@ -165,7 +234,7 @@ class Context:
     known_phone: str | None = None
     #: ids of this resident's resolved tickets awaiting a rating, newest first
     awaiting_rating: tuple[str, ...] = ()
-    is_specific_location: Callable[[str], bool] = lambda text: len(text) >= 4
+    read_location: Callable[[str], LocationReading] = _naive_location
 
     def label(self, category: str) -> str:
         return self.category_labels.get(category, category)
@@ -209,12 +278,18 @@ Action = CreateTicket | QueryStatus | StartHandoff | RateTicket
 
 @dataclass(slots=True)
 class Decision:
-    """Replies before the actions' results, the actions, replies after them, the new state."""
+    """Replies before the actions' results, the actions, replies after them, the new state.
+
+    ``answered`` says the message was understood in its context: it answered the question
+    the bot had asked (a place, a phone number, a confirmation, a numbered choice), whatever
+    the classifier made of the words alone. Such messages are not "not understood".
+    """
 
     state: DialogueState
     replies: list[str] = field(default_factory=list)
     actions: list[Action] = field(default_factory=list)
     after: list[str] = field(default_factory=list)
+    answered: bool = False
 
     def say(self, *texts: str) -> Decision:
         self.replies.extend(t for t in texts if t)
@@ -253,13 +328,17 @@ def decide(state: DialogueState, turn: Turn, ctx: Context) -> Decision:
         chosen = _choice(turn.text, state.faq_choices)
         idle = replace(state, mode="idle", faq_choices=[])
         if chosen is not None:
-            return _answer_faq(idle, chosen, ctx)
+            decision = _answer_faq(idle, chosen, ctx)
+            decision.answered = True
+            return decision
         state = idle
     if state.mode == "offer_urgent" and state.case is not None:
-        if turn.is_("affirm"):
-            return _next_question(replace(state, mode="collecting"), ctx)
+        if _is_yes(turn):
+            decision = _next_question(replace(state, mode="collecting"), ctx)
+            decision.answered = True
+            return decision
         if turn.is_("deny", "cancel"):
-            return Decision(DialogueState()).say(msg.URGENT_DECLINED)
+            return Decision(DialogueState(), answered=True).say(msg.URGENT_DECLINED)
         state = DialogueState()
     if state.case is not None and state.mode in ("collecting", "reuse_phone", "confirming"):
         return _in_form(state, turn, ctx)
@@ -336,6 +415,8 @@ def _faq(state: DialogueState, turn: Turn, ctx: Context) -> Decision:
     if best is None:
         return Decision(state).say(msg.NOT_UNDERSTOOD)
     close = [t for t, s in candidates[1:3] if candidates and candidates[0][1] - s <= FAQ_CLOSE]
+    if turn.confidence < FAQ_ANSWER:
+        close = close or [t for t, s in candidates[1:3] if s >= FAQ_OFFER]
     if not close or turn.confidence >= FAQ_SURE:
         return _answer_faq(state, best, ctx)
     options = [best, *[t for t in close if t != best]][:3]
@@ -380,7 +461,7 @@ def _emergency(turn: Turn) -> Decision:
         "report.other",
     )
     case = Case(category=category, description=turn.text, urgent=True)
-    _fill_from_entities(case, turn, lambda text: True)
+    _fill_from_entities(case, turn, lambda text: LocationReading("place", text))
     state = DialogueState(mode="offer_urgent", case=case)
     return Decision(state).say(msg.emergency_guidance(turn.text))
 
@@ -409,7 +490,12 @@ def _location_message(state: DialogueState, turn: Turn, ctx: Context) -> Decisio
         if state.mode == "confirming":
             return _confirm(state, ctx, prefix=msg.slot_updated("location"))
         return _next_question(state, ctx)
-    new = replace(state, pending_location=label or None)
+    new = replace(
+        state,
+        pending_location=label or None,
+        pending_latitude=turn.latitude if label else None,
+        pending_longitude=turn.longitude if label else None,
+    )
     return Decision(new).say(f"收到位置：{label or '您发送的位置'}。请问这里发生了什么问题？")
 
 
@@ -430,24 +516,41 @@ def _menu_click(state: DialogueState, turn: Turn) -> Decision:
 def _start_case(state: DialogueState, turn: Turn, ctx: Context) -> Decision:
     case = Case(category=turn.intent, description=turn.text.strip() or None)
     case.photos.extend(state.pending_photos)
-    if state.pending_location and ctx.is_specific_location(state.pending_location):
+    if state.pending_location:
+        # A location message: WeChat's own map pin, with coordinates; no need to ask.
         case.location = state.pending_location
-    _fill_from_entities(case, turn, ctx.is_specific_location)
+        case.latitude, case.longitude = state.pending_latitude, state.pending_longitude
+    _fill_from_entities(case, turn, ctx.read_location)
     new = DialogueState(mode="collecting", case=case)
     return _next_question(new, ctx, prefix=msg.case_started(ctx.label(case.category)))
 
 
-def _fill_from_entities(case: Case, turn: Turn, specific: Callable[[str], bool]) -> list[str]:
-    """Take every slot the message already carries; returns the slots filled."""
+def _fill_from_entities(
+    case: Case,
+    turn: Turn,
+    read_location: Callable[[str], LocationReading],
+    *,
+    places: bool = True,
+) -> list[str]:
+    """Take every slot the message already carries; returns the slots filled.
+
+    A place is taken when it is somewhere a person can be sent (the first such place of
+    the message); a vague one ("小区门口") leaves the slot to be asked. With ``places``
+    false only the phone is taken (the caller reads the whole message as the place).
+    """
     filled = []
     phone = turn.entity("phone")
     if phone:
         case.phone = phone
         filled.append("phone")
-    address = turn.entity("address")
-    if address and specific(address):
-        case.location = address
-        filled.append("location")
+    for entity in turn.entities if places else ():
+        if entity.get("entity") != "address":
+            continue
+        reading = read_location(str(entity.get("value") or ""))
+        if reading.verdict == "place" and reading.value:
+            case.location = reading.value
+            filled.append("location")
+            break
     return filled
 
 
@@ -458,7 +561,9 @@ def _question_for(state: DialogueState) -> str | None:
     return msg.ask_slot(case.missing()[0])
 
 
-def _next_question(state: DialogueState, ctx: Context, *, prefix: str = "") -> Decision:
+def _next_question(
+    state: DialogueState, ctx: Context, *, prefix: str = "", not_a_place: bool = False
+) -> Decision:
     case = state.case
     assert case is not None
     missing = case.missing()
@@ -468,9 +573,12 @@ def _next_question(state: DialogueState, ctx: Context, *, prefix: str = "") -> D
     if slot == "phone" and ctx.known_phone:
         new = replace(state, mode="reuse_phone", asking="phone")
         return Decision(new).say(prefix, msg.ask_reuse_phone(ctx.known_phone))
-    retry = case.failures.get(slot, 0) > 0
-    question = msg.ask_slot(slot, retry=retry)
-    if case.failures.get(slot, 0) >= 2:
+    failures = case.failures.get(slot, 0)
+    if slot == "location" and not_a_place and failures:
+        question = msg.LOCATION_NOT_A_PLACE
+    else:
+        question = msg.ask_slot(slot, retry=failures > 0)
+    if failures >= 2:
         question += "\n" + msg.OFFER_PERSON
     new = replace(state, mode="collecting", asking=slot)
     return Decision(new).say(prefix, question)
@@ -510,51 +618,81 @@ def _interruption(state: DialogueState, turn: Turn, ctx: Context) -> Decision | 
 
 def _resume_prompt(state: DialogueState, ctx: Context) -> str:
     if state.mode == "confirming":
-        return msg.RESUME + "刚才的登记还没提交，确认无误请回复“确认”。"
+        return msg.RESUME + msg.CONFIRM_PENDING
     if state.mode == "reuse_phone" and ctx.known_phone:
         return msg.RESUME + msg.ask_reuse_phone(ctx.known_phone)
     question = _question_for(state)
     return msg.RESUME + (question or "")
 
 
+def _answers_question(state: DialogueState, turn: Turn, ctx: Context) -> bool:
+    """Whether the message carries what the bot just asked for: then it is the answer, even
+    when the words alone read like something else ("138 7490 2613" like a ticket number)."""
+    if state.asking == "phone" or state.mode == "reuse_phone":
+        # Digits are an attempt at the number, even a wrong one ("12345").
+        return turn.entity("phone") is not None or any(ch.isdigit() for ch in turn.text)
+    if state.asking == "location" and turn.text.strip():
+        return ctx.read_location(turn.text).verdict == "place"
+    return False
+
+
 def _in_form(state: DialogueState, turn: Turn, ctx: Context) -> Decision:
-    interrupted = _interruption(state, turn, ctx)
-    if interrupted is not None:
-        return interrupted
+    if not _answers_question(state, turn, ctx):
+        interrupted = _interruption(state, turn, ctx)
+        if interrupted is not None:
+            return interrupted
     case = state.case
     assert case is not None
     if state.mode == "confirming":
         return _confirming(state, turn, ctx)
     if state.mode == "reuse_phone":
-        if turn.is_("affirm") and ctx.known_phone and not turn.entity("phone"):
+        if _is_yes(turn) and ctx.known_phone and not turn.entity("phone"):
             case.phone = ctx.known_phone
-            return _next_question(replace(state, mode="collecting"), ctx)
+            decision = _next_question(replace(state, mode="collecting"), ctx)
+            decision.answered = True
+            return decision
         if turn.is_("deny") and not turn.entity("phone"):
             new = replace(state, mode="collecting", asking="phone")
-            return Decision(new).say(msg.ask_slot("phone"))
+            return Decision(new, answered=True).say(msg.ask_slot("phone"))
         state = replace(state, mode="collecting", asking="phone")
     return _collect(state, turn, ctx)
+
+
+#: Answers to one question that were no use before the conversation goes to a person.
+STUCK_AFTER = 3
 
 
 def _collect(state: DialogueState, turn: Turn, ctx: Context) -> Decision:
     case = state.case
     assert case is not None
-    filled = _fill_from_entities(case, turn, ctx.is_specific_location)
     slot = state.asking
+    # Asked where, the whole answer is read as the place ("阳光100国际新城3栋" entire, not
+    # the part a free-text scan would pick out of it).
+    filled = _fill_from_entities(case, turn, ctx.read_location, places=slot != "location")
     text = turn.text.strip()
-    if slot and slot not in filled:
-        if slot == "location" and text and ctx.is_specific_location(text):
-            case.location = text
+    not_a_place = False
+    if slot == "location" and text:
+        reading = ctx.read_location(text)
+        if reading.verdict == "place" and reading.value:
+            case.location = reading.value
             filled.append(slot)
-        elif slot == "description" and len(text) >= 2:
-            case.description = text
+        elif reading.verdict == "vague" and reading.value and case.failures.get(slot, 0):
+            # Asked once more and still only "我家楼下": take it rather than trap the
+            # resident; the phone number lets staff call for the rest.
+            case.location = reading.value
             filled.append(slot)
-        elif slot == "location" and case.failures.get(slot, 0) >= 3 and text:
-            case.location = text  # don't trap the resident: staff can call back for details
-            filled.append(slot)
+        else:
+            not_a_place = reading.verdict == "not_place"
+    elif slot == "description" and slot not in filled and len(text) >= 2:
+        case.description = text
+        filled.append(slot)
     if slot and slot not in filled:
         case.failures[slot] = case.failures.get(slot, 0) + 1
-    return _next_question(state, ctx)
+        if case.failures[slot] >= STUCK_AFTER:
+            return _handoff(replace(state, mode="idle"), "stuck", msg.HANDOFF_STUCK)
+    decision = _next_question(state, ctx, not_a_place=not_a_place)
+    decision.answered = bool(filled)
+    return decision
 
 
 def _confirming(state: DialogueState, turn: Turn, ctx: Context) -> Decision:
@@ -564,15 +702,17 @@ def _confirming(state: DialogueState, turn: Turn, ctx: Context) -> Decision:
     if corrected is not None:
         slot, accepted = corrected
         if accepted:
-            return _confirm(state, ctx, prefix=msg.slot_updated(slot))
+            decision = _confirm(state, ctx, prefix=msg.slot_updated(slot))
+            decision.answered = True
+            return decision
         setattr(case, slot, None)
         new = replace(state, mode="collecting", asking=slot)
-        return Decision(new).say(msg.ask_slot(slot))
-    if turn.is_("affirm") or turn.text.strip() in ("确认", "确定", "提交", "确认提交"):
-        return Decision(DialogueState(), actions=[CreateTicket(case)])
+        return Decision(new, answered=True).say(msg.ask_slot(slot))
+    if _is_yes(turn):
+        return Decision(DialogueState(), actions=[CreateTicket(case)], answered=True)
     if turn.is_("deny"):
-        return Decision(state).say(msg.ASK_WHAT_TO_CHANGE)
-    return Decision(state).say("刚才的登记还没提交，确认无误请回复“确认”，需要修改请直接告诉我。")
+        return Decision(state, answered=True).say(msg.ASK_WHAT_TO_CHANGE)
+    return Decision(state).say(msg.CONFIRM_REMINDER)
 
 
 def _correction(case: Case, turn: Turn, ctx: Context) -> tuple[str, bool] | None:
@@ -593,13 +733,11 @@ def _correction(case: Case, turn: Turn, ctx: Context) -> tuple[str, bool] | None
     if new and old and old in current:
         setattr(case, slot, current.replace(old, new, 1))
         return slot, True
-    address = turn.entity("address")
-    if slot == "location" and address and ctx.is_specific_location(address):
-        case.location = address
-        return slot, True
-    if new and slot == "location" and ctx.is_specific_location(new):
-        case.location = new
-        return slot, True
+    for candidate in (turn.entity("address"), new):
+        reading = ctx.read_location(candidate) if slot == "location" and candidate else None
+        if reading is not None and reading.verdict == "place" and reading.value:
+            case.location = reading.value
+            return slot, True
     if new and slot == "description" and len(new) >= 2:
         case.description = new
         return slot, True
@@ -620,6 +758,16 @@ def _replacement(text: str) -> tuple[str | None, str | None]:
     new = (match.group("new") or "").strip() or None
     old = (match.groupdict().get("old") or "").strip() or None
     return new, old
+
+
+def _is_yes(turn: Turn) -> bool:
+    """A yes to the question just asked: the classifier's ``affirm``, or one of the words
+    people confirm with ("对", "是的", "没问题", "好的提交吧"), courtesy and punctuation aside."""
+    if turn.is_("affirm"):
+        return True
+    words = _COURTESY_RE.sub("", _PUNCT_RE.sub("", turn.text.strip().lower()))
+    words = words.removesuffix("吧").removesuffix("啊").removesuffix("呀")
+    return words in _YES_WORDS or words.removesuffix("提交") in _YES_WORDS
 
 
 # -- moods and ratings ---------------------------------------------------------------------

@@ -38,6 +38,7 @@ NOT_UNDERSTOOD = "抱歉，我没太明白您的意思。\n" + MENU
 OUT_OF_SCOPE = "抱歉，这个问题超出了我能办理的范围。我主要负责政务服务方面的事情。\n" + MENU
 HANDOFF_STARTED = "好的，正在为您转接人工客服，工作人员会尽快回复您，请稍候。"
 HANDOFF_AFTER_MISUNDERSTANDING = "抱歉，我几次都没能理解您的意思，已为您转接人工客服，请稍候。"
+HANDOFF_STUCK = "抱歉，我这边没能登记完整，已为您转接人工客服，工作人员会接着帮您办理，请稍候。"
 HANDOFF_UPSET = "非常抱歉给您带来不好的体验，已为您转接人工客服，工作人员会尽快处理。"
 OFFER_PERSON = "如果不方便说明，也可以回复“转人工”，由工作人员为您登记。"
 ASK_WHAT_TO_CHANGE = "好的，请告诉我需要修改哪一项：地址、问题描述还是联系电话？"
@@ -47,6 +48,8 @@ URGENT_DECLINED = "好的，请务必注意安全。如有需要随时找我。"
 RATING_THANKS = "感谢您的评价！您的反馈会帮助我们把工作做得更好。"
 RATING_REOPENED = "非常抱歉没能让您满意。工单已重新办理，并提交上一级部门跟进，我们会尽快给您答复。"
 RESUME = "我们继续刚才的登记："
+CONFIRM_PENDING = "刚才的登记还没提交，确认无误请回复“确认”。"
+CONFIRM_REMINDER = "刚才的登记还没提交，确认无误请回复“确认”，需要修改请直接告诉我。"
 UNSUPPORTED = "抱歉，暂时还不支持这种消息。您可以发文字、语音、图片或位置给我。"
 
 STATUS_LABELS: Mapping[str, str] = {
@@ -65,10 +68,18 @@ _SLOT_QUESTIONS = {
     "phone": "请留一个联系电话，方便工作人员和您联系。",
 }
 _SLOT_RETRY = {
-    "location": "这个位置还不够具体，麻烦说一下小区或道路名称、门牌号或附近的标志性地点。",
+    "location": (
+        "麻烦说得再具体一点：哪个小区几栋、哪条路几号，或者附近有什么标志性的地方？"
+        "比如“枫林绿洲3号楼楼下”“书院路和韶山路交叉口”。也可以直接发送微信位置。"
+    ),
     "description": "麻烦再具体说一下是什么问题。",
     "phone": "这个号码好像不对，请提供11位手机号或带区号的固定电话。",
 }
+#: The answer to "where?" was no place at all (a number, "不知道", "对").
+LOCATION_NOT_A_PLACE = (
+    "抱歉，我没看出具体位置。请告诉我小区和楼栋、道路和门牌号，或附近的标志性地点，"
+    "比如“星河湾B区12栋”；也可以直接发送微信位置。"
+)
 _SLOT_NAMES = {"location": "地址", "description": "问题", "phone": "电话"}
 
 

@@ -48,6 +48,8 @@ class DialogueState:
     misunderstood: int = 0
     pending_photos: list[str] = field(default_factory=list)
     pending_location: str | None = None
+    pending_latitude: float | None = None
+    pending_longitude: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -65,4 +67,6 @@ class DialogueState:
             misunderstood=int(data.get("misunderstood") or 0),
             pending_photos=list(data.get("pending_photos") or []),
             pending_location=data.get("pending_location"),
+            pending_latitude=data.get("pending_latitude"),
+            pending_longitude=data.get("pending_longitude"),
         )

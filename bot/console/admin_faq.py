@@ -19,9 +19,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from bot.console.context import Console
 from bot.console.security import AdminSession
-from bot.handlers.dialogue import faq_entries
+from bot.handlers.dialogue import faq_entries, read_location
 from integrations.faq.store import FAQConflict, FAQRecord
-from nlu.entities import is_specific_location
 from nlu.faq_retrieval import FAQTopic
 from policies import messages as msg
 from policies.dialogue import (
@@ -200,9 +199,7 @@ def preview(console: Console, text: str) -> dict[str, Any]:
     parse = nlu.parse(text)
     turn = Turn.from_parse(parse)
     faq = faq_entries(nlu)
-    context = Context(
-        faq=faq, category_labels=_report_labels(), is_specific_location=is_specific_location
-    )
+    context = Context(faq=faq, category_labels=_report_labels(), read_location=read_location)
     decision = decide(DialogueState(), turn, context)
     replies = [*decision.replies, *decision.after]
     result: dict[str, Any] = {

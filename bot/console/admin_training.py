@@ -28,7 +28,8 @@ from integrations.training.examples import (
     IntentInfo,
     TrainingExampleStore,
 )
-from integrations.training.review import STATUSES, ReviewQueue
+from integrations.training.review import STATUSES, ReviewItem, ReviewQueue
+from nlu.entities import extract_entities
 
 __all__ = ["build_training_router", "intent_groups"]
 
@@ -42,6 +43,20 @@ MESSAGES = {
     "assigned-known": "已标注（这条例句原来就有）。",
     "dismissed": "已忽略这条消息。",
 }
+
+#: The intent a one-click button must never teach for a message that carries a place, a
+#: phone number, a time or a ticket id: such a message answered a question or reported
+#: something, and teaching "addresses are off-topic" would break the model.
+_NO_ONE_CLICK_WITH_ENTITIES = "out_of_scope"
+
+
+def offers_one_click(item: ReviewItem) -> bool:
+    """Whether the review page offers "就是「guess」" as one click for ``item``."""
+    if item.guess != _NO_ONE_CLICK_WITH_ENTITIES:
+        return True
+    # Stored texts have phones and ID numbers masked (138****5678): a mask counts too.
+    return "*" not in item.text and not extract_entities(item.text)
+
 
 KIND_LABELS = {"control": "对话控制", "report": "反映问题（工单）", "faq": "常见问题"}
 
@@ -210,6 +225,7 @@ def build_training_router(console: Console) -> APIRouter:
             items=items,
             known=known,
             groups=intent_groups(known),
+            one_click=offers_one_click,
             when=when,
             flash=MESSAGES.get(msg),
             open_count=await queue.count_open(),

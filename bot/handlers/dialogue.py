@@ -18,6 +18,7 @@ from bot.wechat.messages import (
     LocationMessage,
 )
 from integrations.db import database_unavailable
+from nlu.address import read_location_answer
 from nlu.parser import NLUService
 from policies import messages as msg
 from policies.dialogue import (
@@ -25,6 +26,7 @@ from policies.dialogue import (
     CreateTicket,
     Decision,
     FAQEntry,
+    LocationReading,
     QueryStatus,
     RateTicket,
     StartHandoff,
@@ -35,7 +37,13 @@ from policies.dialogue import (
 from policies.state import DialogueState
 from policies.taxonomy import Taxonomy
 
-__all__ = ["Conversation", "build_dialogue_router", "build_handoff_router", "faq_entries"]
+__all__ = [
+    "Conversation",
+    "build_dialogue_router",
+    "build_handoff_router",
+    "faq_entries",
+    "read_location",
+]
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +55,12 @@ HANDOFF_INTENT = "human_handoff"
 def faq_entries(nlu: NLUService) -> dict[str, FAQEntry]:
     """The curated answers the NLU's FAQ index holds right now (admins edit them live)."""
     return {topic.id: FAQEntry(topic.title, topic.answer) for topic in nlu.faq.topics}
+
+
+def read_location(text: str) -> LocationReading:
+    """The NLU's reading of words as a place, in the policy's terms."""
+    answer = read_location_answer(text)
+    return LocationReading(answer.verdict, answer.value)
 
 
 def build_handoff_router(handoffs: HandoffDesk) -> Router:
@@ -85,7 +99,7 @@ class Conversation:
         handoffs: HandoffDesk,
         faq: Callable[[], Mapping[str, FAQEntry]],
         taxonomy: Taxonomy,
-        is_specific_location: Callable[[str], bool],
+        read_location: Callable[[str], LocationReading] = read_location,
         chat: ChatMemory | None = None,
         review: ReviewSink | None = None,
     ) -> None:
@@ -95,7 +109,7 @@ class Conversation:
         self.review = review
         self.faq = faq
         self.labels = {i.id: i.zh for i in taxonomy.of_kind("report")}
-        self.is_specific_location = is_specific_location
+        self.read_location = read_location
 
     async def context(self, openid: str, state: DialogueState, turn: Turn) -> Context:
         # Look tickets up only when the turn can use them: most messages need neither.
@@ -120,7 +134,7 @@ class Conversation:
             category_labels=self.labels,
             known_phone=known_phone,
             awaiting_rating=awaiting,
-            is_specific_location=self.is_specific_location,
+            read_location=self.read_location,
         )
 
     async def turn(self, message: IncomingMessage, fsm: FSMContext, turn: Turn) -> str | None:
@@ -150,7 +164,14 @@ class Conversation:
         if self.review is None:
             return
         items: list[tuple[str, str, str | None, float | None]] = []
-        if turn.kind == "text" and turn.text and turn.intent != HANDOFF_INTENT:
+        # An answer to the bot's own question (a place, a phone number, "对") was understood
+        # in its context, whatever the classifier made of the words alone.
+        if (
+            turn.kind == "text"
+            and turn.text
+            and turn.intent != HANDOFF_INTENT
+            and not decision.answered
+        ):
             if turn.fallback is not None:
                 items.append((turn.text, "fallback", turn.intent, turn.confidence))
             elif turn.confidence < REVIEW_CONFIDENCE:

@@ -34,3 +34,18 @@ def test_unclear_messages_and_handoffs_are_queued_for_review(tmp_path: Path) -> 
         assert not any("13812345678" in text for text in texts)  # masked
         assert "我要找人工客服" not in texts  # the request itself is not the problem
         assert "医保电子凭证怎么激活" not in texts
+
+
+def test_answers_to_the_bots_own_questions_are_not_queued(tmp_path: Path) -> None:
+    """An address or phone number given because the bot asked for it was understood in its
+    context: the review queue must not offer it as "not understood"."""
+    with running_app(tmp_path) as app:
+        openid = "o-review-answers"
+        for text in ("路灯坏了好几天了", "星河湾B区12栋", "139 0000 2468", "没问题"):
+            app.post(app.signer.text(openid, text))
+        app.post(app.signer.text("o-review-marker", "阿巴阿巴阿巴"))
+        # The unclear message of another resident lands; the answers above never do.
+        items = _open_items(app, at_least=1)
+        texts = [text for text, _ in items]
+        assert any("阿巴" in text for text in texts)
+        assert not any("星河湾" in text or "0000" in text or "没问题" in text for text in texts)

@@ -238,7 +238,7 @@ def test_preview_shows_intent_reply_and_limits(admin: httpx.Client) -> None:
     handoff = _preview(admin, "转人工")
     assert handoff["actions"] == ["转人工客服"]
 
-    choices = _preview(admin, "孩子出生了要办什么")
+    choices = _preview(admin, "刚生了孩子")
     assert choices["kind"] == "choices"
     titles = [c["title"] for c in choices["choices"]]
     assert "新生儿参加医保" in titles and len(titles) >= 2

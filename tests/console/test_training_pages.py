@@ -213,6 +213,34 @@ def test_review_queue_assign_and_dismiss(console_app: RunningApp, admin: httpx.C
     assert "report.garbage" in audit
 
 
+def test_no_one_click_off_topic_for_messages_with_places_or_numbers(
+    console_app: RunningApp, admin: httpx.Client
+) -> None:
+    """Addresses and phone numbers are never offered as one-click 与政务服务无关 examples:
+    clicking through them would teach the model that places are off-topic."""
+    ids = {
+        text: _queue(
+            console_app,
+            openid=f"o-oneclick-{n}",
+            text=text,
+            reason="fallback",
+            guess="out_of_scope",
+            confidence=0.2,
+        )
+        for n, text in enumerate(("星河湾B区12栋", "13900002468", "帮我推荐一只股票"))
+    }
+    page = admin.get("/console/admin/review").text
+    rows = {
+        text: page.split(f'data-id="{item}"', 1)[1].split("</tr>", 1)[0]
+        for text, item in ids.items()
+    }
+    assert "assign-guess" not in rows["星河湾B区12栋"]
+    assert "assign-guess" not in rows["13900002468"]  # stored masked: 139****2468
+    assert "assign-guess" in rows["帮我推荐一只股票"]
+    # The other ways to label them stay.
+    assert "assign-other" in rows["星河湾B区12栋"] and "dismiss" in rows["13900002468"]
+
+
 def test_staff_cannot_curate(console_app: RunningApp, staff: httpx.Client) -> None:
     token = csrf_token(staff)
     response = staff.post(

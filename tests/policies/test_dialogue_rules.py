@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from policies import messages as msg
 from policies.dialogue import (
     Context,
     CreateTicket,
     Decision,
     FAQEntry,
+    LocationReading,
     RateTicket,
     StartHandoff,
     Turn,
@@ -19,10 +21,20 @@ from policies.dialogue import (
 )
 from policies.state import Case, DialogueState
 
+
+def read_location(text: str) -> LocationReading:
+    """A stand-in for the NLU's reading (nlu.address has its own tests)."""
+    if any(w in text for w in ("小区", "路", "号", "栋")):
+        return LocationReading("place", text.strip("，。 "))
+    if text in ("这边", "我家楼下"):
+        return LocationReading("vague", text)
+    return LocationReading("not_place")
+
+
 CTX = Context(
     faq={"faq.a": FAQEntry("甲", "答甲"), "faq.b": FAQEntry("乙", "答乙")},
     category_labels={"report.streetlight": "路灯不亮/损坏"},
-    is_specific_location=lambda text: any(w in text for w in ("小区", "路", "号", "栋")),
+    read_location=read_location,
 )
 
 
@@ -60,8 +72,9 @@ def test_choice(text: str, index: int | None) -> None:
 
 
 def confirming_state() -> DialogueState:
-    case = Case("report.streetlight", location="幸福小区6栋", description="路灯坏了",
-                phone="13812345678")
+    case = Case(
+        "report.streetlight", location="幸福小区6栋", description="路灯坏了", phone="13812345678"
+    )
     return DialogueState(mode="confirming", case=case)
 
 
@@ -73,8 +86,9 @@ def test_decide_does_not_modify_its_input() -> None:
 
 
 def test_correction_then_confirm_creates_ticket_with_corrected_value() -> None:
-    decision = decide(confirming_state(),
-                      Turn(text="地址不对，是8栋不是6栋", intent="deny", confidence=0.9), CTX)
+    decision = decide(
+        confirming_state(), Turn(text="地址不对，是8栋不是6栋", intent="deny", confidence=0.9), CTX
+    )
     assert decision.state.case is not None and decision.state.case.location == "幸福小区8栋"
     assert decision.state.mode == "confirming"
     done = decide(decision.state, Turn(text="确认", intent="affirm", confidence=0.95), CTX)
@@ -97,3 +111,53 @@ def test_rating_only_when_a_ticket_awaits_it() -> None:
     ctx = Context(faq=CTX.faq, awaiting_rating=("20261123-0001",))
     decision: Decision = decide(DialogueState(), turn, ctx)
     assert decision.actions == [RateTicket("20261123-0001", "unsatisfied", None)]
+
+
+def collecting(asking: str = "location") -> DialogueState:
+    case = Case("report.streetlight", description="路灯坏了")
+    return DialogueState(mode="collecting", case=case, asking=asking)
+
+
+def test_a_place_in_the_first_message_is_not_asked_again() -> None:
+    turn = Turn(
+        text="星河湾B区12栋门口路灯坏了",
+        intent="report.streetlight",
+        confidence=0.9,
+        entities=({"entity": "address", "value": "星河湾B区12栋门口", "start": 0, "end": 10},),
+    )
+    decision = decide(DialogueState(), turn, CTX)
+    assert decision.state.case is not None
+    assert decision.state.case.location == "星河湾B区12栋门口"
+    assert decision.state.asking == "phone"
+
+
+def test_a_vague_answer_is_asked_once_more_then_taken() -> None:
+    first = decide(collecting(), Turn(text="我家楼下"), CTX)
+    assert first.state.asking == "location" and first.replies == [
+        msg.ask_slot("location", retry=True)
+    ]
+    assert not first.answered
+    second = decide(first.state, Turn(text="我家楼下"), CTX)
+    assert second.state.case is not None and second.state.case.location == "我家楼下"
+    assert second.state.asking == "phone" and second.answered
+
+
+@pytest.mark.parametrize("answer", ["2", "对", "不知道", "13912345678"])
+def test_no_place_is_never_stored_as_the_address(answer: str) -> None:
+    state = collecting()
+    replies: list[str] = []
+    for _ in range(2):
+        decision = decide(state, Turn(text=answer, intent="out_of_scope", confidence=0.3), CTX)
+        assert decision.state.case is not None and decision.state.case.location is None
+        replies.extend(decision.replies)
+        state = decision.state
+    assert replies[-1].startswith(msg.LOCATION_NOT_A_PLACE)
+    third = decide(state, Turn(text=answer, intent="out_of_scope", confidence=0.3), CTX)
+    assert third.actions == [StartHandoff("stuck")]
+
+
+@pytest.mark.parametrize("word", ["对", "是的", "没问题", "对的，提交吧", "好的谢谢", "嗯对"])
+def test_people_confirm_in_their_own_words(word: str) -> None:
+    # Whatever the classifier made of the word alone: it answers "确认无误请回复确认".
+    decision = decide(confirming_state(), Turn(text=word, intent="out_of_scope"), CTX)
+    assert isinstance(decision.actions[0], CreateTicket) and decision.answered
