@@ -42,7 +42,7 @@ def _mount_apis(app: FastAPI, runtime: Runtime) -> None:
         if settings.dispatch_callback_secret:
             app.include_router(
                 create_dispatch_callback_router(
-                    apply_status=runtime.ticket_service.apply_external_status,
+                    apply_event=runtime.ticket_service.apply_status_event,
                     secret=settings.dispatch_callback_secret,
                     store=runtime.store,
                 )
