@@ -6,6 +6,7 @@ build apps with their own settings, clock and fakes.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -14,6 +15,7 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
+from bot.api.auth import require_bearer_token
 from bot.api.body import BodyTooLarge, read_limited_body
 from bot.api.dispatch_callback import create_dispatch_callback_router
 from bot.api.handoffs import create_handoffs_router
@@ -24,11 +26,23 @@ from bot.runtime import Runtime
 
 __all__ = ["create_app"]
 
+log = logging.getLogger(__name__)
 
 #: Longer texts are not messages a resident sends; parsing them only costs CPU.
 MAX_PARSE_CHARS = 2000
 
+PLAIN_MODE_WARNING = (
+    "PLAIN MODE: WeChat messages are accepted in plain mode (INTAKE_ALLOW_PLAIN_MODE=true). "
+    "Its signature covers only token, timestamp and nonce, NOT the message body: whoever "
+    "sees one signed request can send any message as any resident for the next %d seconds. "
+    "Switch the Official Account to safe mode and set WECHAT_ENCODING_AES_KEY."
+)
 
+
+def _warn_about_plain_mode(settings: Settings) -> None:
+    """Production accepting plain mode is allowed only explicitly, and said loudly."""
+    if settings.production and settings.allow_plain_mode:
+        log.warning(PLAIN_MODE_WARNING, int(settings.timestamp_window))
 
 
 def _mount_apis(app: FastAPI, runtime: Runtime) -> None:
@@ -42,8 +56,11 @@ def _mount_apis(app: FastAPI, runtime: Runtime) -> None:
         if settings.dispatch_callback_secret:
             app.include_router(
                 create_dispatch_callback_router(
-                    apply_status=runtime.ticket_service.apply_external_status,
+                    apply_event=runtime.ticket_service.apply_status_event,
                     secret=settings.dispatch_callback_secret,
+                    previous_secrets=[
+                        s for s in (settings.dispatch_callback_previous_secret,) if s
+                    ],
                     store=runtime.store,
                 )
             )
@@ -78,13 +95,24 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        _warn_about_plain_mode(settings)
         await the_runtime.start()
         try:
             yield
         finally:
             await the_runtime.close()
 
-    app = FastAPI(title="intake", version="0.1.0", lifespan=lifespan, docs_url="/api/docs")
+    # The API description maps every route and parameter: public on a development machine,
+    # off in production unless INTAKE_API_DOCS=true.
+    docs = settings.api_docs_enabled
+    app = FastAPI(
+        title="intake",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url="/api/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
+    )
     app.state.runtime = the_runtime
     app.state.settings = settings
 
@@ -106,7 +134,14 @@ def create_app(
         result = await the_runtime.channel.handle(request.query_params, body)
         return Response(result.body, status_code=result.status, media_type=result.media_type)
 
-    @app.post("/model/parse")
+    # In production the parse (which echoes the text and the phone numbers it finds) is for
+    # holders of the admin token only; on a development machine anyone may try it.
+    assert settings.admin_token
+    parse_guard = (
+        [Depends(require_bearer_token(settings.admin_token))] if settings.production else []
+    )
+
+    @app.post("/model/parse", dependencies=parse_guard)
     async def model_parse(request: Request, rt: RuntimeDep) -> JSONResponse:
         """Rasa's HTTP API shape: ``{"text": ...}`` in, the parse out."""
         try:

@@ -18,6 +18,7 @@ from typing import Protocol
 from bot.delivery import PASSIVE, PUSH, DeliveryContext, DeliveryLedger
 from bot.dispatcher import Dispatcher
 from bot.replies import Reply
+from bot.wechat.limits import check_message
 from bot.wechat.messages import IncomingMessage, message_from_fields
 from bot.wechat.security import (
     AESEnvelope,
@@ -29,7 +30,7 @@ from bot.wechat.security import (
 from bot.wechat.xml import MalformedXML, parse_xml, render_text_reply
 from integrations.errors import StateBackendError
 from nlu.pii import mask_openid
-from policies.messages import STATE_UNAVAILABLE
+from policies.messages import MESSAGE_TOO_LONG, STATE_UNAVAILABLE
 
 __all__ = ["ChannelResponse", "Pusher", "WeChatChannel"]
 
@@ -69,16 +70,20 @@ class WeChatChannel:
         ledger: DeliveryLedger,
         pusher: Pusher,
         envelope: AESEnvelope | None = None,
+        allow_plain: bool = True,
         reply_deadline: float = 4.0,
         timestamp_window: float = 300.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        """``allow_plain=False`` (production in safe mode) refuses messages that are not
+        AES-encrypted: plain mode's signature does not cover the body."""
         self.token = token
         self.app_id = app_id
         self.dispatcher = dispatcher
         self.ledger = ledger
         self.pusher = pusher
         self.envelope = envelope
+        self.allow_plain = allow_plain
         self.reply_deadline = reply_deadline
         self.timestamp_window = timestamp_window
         self.clock = clock
@@ -119,6 +124,8 @@ class WeChatChannel:
             "Encrypt" in fields and "MsgType" not in fields
         )
         if not encrypted:
+            if not self.allow_plain:
+                raise InvalidSignature("plain-mode message refused: this account runs safe mode")
             self._check_plain(params)
             return fields, False
         if self.envelope is None:
@@ -149,8 +156,13 @@ class WeChatChannel:
         except (InvalidSignature, StaleTimestamp) as exc:
             return ChannelResponse.error(403, str(exc))
         message = message_from_fields(fields)
-        if not message.from_user:
-            return ChannelResponse.error(400, "message without FromUserName")
+        violation = check_message(message)
+        if violation is not None:
+            log.info("callback refused: %s", violation.reason)
+            if not violation.too_long:
+                return ChannelResponse.error(violation.status, violation.reason)
+            # Not handled, not stored: the resident is asked to send it in parts.
+            return self._passive(message, MESSAGE_TOO_LONG, params, encrypted=encrypted)
         delivery = DeliveryContext(deadline=started + self.reply_deadline)
         try:
             reply = await self._dispatch_within_deadline(message, delivery)
@@ -164,7 +176,12 @@ class WeChatChannel:
             reply, claimed = Reply(STATE_UNAVAILABLE), True
         if reply is None or not claimed:
             return ChannelResponse(200, SUCCESS)
-        xml = render_text_reply(message.from_user, message.to_user, reply.text)
+        return self._passive(message, reply.text, params, encrypted=encrypted)
+
+    def _passive(
+        self, message: IncomingMessage, text: str, params: Mapping[str, str], *, encrypted: bool
+    ) -> ChannelResponse:
+        xml = render_text_reply(message.from_user, message.to_user, text)
         if encrypted and self.envelope is not None:
             xml = self.envelope.encrypt(xml, nonce=params.get("nonce") or None)
         return ChannelResponse(200, xml, "application/xml")

@@ -36,14 +36,27 @@ def _print_dev_banner(settings: Settings) -> None:
         f"  storage: {settings.effective_database_url}"
         + (f", state in Redis {settings.redis_url}" if settings.redis_url else ", state in memory"),
     ]
-    if settings.generated_secrets:
+    # Only what was generated: a secret the operator configured is theirs and must not end
+    # up in a terminal scroll-back or a log collector.
+    shown = [
+        (variable, getattr(settings, field))
+        for field, variable in _PRINTED_DEV_SECRETS
+        if field in settings.generated_secrets
+    ]
+    if shown:
         lines.append(
             f"  generated development secrets, kept in {settings.data_dir / 'dev-secrets.json'}:"
         )
-        lines.append(f"    WECHAT_TOKEN={settings.wechat_token}")
-        lines.append(f"    WECHAT_APP_ID={settings.wechat_app_id}")
-        lines.append(f"    INTAKE_ADMIN_TOKEN={settings.admin_token}")
+        lines.extend(f"    {variable}={value}" for variable, value in shown)
     print("\n".join(lines), flush=True)
+
+
+#: generated development secrets worth printing (the app secret only serves the local fake)
+_PRINTED_DEV_SECRETS = (
+    ("wechat_token", "WECHAT_TOKEN"),
+    ("wechat_app_id", "WECHAT_APP_ID"),
+    ("admin_token", "INTAKE_ADMIN_TOKEN"),
+)
 
 
 def _print_demo_admin(settings: Settings) -> None:

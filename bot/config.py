@@ -2,8 +2,10 @@
 
 On the embedded default (``INTAKE_ENV=development``) nothing needs to be set: missing WeChat
 secrets and the admin token are generated once, kept in ``data/dev-secrets.json`` and
-printed. With ``INTAKE_ENV=production`` a missing or invalid secret stops start-up with one
-clear line (:class:`~integrations.errors.ConfigurationError`).
+printed. With ``INTAKE_ENV=production`` whatever is unsafe stops start-up with one clear line
+(:class:`~integrations.errors.ConfigurationError`): a missing, weak or example secret
+(:mod:`bot.secret_strength`), no ``REDIS_URL``, and plain mode (no
+``WECHAT_ENCODING_AES_KEY``) unless ``INTAKE_ALLOW_PLAIN_MODE=true`` says it is meant.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ from typing import Literal
 from pydantic import Field, PrivateAttr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.secret_strength import secret_problem
 from bot.wechat.security import decode_aes_key
 from integrations.errors import ConfigurationError
+from integrations.private_files import write_private_file
 
 __all__ = ["Settings", "load_settings"]
 
@@ -54,6 +58,14 @@ class Settings(BaseSettings):
     log_level: str = Field("INFO", alias="INTAKE_LOG_LEVEL")
     inprocess_worker: bool = Field(True, alias="INTAKE_INPROCESS_WORKER")
     dispatch_callback_secret: str | None = Field(None, alias="INTAKE_DISPATCH_CALLBACK_SECRET")
+    #: still accepted while the dispatch system moves to a new secret (docs/security.md)
+    dispatch_callback_previous_secret: str | None = Field(
+        None, alias="INTAKE_DISPATCH_CALLBACK_PREVIOUS_SECRET"
+    )
+    #: plain mode in production (its signature does not cover the message body)
+    allow_plain_mode: bool = Field(False, alias="INTAKE_ALLOW_PLAIN_MODE")
+    #: ``/api/docs``, ``/redoc`` and ``/openapi.json``; unset: on in development only
+    api_docs: bool | None = Field(None, alias="INTAKE_API_DOCS")
 
     _generated: list[str] = PrivateAttr(default_factory=list)
 
@@ -81,8 +93,20 @@ class Settings(BaseSettings):
     def safe_mode(self) -> bool:
         return bool(self.wechat_encoding_aes_key)
 
+    @property
+    def plain_mode_accepted(self) -> bool:
+        """Whether ``/wechat`` accepts plain-mode messages (their signature covers token,
+        timestamp and nonce only): always in development; in production only with
+        ``INTAKE_ALLOW_PLAIN_MODE=true`` (without it production requires the AES key)."""
+        return not self.production or self.allow_plain_mode
+
+    @property
+    def api_docs_enabled(self) -> bool:
+        return self.api_docs if self.api_docs is not None else not self.production
+
     def require_secrets(self) -> None:
-        """Raise :class:`ConfigurationError` naming the first missing or invalid secret."""
+        """Raise :class:`ConfigurationError` naming the first missing, weak or unsafe
+        production setting."""
         for name, value in (
             ("WECHAT_TOKEN", self.wechat_token),
             ("WECHAT_APP_ID", self.wechat_app_id),
@@ -92,11 +116,35 @@ class Settings(BaseSettings):
             if not value:
                 raise ConfigurationError(f"{name} is not set (required when INTAKE_ENV=production)")
         assert self.wechat_token is not None and self.admin_token is not None
+        assert self.wechat_app_secret is not None
         if not _TOKEN_RE.match(self.wechat_token):
             raise ConfigurationError("WECHAT_TOKEN must be 3-32 letters or digits")
         if len(self.admin_token) < 16:
             raise ConfigurationError("INTAKE_ADMIN_TOKEN must be at least 16 characters")
         self.check_aes_key()
+        secrets_to_check = [
+            ("WECHAT_TOKEN", self.wechat_token),
+            ("WECHAT_APP_SECRET", self.wechat_app_secret),
+            ("INTAKE_ADMIN_TOKEN", self.admin_token),
+            ("WECHAT_ENCODING_AES_KEY", self.wechat_encoding_aes_key),
+            ("INTAKE_DISPATCH_CALLBACK_SECRET", self.dispatch_callback_secret),
+        ]
+        for name, secret in secrets_to_check:
+            problem = secret_problem(name, secret) if secret else None
+            if problem:
+                raise ConfigurationError(problem)
+        if not self.redis_url:
+            # Sessions, dedup, locks and replay ledgers must outlive a process and be shared.
+            raise ConfigurationError(
+                "REDIS_URL is not set (required when INTAKE_ENV=production: dialogue state, "
+                "dedup and sessions must be shared and survive a restart)"
+            )
+        if not self.safe_mode and not self.allow_plain_mode:
+            raise ConfigurationError(
+                "WECHAT_ENCODING_AES_KEY is not set: production runs WeChat's safe (AES) mode; "
+                "set INTAKE_ALLOW_PLAIN_MODE=true to accept plain mode, whose signature does "
+                "not cover the message body"
+            )
 
     def check_aes_key(self) -> None:
         if self.wechat_encoding_aes_key:
@@ -127,9 +175,7 @@ def _fill_dev_secrets(settings: Settings) -> list[str]:
         stored = json.loads(path.read_text())
     if any(name not in stored for name in missing):
         stored = {**_generate_dev_secrets(), **stored}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(stored, indent=2))
-        path.chmod(0o600)
+        write_private_file(path, json.dumps(stored, indent=2))  # the data directory too
     for name in missing:
         setattr(settings, name, stored[name])
     return missing

@@ -179,6 +179,7 @@ class Runtime:
             ledger=self.ledger,
             pusher=self.pusher,
             envelope=envelope,
+            allow_plain=settings.plain_mode_accepted,
             reply_deadline=settings.reply_deadline,
             timestamp_window=settings.timestamp_window,
             clock=clock,

@@ -149,6 +149,7 @@ def ticket_filed_later(ticket_id: str, department: str | None, *, urgent: bool =
     return "您之前反映的问题已登记，" + created.removeprefix("已为您登记，")
 
 
+MESSAGE_TOO_LONG = "抱歉，这条消息太长了，我没能收下。请分成几条发送，每条说一件事就好。"
 STATE_UNAVAILABLE = "抱歉，系统刚才开了个小差，没能接上您的话，请稍等几秒再发一次。"
 STATUS_UNAVAILABLE = "抱歉，系统正忙，暂时查不到办理进度，请稍后再试。"
 HANDOFF_UNAVAILABLE = "抱歉，人工客服暂时联系不上，请稍后再试；紧急情况请拨打12345。"

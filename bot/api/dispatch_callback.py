@@ -19,13 +19,19 @@ Answers: 200 ``{"ok": true, "duplicate": false}``; a repeated ``event_id`` → 2
 ``{"ok": true, "duplicate": true}`` and nothing changes; missing or bad signature, bad or
 stale timestamp → 401; body not JSON → 400; bad fields or unknown status → 422; unknown
 ticket → 404 (the event is forgotten so a retry after the ticket exists can succeed); the
-same event still being applied by another call → 409 (retry); ``apply_status`` raising or the
+same event still being applied by another call → 409 (retry); ``apply_event`` raising or the
 state store down → 503 (retry; the event is forgotten, so the retry applies it).
 
-Seen event ids live in the shared :class:`KeyValueStore` under ``dispatch-callback:event:{id}``:
-``pending`` (short TTL, while applying; a crash lets it expire) then ``done`` (kept for
-``dedup_ttl``, a week by default, far longer than the replay window, so a sender retrying
-an event with a fresh signature hours later is still recognised).
+Seen event ids are kept twice:
+
+- durably, by ``apply_event`` itself: the ticket service records the event id in the
+  transaction that applies it (table ``dispatch_events``, a week), so a captured call
+  replayed within the window after a restart — or after Redis lost its keys — is a
+  duplicate and changes nothing (it once escalated a ticket a second time);
+- in the shared :class:`KeyValueStore` under ``dispatch-callback:event:{id}``: ``pending``
+  (short TTL, while applying; a crash lets it expire: concurrent deliveries get 409) then
+  ``done`` (kept for ``dedup_ttl``, a week by default), which answers repeats without a
+  database write.
 """
 
 from __future__ import annotations
@@ -46,13 +52,14 @@ from fastapi.responses import JSONResponse
 from bot.api.body import BodyTooLarge, read_limited_body
 from integrations.errors import StateBackendError
 from integrations.state import KeyValueStore
+from integrations.tickets.service import EventOutcome
 
 __all__ = [
     "CALLBACK_PATH",
     "DISPATCH_STATUSES",
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",
-    "ApplyStatus",
+    "ApplyEvent",
     "CallbackEvent",
     "create_dispatch_callback_router",
     "sign_callback",
@@ -68,8 +75,12 @@ DISPATCH_STATUSES = frozenset(
     {"received", "dispatched", "in_progress", "resolved", "closed", "reopened", "rejected"}
 )
 
-#: ``apply_status(ticket_id, external_id, status, note, actor)``; ``False``: unknown ticket.
-ApplyStatus = Callable[[str | None, str | None, str, str | None, str], Awaitable[bool]]
+#: ``apply_event(event_id, ticket_id, external_id, status, note, actor)`` →
+#: ``"applied"``, ``"duplicate"`` (this event id was applied before) or ``"unknown"`` (no such
+#: ticket); :meth:`TicketService.apply_status_event`.
+ApplyEvent = Callable[
+    [str, str | None, str | None, str, str | None, str], Awaitable[EventOutcome]
+]
 
 _KEY_PREFIX = "dispatch-callback:event:"
 _PENDING = b"pending"
@@ -175,7 +186,7 @@ def _retry_later(detail: str, status: int = 503) -> JSONResponse:
 
 def create_dispatch_callback_router(
     *,
-    apply_status: ApplyStatus,
+    apply_event: ApplyEvent,
     secret: str | bytes,
     store: KeyValueStore,
     clock: Callable[[], float] = time.time,
@@ -188,7 +199,7 @@ def create_dispatch_callback_router(
 ) -> APIRouter:
     """The router with ``POST /api/dispatch/callback`` (see the module docstring).
 
-    ``apply_status`` is the ticket service's entry point; ``clock`` gives unix seconds;
+    ``apply_event`` is the ticket service's entry point; ``clock`` gives unix seconds;
     ``previous_secrets`` are still accepted while senders move to a new ``secret``.
     """
     keys = [s.encode("utf-8") if isinstance(s, str) else s for s in (secret, *previous_secrets)]
@@ -239,8 +250,8 @@ def create_dispatch_callback_router(
             if not await store.set(key, _PENDING, ttl=processing_ttl, only_if_absent=True):
                 return _retry_later("event is being applied; retry", 409)
         try:
-            known = await apply_status(
-                event.ticket_id, event.external_id, event.status, event.note, actor
+            outcome = await apply_event(
+                event.event_id, event.ticket_id, event.external_id, event.status, event.note, actor
             )
         except Exception:
             # Not applied: forget the claim so the sender's retry is not taken as a duplicate,
@@ -251,7 +262,7 @@ def create_dispatch_callback_router(
         except BaseException:
             await store.delete(key)  # cancelled (client gone, shutdown): not applied either
             raise
-        if not known:
+        if outcome == "unknown":
             await store.delete(key)
             log.info(
                 "dispatch callback %s: unknown ticket (ticket_id=%s, external_id=%s)",
@@ -261,6 +272,9 @@ def create_dispatch_callback_router(
             )
             return _answer(404, detail="unknown ticket")
         await store.set(key, _DONE, ttl=dedup_ttl)
+        if outcome == "duplicate":
+            log.info("dispatch callback %s: applied before (database), ignored", event.event_id)
+            return _answer(200, ok=True, duplicate=True)
         log.info(
             "dispatch callback %s: ticket %s → %s",
             event.event_id,

@@ -8,13 +8,14 @@ the reply is still recorded in the transcript.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from bot.api.auth import require_bearer_token
+from bot.api.bounds import Limit, RowId
 from bot.channel import Pusher
 from integrations.errors import IntakeError
 from integrations.handoffs import HandoffNotFound, HandoffService
@@ -45,20 +46,24 @@ def create_handoffs_router(
 
     @router.get("")
     async def list_handoffs(
-        status: str | None = None, openid: str | None = None, limit: int = 100
+        status: Literal["waiting", "active", "closed"] | None = None,
+        openid: Annotated[str | None, Query(max_length=64)] = None,
+        limit: Limit = 100,
     ) -> dict[str, Any]:
         items = await handoffs.list(status=status, openid=openid, limit=limit)
         return {"items": [h.as_dict() for h in items]}
 
     @router.get("/{handoff_id}", response_model=None)
-    async def get_handoff(handoff_id: int) -> dict[str, Any] | JSONResponse:
+    async def get_handoff(handoff_id: RowId) -> dict[str, Any] | JSONResponse:
         try:
             return (await handoffs.get(handoff_id)).as_dict(transcript=True)
         except HandoffNotFound as exc:
             return not_found(exc)
 
     @router.post("/{handoff_id}/messages", response_model=None)
-    async def send_message(handoff_id: int, message: StaffMessage) -> dict[str, Any] | JSONResponse:
+    async def send_message(
+        handoff_id: RowId, message: StaffMessage
+    ) -> dict[str, Any] | JSONResponse:
         try:
             handoff = await handoffs.staff_message(handoff_id, message.text)
         except HandoffNotFound as exc:
@@ -82,7 +87,7 @@ def create_handoffs_router(
         return handoff.as_dict(transcript=True)
 
     @router.post("/{handoff_id}/close", response_model=None)
-    async def close_handoff(handoff_id: int) -> dict[str, Any] | JSONResponse:
+    async def close_handoff(handoff_id: RowId) -> dict[str, Any] | JSONResponse:
         try:
             return (await handoffs.close(handoff_id)).as_dict(transcript=True)
         except HandoffNotFound as exc:

@@ -4,8 +4,9 @@
 ``POST /api/tickets``                  enter a ticket for a resident who phoned or walked
                                        in (same path as WeChat: outbox included) → 201
 ``GET  /api/tickets``                  filters ``openid``, ``status`` (comma-separated),
-                                       ``category``, ``urgent``, ``overdue``; ``limit``,
-                                       ``offset``; newest first → ``{"items": [...]}``
+                                       ``category``, ``urgent``, ``overdue``; ``limit``
+                                       (1–500), ``offset`` (≤ 10⁸); newest first →
+                                       ``{"items": [...]}``
 ``GET  /api/tickets/{id}``             one ticket (404 if unknown)
 ``POST /api/tickets/{id}/status``      ``{"status", "note", "staff"}`` → 200; 409 when the
                                        status machine refuses; 422 for an unknown status or
@@ -39,6 +40,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.api.auth import require_bearer_token
+from bot.api.bounds import Limit, Offset, RowId, TicketId
 from integrations.tickets import (
     IllegalTransition,
     InvalidTicket,
@@ -266,13 +268,15 @@ def create_tickets_router(
 
     @router.get("/tickets", tags=["tickets"])
     async def list_tickets(
-        openid: str | None = None,
-        status: Annotated[str | None, Query(description="one or more, comma-separated")] = None,
-        category: str | None = None,
+        openid: Annotated[str | None, Query(max_length=64)] = None,
+        status: Annotated[
+            str | None, Query(max_length=200, description="one or more, comma-separated")
+        ] = None,
+        category: Annotated[str | None, Query(max_length=64)] = None,
         urgent: bool | None = None,
         overdue: bool | None = None,
-        limit: Annotated[int, Query(ge=1, le=500)] = 50,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        limit: Limit = 50,
+        offset: Offset = 0,
     ) -> Any:
         statuses = [s.strip() for s in status.split(",") if s.strip()] if status else None
         unknown = [s for s in statuses or () if s not in STATUSES]
@@ -302,14 +306,14 @@ def create_tickets_router(
         return {"items": [as_json(t) for t in tickets], "limit": limit, "offset": offset}
 
     @router.get("/tickets/{ticket_id}", tags=["tickets"])
-    async def get_ticket(ticket_id: str) -> Any:
+    async def get_ticket(ticket_id: TicketId) -> Any:
         try:
             return as_json(await service.get(ticket_id))
         except TicketError as exc:
             return _error(exc)
 
     @router.post("/tickets/{ticket_id}/status", tags=["tickets"])
-    async def change_status(ticket_id: str, body: StatusIn) -> Any:
+    async def change_status(ticket_id: TicketId, body: StatusIn) -> Any:
         try:
             ticket = await service.transition(
                 ticket_id, body.status, note=body.note, actor=_staff(body.staff)
@@ -319,7 +323,7 @@ def create_tickets_router(
         return as_json(ticket)
 
     @router.post("/tickets/{ticket_id}/return", tags=["tickets"])
-    async def return_ticket(ticket_id: str, body: ReturnIn) -> Any:
+    async def return_ticket(ticket_id: TicketId, body: ReturnIn) -> Any:
         try:
             ticket = await service.department_return(
                 ticket_id, body.note, actor=_staff(body.staff), department=body.department
@@ -329,7 +333,7 @@ def create_tickets_router(
         return as_json(ticket)
 
     @router.post("/tickets/{ticket_id}/rating", tags=["tickets"])
-    async def rate_ticket(ticket_id: str, body: RatingIn) -> Any:
+    async def rate_ticket(ticket_id: TicketId, body: RatingIn) -> Any:
         try:
             ticket = await service.rate(
                 ticket_id, body.rating, body.reason, actor=_staff(body.staff)
@@ -341,14 +345,14 @@ def create_tickets_router(
     @router.get("/outbox", tags=["outbox"])
     async def list_outbox(
         status: Literal["pending", "delivered", "parked", "cancelled"] | None = None,
-        limit: Annotated[int, Query(ge=1, le=500)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        limit: Limit = 100,
+        offset: Offset = 0,
     ) -> Any:
         jobs = await service.outbox_jobs(status, limit=limit, offset=offset)
         return {"items": [outbox_job_json(job, tz) for job in jobs]}
 
     @router.post("/outbox/{job_id}/retry", tags=["outbox"])
-    async def retry_outbox(job_id: int) -> Any:
+    async def retry_outbox(job_id: RowId) -> Any:
         try:
             return outbox_job_json(await service.retry_outbox_job(job_id), tz)
         except TicketError as exc:
@@ -357,14 +361,14 @@ def create_tickets_router(
     @router.get("/pushes", tags=["pushes"])
     async def list_pushes(
         status: Literal["pending", "sent", "failed"] | None = None,
-        limit: Annotated[int, Query(ge=1, le=500)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        limit: Limit = 100,
+        offset: Offset = 0,
     ) -> Any:
         jobs = await service.push_jobs(status, limit=limit, offset=offset)
         return {"items": [push_job_json(job, tz) for job in jobs]}
 
     @router.post("/pushes/{job_id}/retry", tags=["pushes"])
-    async def retry_push(job_id: int) -> Any:
+    async def retry_push(job_id: RowId) -> Any:
         try:
             return push_job_json(await service.retry_push_job(job_id), tz)
         except TicketError as exc:

@@ -9,10 +9,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from bot.console.context import STATIC_DIR, Console
+from bot.console.invalid import answer_invalid_request
 from bot.console.security import (
     ConsoleHeadersMiddleware,
     LoginRequired,
@@ -62,6 +64,10 @@ def mount_console(app: FastAPI, runtime: Runtime) -> Console:
         if request.url.path.startswith("/console/api/"):
             return JSONResponse({"error": exc.message}, status_code=403)
         return console.render(request, "error.html", 403, message=exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        return await answer_invalid_request(console, request, exc)
 
     app.add_middleware(ConsoleHeadersMiddleware)
     return console

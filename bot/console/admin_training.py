@@ -19,6 +19,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from bot.api.bounds import FormId
 from bot.console.context import Console
 from bot.console.security import AdminSession
 from integrations.accounts import ConsoleSession
@@ -178,7 +179,7 @@ def build_training_router(console: Console) -> APIRouter:
         intent: str,
         action: Annotated[str, Form()] = "add",
         text: Annotated[str, Form()] = "",
-        example_id: Annotated[int, Form()] = 0,
+        example_id: FormId = 0,
     ) -> Response:
         """The intent page's forms: ``action=add`` (``text``) or ``action=delete``
         (``example_id``)."""
@@ -235,7 +236,7 @@ def build_training_router(console: Console) -> APIRouter:
     async def review_action(
         request: Request,
         session: AdminSession,
-        item: Annotated[int, Form()] = 0,
+        item: FormId = 0,
         action: Annotated[str, Form()] = "assign",
         intent: Annotated[str, Form()] = "",
     ) -> Response:

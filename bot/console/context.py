@@ -9,8 +9,10 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from bot.console.bidi import show_safely
 from bot.console.security import LoginRateLimiter, client_ip
 from integrations.accounts import AuditLog, ConsoleSession, SessionStore, UserStore
+from integrations.wechat.photos import PhotoFetcher
 from nlu.pii import mask_pii
 
 if TYPE_CHECKING:
@@ -43,7 +45,12 @@ class Console:
         self.audit_log = AuditLog(runtime.engine)
         self.sessions = SessionStore(runtime.store)
         self.rate_limiter = LoginRateLimiter(runtime.store)
+        #: residents' photos shown through the console's own origin (tests swap the transport)
+        self.photos = PhotoFetcher()
         self.templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+        # Every value a page prints passes here: resident text cannot reorder itself on
+        # screen with bidi controls (set before the first template is compiled).
+        self.templates.env.finalize = show_safely
         self.templates.env.filters["mask"] = mask_pii
         self.templates.env.globals["navigation"] = NAVIGATION
 

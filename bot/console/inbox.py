@@ -20,6 +20,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel
 
+from bot.api.bounds import LineAfter, RowId
+from bot.console.bidi import neutralise_bidi
 from bot.console.context import Console
 from bot.console.security import StaffSession
 from integrations.accounts import ConsoleSession
@@ -106,7 +108,8 @@ def line_view(line: HandoffMessage) -> dict[str, Any]:
         "role": line.role if line.role in ROLE_LABELS else "bot",
         "role_label": ROLE_LABELS.get(line.role, line.role),
         "time": local_time(line.at, "%m-%d %H:%M:%S"),
-        "text": line.text,
+        # the page inserts it with textContent; bidi controls are neutralised as on pages
+        "text": neutralise_bidi(line.text),
         "delivered": line.delivered,
     }
 
@@ -224,7 +227,7 @@ def build_inbox_router(console: Console) -> APIRouter:
 
     @router.get("/console/inbox/{handoff_id}", response_class=HTMLResponse)
     async def chat_page(
-        request: Request, session: StaffSession, handoff_id: int, done: str = ""
+        request: Request, session: StaffSession, handoff_id: RowId, done: str = ""
     ) -> Response:
         try:
             handoff = await service().get(handoff_id)
@@ -244,7 +247,7 @@ def build_inbox_router(console: Console) -> APIRouter:
         )
 
     @router.post("/console/inbox/{handoff_id}/take")
-    async def take(request: Request, session: StaffSession, handoff_id: int) -> Response:
+    async def take(request: Request, session: StaffSession, handoff_id: RowId) -> Response:
         try:
             before = await service().get(handoff_id)
             await service().take(handoff_id, session.username)
@@ -261,7 +264,7 @@ def build_inbox_router(console: Console) -> APIRouter:
         return back_to_chat(handoff_id, "taken")
 
     @router.post("/console/inbox/{handoff_id}/close")
-    async def close(request: Request, session: StaffSession, handoff_id: int) -> Response:
+    async def close(request: Request, session: StaffSession, handoff_id: RowId) -> Response:
         handoffs = service()
         try:
             before = await handoffs.get(handoff_id)
@@ -293,7 +296,7 @@ def build_inbox_router(console: Console) -> APIRouter:
     async def reply_form(
         request: Request,
         session: StaffSession,
-        handoff_id: int,
+        handoff_id: RowId,
         text: Annotated[str, Form(max_length=MAX_REPLY * 2)] = "",
     ) -> Response:
         """Without JavaScript the reply box posts here."""
@@ -304,16 +307,18 @@ def build_inbox_router(console: Console) -> APIRouter:
         return back_to_chat(handoff_id, outcome.code)
 
     @router.get("/console/api/handoffs/{handoff_id}/messages")
-    async def messages(session: StaffSession, handoff_id: int, after: int = 0) -> Response:
+    async def messages(
+        session: StaffSession, handoff_id: RowId, after: LineAfter = 0
+    ) -> Response:
         try:
-            handoff, lines = await service().messages(handoff_id, after=max(0, after))
+            handoff, lines = await service().messages(handoff_id, after=after)
         except HandoffNotFound:
             return JSONResponse({"error": "没有找到这个会话"}, status_code=404)
         return JSONResponse({**chat_view(handoff), "lines": [line_view(line) for line in lines]})
 
     @router.post("/console/api/handoffs/{handoff_id}/reply")
     async def reply_json(
-        request: Request, session: StaffSession, handoff_id: int, body: ReplyBody
+        request: Request, session: StaffSession, handoff_id: RowId, body: ReplyBody
     ) -> Response:
         try:
             outcome = await reply(request, session, handoff_id, body.text)

@@ -166,8 +166,10 @@ class LoginRateLimiter:
 
 
 #: No inline script or style anywhere in the console: an injected ``<script>`` cannot run.
+#: No image from anywhere else either: a remote image tells its owner who looked, from where
+#: and when (residents' photos come through ``/console/tickets/{id}/photos/{n}``).
 CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; img-src 'self' data: blob: http: https:; script-src 'self'; "
+    "default-src 'self'; img-src 'self' data:; script-src 'self'; "
     "style-src 'self'; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; "
     "base-uri 'none'; object-src 'none'"
 )

@@ -23,6 +23,7 @@ import httpx
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
+from bot.api.bounds import LineAfter
 from bot.console.context import Console
 from bot.console.security import LoginRequired, client_ip, current_session, require_staff
 from bot.wechat.security import AESEnvelope
@@ -212,7 +213,7 @@ def build_simulator_router(console: Console) -> APIRouter:
 
     @router.get("/simulator/api/pushes")
     async def pushes(
-        request: Request, session: Access, openid: str = "", after: int = 0
+        request: Request, session: Access, openid: str = "", after: LineAfter = 0
     ) -> JSONResponse:
         if not _OPENID_RE.match(openid):
             return _error("模拟居民的编号不对，请刷新页面", 400)

@@ -5,8 +5,12 @@
                                               ``category``, ``department``, ``urgent``,
                                               ``overdue`` (``1``/``0``), search ``q`` (id,
                                               words of description/location), ``page``
+                                              (1–100,000; anything else: 422)
 ``GET  /console/tickets/{id}``                the ticket, phone/address/free text masked
                                               (audited ``ticket.view``)
+``GET  /console/tickets/{id}/photos/{n}``     photo ``n`` of the ticket, fetched from
+                                              WeChat's image hosts (remote images are
+                                              never loaded by staff browsers)
 ``POST /console/tickets/{id}/reveal``         the same page unmasked (``ticket.reveal``)
 ``POST /console/tickets/{id}/status``         ``status``, ``note`` (``ticket.status``)
 ``POST /console/tickets/{id}/return``         ``note``, ``department`` — a department
@@ -24,15 +28,17 @@ recorded on the ticket's timeline is ``staff:<username>``. Masking rules:
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping
 from datetime import datetime, tzinfo
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from bot.api.bounds import TicketId
 from bot.console.context import Console
 from bot.console.masking import mask_address, mask_openid, mask_phone, mask_text
 from bot.console.security import StaffSession
@@ -45,6 +51,7 @@ from integrations.tickets import (
     TicketNotFound,
     TicketService,
 )
+from integrations.wechat.photos import PhotoUnavailable
 from policies.tickets import (
     DEFAULT_GRID,
     OPEN_STATUSES,
@@ -62,7 +69,13 @@ from policies.tickets import (
 
 __all__ = ["PAGE_SIZE", "build_tickets_router"]
 
+log = logging.getLogger(__name__)
+
 PAGE_SIZE = 20
+#: a ticket holds at most nine photos: indexes 0…8
+MAX_PHOTO_INDEX = 8
+#: two million tickets at twenty a page; a larger page number is a mistake or a probe
+MAX_PAGE = 100_000
 _MAX_NOTE = 4000
 
 _DONE = {
@@ -136,13 +149,6 @@ def _flag(value: str) -> bool | None:
     return {"1": True, "0": False}.get(value)
 
 
-def _page_number(value: str) -> int:
-    try:
-        return max(1, min(int(value), 100_000))
-    except ValueError:
-        return 1
-
-
 def build_tickets_router(console: Console) -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
@@ -191,7 +197,7 @@ def build_tickets_router(console: Console) -> APIRouter:
         urgent: str = "",
         overdue: str = "",
         q: str = "",
-        page: str = "1",
+        page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     ) -> HTMLResponse:
         tickets = service()
         taxonomy = tickets.core.taxonomy
@@ -219,7 +225,7 @@ def build_tickets_router(console: Console) -> APIRouter:
         }
         total = await tickets.count_tickets(**filters)
         pages = max(1, math.ceil(total / PAGE_SIZE))
-        number = min(_page_number(page), pages)
+        number = min(page, pages)
         found = await tickets.list_tickets(
             **filters, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE
         )
@@ -340,10 +346,17 @@ def build_tickets_router(console: Console) -> APIRouter:
                 }
                 for line in ticket.chat
             ],
-            # Only web addresses become pictures and links; anything else (a media id) is text.
+            # Photos on WeChat's image hosts are shown through this origin; other addresses
+            # are shown as text, never loaded (see integrations/wechat/photos.py).
             "photos": [
-                {"url": url, "web": url.startswith(("https://", "http://"))}
-                for url in ticket.photos
+                {
+                    "url": url,
+                    "src": f"/console/tickets/{ticket.id}/photos/{n}"
+                    if console.photos.allowed(url)
+                    else None,
+                    "web": url.startswith(("https://", "http://")),
+                }
+                for n, url in enumerate(ticket.photos)
             ],
             "next_statuses": next_statuses,
             "can_return": ticket.status in ("dispatched", "in_progress")
@@ -390,12 +403,14 @@ def build_tickets_router(console: Console) -> APIRouter:
 
     @router.get("/console/tickets/{ticket_id}", response_class=HTMLResponse)
     async def ticket_detail(
-        request: Request, session: StaffSession, ticket_id: str, done: str = ""
+        request: Request, session: StaffSession, ticket_id: TicketId, done: str = ""
     ) -> Response:
         return await show(request, session, ticket_id, flash=_DONE.get(done, ""))
 
     @router.post("/console/tickets/{ticket_id}/reveal", response_class=HTMLResponse)
-    async def ticket_reveal(request: Request, session: StaffSession, ticket_id: str) -> Response:
+    async def ticket_reveal(
+        request: Request, session: StaffSession, ticket_id: TicketId
+    ) -> Response:
         return await show(
             request,
             session,
@@ -404,13 +419,35 @@ def build_tickets_router(console: Console) -> APIRouter:
             flash="已显示完整的联系方式和地址，本次查看已记入审计日志。",
         )
 
+    @router.get("/console/tickets/{ticket_id}/photos/{n}")
+    async def ticket_photo(
+        session: StaffSession,
+        ticket_id: TicketId,
+        n: Annotated[int, Path(ge=0, le=MAX_PHOTO_INDEX)],
+    ) -> Response:
+        """One of the ticket's photos, fetched from WeChat's image hosts (only addresses on
+        the ticket, only those hosts, size and type checked)."""
+        ticket = await service().find(ticket_id)
+        if ticket is None or n >= len(ticket.photos):
+            return Response("没有这张照片", status_code=404, media_type="text/plain")
+        try:
+            photo = await console.photos.fetch(ticket.photos[n])
+        except PhotoUnavailable as exc:
+            log.info("photo %d of ticket %s not shown: %s", n, ticket.id, exc)
+            return Response("照片暂时无法显示", status_code=404, media_type="text/plain")
+        return Response(
+            photo.content,
+            media_type=photo.media_type,
+            headers={"Content-Disposition": "inline"},
+        )
+
     # -- actions ----------------------------------------------------------------------------
 
     @router.post("/console/tickets/{ticket_id}/status")
     async def ticket_status(
         request: Request,
         session: StaffSession,
-        ticket_id: str,
+        ticket_id: TicketId,
         status: Annotated[str, Form()] = "",
         note: Annotated[str, Form()] = "",
     ) -> Response:
@@ -459,7 +496,7 @@ def build_tickets_router(console: Console) -> APIRouter:
     async def ticket_return(
         request: Request,
         session: StaffSession,
-        ticket_id: str,
+        ticket_id: TicketId,
         note: Annotated[str, Form()] = "",
         department: Annotated[str, Form()] = "",
     ) -> Response:
@@ -502,7 +539,7 @@ def build_tickets_router(console: Console) -> APIRouter:
     async def ticket_assign(
         request: Request,
         session: StaffSession,
-        ticket_id: str,
+        ticket_id: TicketId,
         department: Annotated[str, Form()] = "",
         grid: Annotated[str, Form()] = "",
         note: Annotated[str, Form()] = "",
@@ -552,7 +589,7 @@ def build_tickets_router(console: Console) -> APIRouter:
     async def ticket_escalate(
         request: Request,
         session: StaffSession,
-        ticket_id: str,
+        ticket_id: TicketId,
         reason: Annotated[str, Form()] = "",
     ) -> Response:
         reason = reason.strip()

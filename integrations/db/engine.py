@@ -15,8 +15,14 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from integrations.errors import ConfigurationError
+from integrations.private_files import private_file
 
-__all__ = ["create_engine", "database_reachable", "normalize_database_url"]
+__all__ = [
+    "create_engine",
+    "database_reachable",
+    "normalize_database_url",
+    "prepare_sqlite_file",
+]
 
 _ASYNC_DRIVERS = {
     "postgresql": "postgresql+psycopg",
@@ -42,13 +48,25 @@ def normalize_database_url(url: str) -> str:
     return parsed.set(drivername=driver).render_as_string(hide_password=False)
 
 
+def prepare_sqlite_file(url: str) -> None:
+    """For a SQLite file URL: create its directory (``0700``) and the file itself (``0600``)
+    before SQLite does, since SQLite would create it readable by everyone (umask 022);
+    its ``-wal`` and ``-shm`` files take the database file's mode. Other URLs: nothing."""
+    parsed = make_url(normalize_database_url(url))
+    if parsed.get_backend_name() != "sqlite":
+        return
+    if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith(
+        "file:"
+    ):
+        private_file(Path(parsed.database))
+
+
 def create_engine(url: str) -> AsyncEngine:
-    """An async engine; creates the directory of a SQLite file."""
+    """An async engine; creates a SQLite file owner-only (:func:`prepare_sqlite_file`)."""
     async_url = normalize_database_url(url)
     parsed = make_url(async_url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        prepare_sqlite_file(url)
         return create_async_engine(async_url)
     # A database that does not answer must fail fast (a holding reply), not hang the turn.
     return create_async_engine(

@@ -43,7 +43,7 @@ from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.pool import NullPool
 
-from integrations.db.engine import normalize_database_url
+from integrations.db.engine import normalize_database_url, prepare_sqlite_file
 from integrations.errors import ConfigurationError
 
 __all__ = [
@@ -150,9 +150,7 @@ def alembic_config(connection: Connection | None = None) -> Config:
 @contextmanager
 def _migration_connection(url: str) -> Iterator[Connection]:
     sync_url = sync_database_url(url)
-    parsed = make_url(sync_url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database:
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    prepare_sqlite_file(url)
     engine = create_sync_engine(sync_url, poolclass=NullPool)
     enable_sqlite_transactions(engine)
     try:

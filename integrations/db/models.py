@@ -33,6 +33,7 @@ __all__ = [
     "AuditRow",
     "Base",
     "DeskAssignmentRow",
+    "DispatchEventRow",
     "DispatchJobRow",
     "FAQTopicRow",
     "HandoffMessageRow",
@@ -202,6 +203,19 @@ class DispatchJobRow(Base):
         UniqueConstraint("ticket_id", "generation"),
         Index("ix_dispatch_jobs_status_next_attempt_at", "status", "next_attempt_at"),
     )
+
+
+class DispatchEventRow(Base):
+    """A status event a dispatch system pushed to the webhook, recorded in the transaction
+    that applied it: the same ``event_id`` again (a retry, a replay after a restart) changes
+    nothing. Rows older than the retention (a week) are pruned as new ones arrive."""
+
+    __tablename__ = "dispatch_events"
+
+    event_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    ticket_id: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    received_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class PushJobRow(Base):

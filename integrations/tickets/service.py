@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Literal
 
-from sqlalchemy import ColumnElement, and_, func, not_, or_, select
+from sqlalchemy import ColumnElement, and_, delete, func, not_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from integrations.db.models import DispatchJobRow, PushJobRow, TicketRow
+from integrations.db.models import DispatchEventRow, DispatchJobRow, PushJobRow, TicketRow
 from integrations.notify import residents
 from integrations.tickets.config import TicketConfig
 from integrations.tickets.core import (
@@ -63,9 +64,15 @@ from policies.tickets import (
     transition_problem,
 )
 
-__all__ = ["CHANNELS", "MAX_TEXT", "TicketService"]
+__all__ = ["CHANNELS", "EVENT_RETENTION", "MAX_TEXT", "EventOutcome", "TicketService"]
 
 log = logging.getLogger("integrations.tickets")
+
+#: What became of a dispatch system's status event (:meth:`TicketService.apply_status_event`).
+EventOutcome = Literal["applied", "duplicate", "unknown"]
+#: How long applied status events are remembered: far beyond the webhook's ±5-minute
+#: replay window, so a sender retrying an event hours later is recognised too.
+EVENT_RETENTION = timedelta(days=7)
 
 #: Where a ticket came from.
 CHANNELS = frozenset({"wechat", "phone", "walk_in", "web", "app", "email", "other"})
@@ -647,38 +654,100 @@ class TicketService:
         ``resolved`` (closing is the resident's rating); ``rejected`` is a department
         return (escalation, see :meth:`department_return`), at the city level only noted.
         """
-        target = "resolved" if status == "closed" else status
-        if target not in STATUSES:
-            raise InvalidTicket(f"unknown status {status!r}; one of {', '.join(STATUSES)}")
-        note = _clean(note, "note", required=False) or None
+        target, note = self._reported(status, note)
         now = self.now()
         async with self.core.write() as session:
             row = await _find_for_external(session, ticket_id, external_id)
             if row is None:
                 return False
-            if external_id is not None and row.external_id not in (None, external_id):
-                log.info("ticket %s: report about an earlier dispatch ignored", row.id)
-                return True
-            if target == "rejected":
-                if row.status in ("dispatched", "in_progress") and next_level(row.level):
-                    await self._return(session, row, note or "未说明原因", actor, None, now)
-                elif row.status in OPEN_STATUSES:
-                    add_event(
-                        session, row, at=now, actor=actor, from_status=row.status,
-                        to_status=row.status, note=f"下游退回：{note or '未说明原因'}；需人工处理",
-                    )
-                    row.updated_at = now
-            elif target == row.status or target in ("received", "reopened"):
-                pass  # a repeat, or a status only we set
-            elif transition_problem(row.status, target, note=note) is None:
-                record_change(session, self.core, row, target, actor=actor, note=note, now=now)
-                if target == "resolved":
-                    await cancel_open_jobs(session, row.id, now, reason="resolved downstream")
-            else:
-                log.info("ticket %s: %s → %s reported by %s ignored", row.id, row.status,
-                         target, actor)
+            await self._apply_reported(session, row, target, external_id, note, actor, now)
         self.core.notify()
         return True
+
+    async def apply_status_event(
+        self,
+        event_id: str,
+        ticket_id: str | None,
+        external_id: str | None,
+        status: str,
+        note: str | None,
+        actor: str,
+    ) -> EventOutcome:
+        """Like :meth:`apply_external_status`, once per ``event_id``: the event is recorded
+        in the transaction that applies it (table ``dispatch_events``, kept
+        :data:`EVENT_RETENTION`), so the same event again — a sender's retry, a replay after
+        a restart — answers ``"duplicate"`` and changes nothing; ``"unknown"``: no such
+        ticket (nothing recorded, so a retry once it exists is applied)."""
+        target, note = self._reported(status, note)
+        now = self.now()
+        try:
+            async with self.core.write() as session:
+                # The ticket's row lock first: a concurrent delivery of the same event waits
+                # here and then sees this one's record.
+                row = await _find_for_external(session, ticket_id, external_id)
+                if await session.get(DispatchEventRow, event_id) is not None:
+                    return "duplicate"
+                if row is None:
+                    return "unknown"
+                await self._apply_reported(session, row, target, external_id, note, actor, now)
+                session.add(
+                    DispatchEventRow(
+                        event_id=event_id, ticket_id=row.id, status=status, received_at=now
+                    )
+                )
+                await session.execute(
+                    delete(DispatchEventRow).where(
+                        DispatchEventRow.received_at < now - EVENT_RETENTION
+                    )
+                )
+        except IntegrityError:
+            # Two deliveries that found no ticket row to queue on (or raced on the insert):
+            # the one that committed first applied it.
+            async with self.core.read() as session:
+                if await session.get(DispatchEventRow, event_id) is not None:
+                    return "duplicate"
+            raise
+        self.core.notify()
+        return "applied"
+
+    @staticmethod
+    def _reported(status: str, note: str | None) -> tuple[str, str | None]:
+        target = "resolved" if status == "closed" else status
+        if target not in STATUSES:
+            raise InvalidTicket(f"unknown status {status!r}; one of {', '.join(STATUSES)}")
+        return target, _clean(note, "note", required=False) or None
+
+    async def _apply_reported(
+        self,
+        session: AsyncSession,
+        row: TicketRow,
+        target: str,
+        external_id: str | None,
+        note: str | None,
+        actor: str,
+        now: datetime,
+    ) -> None:
+        if external_id is not None and row.external_id not in (None, external_id):
+            log.info("ticket %s: report about an earlier dispatch ignored", row.id)
+            return
+        if target == "rejected":
+            if row.status in ("dispatched", "in_progress") and next_level(row.level):
+                await self._return(session, row, note or "未说明原因", actor, None, now)
+            elif row.status in OPEN_STATUSES:
+                add_event(
+                    session, row, at=now, actor=actor, from_status=row.status,
+                    to_status=row.status, note=f"下游退回：{note or '未说明原因'}；需人工处理",
+                )
+                row.updated_at = now
+        elif target == row.status or target in ("received", "reopened"):
+            pass  # a repeat, or a status only we set
+        elif transition_problem(row.status, target, note=note) is None:
+            record_change(session, self.core, row, target, actor=actor, note=note, now=now)
+            if target == "resolved":
+                await cancel_open_jobs(session, row.id, now, reason="resolved downstream")
+        else:
+            log.info("ticket %s: %s → %s reported by %s ignored", row.id, row.status,
+                     target, actor)
 
     async def escalate_overdue(self, *, backend: str = "embedded", limit: int = 100) -> int:
         """Escalate tickets at ``backend``'s desk that passed their SLA deadline: one level

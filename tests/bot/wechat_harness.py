@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import os
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -9,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import redis
 from fastapi import FastAPI
 
 from bot.app import create_app
@@ -21,7 +24,7 @@ from integrations.wechat.fake_server import FakeWeChatAPI
 from nlu.parser import NLUService
 from tests.support.servers import serve_asgi
 
-TOKEN = "intaketesttoken"
+TOKEN = "intakeTestToken0123"  # production wants at least 16 characters
 APP_ID = "wxintaketest0001"
 APP_SECRET = "intake-test-secret"
 AES_KEY = "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR"
@@ -70,6 +73,17 @@ def shared_nlu() -> NLUService:
 
 def shared_model_dir() -> Path:
     return shared_nlu().model_dir
+
+
+def production_overrides(redis_url: str) -> dict[str, object]:
+    """What ``running_app(..., env="production")`` needs to start: Redis (emptied first)
+    and safe mode with a fresh EncodingAESKey (the published sample keys are refused)."""
+    redis.Redis.from_url(redis_url).flushdb()
+    return {
+        "env": "production",
+        "redis_url": redis_url,
+        "wechat_encoding_aes_key": base64.b64encode(os.urandom(32)).decode().rstrip("="),
+    }
 
 
 def make_settings(tmp: Path, **overrides: object) -> Settings:

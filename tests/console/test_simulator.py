@@ -16,7 +16,14 @@ import pytest
 from bot.app import create_app
 from bot.config import load_settings
 from bot.runtime import Runtime
-from tests.bot.wechat_harness import AES_KEY, RunningApp, running_app, shared_model_dir, shared_nlu
+from tests.bot.wechat_harness import (
+    AES_KEY,
+    RunningApp,
+    production_overrides,
+    running_app,
+    shared_model_dir,
+    shared_nlu,
+)
 from tests.console.harness import STAFF, create_accounts, csrf_token, database_url
 from tests.support.servers import serve_asgi
 
@@ -225,9 +232,9 @@ def test_safe_mode_messages_are_encrypted(tmp_path: Path) -> None:
         assert response.json()["reply"].startswith("【医保电子凭证激活与使用】")
 
 
-def test_production_requires_a_console_login(tmp_path: Path) -> None:
+def test_production_requires_a_console_login(tmp_path: Path, redis_url: str) -> None:
     create_accounts(database_url(tmp_path))
-    with running_app(tmp_path, env="production") as app:
+    with running_app(tmp_path, **production_overrides(redis_url)) as app:
         with httpx.Client(base_url=app.url, timeout=30) as anonymous:
             page = anonymous.get("/simulator")
             assert page.status_code == 303

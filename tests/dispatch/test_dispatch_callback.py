@@ -23,6 +23,7 @@ from bot.api.dispatch_callback import (
 )
 from integrations.errors import StateBackendError
 from integrations.state import KeyValueStore, MemoryStore
+from integrations.tickets.service import EventOutcome
 from tests.support.servers import serve_asgi
 
 SECRET = "webhook-secret-0123456789abcdef"
@@ -31,30 +32,36 @@ NOW = 1_714_530_000.0  # 2024-05-01T02:20:00Z
 
 @dataclass
 class TicketService:
-    """Stands in for the ticket service's ``apply_status``: knows two tickets."""
+    """Stands in for the ticket service's ``apply_status_event``: knows two tickets and
+    remembers applied event ids as its database does (the real one: test_replay_restart)."""
 
     known_tickets: set[str] = field(default_factory=lambda: {"T1", "T2"})
     known_external: dict[str, str] = field(default_factory=lambda: {"638344": "T2"})
     applied: list[tuple[str | None, str | None, str, str | None, str]] = field(default_factory=list)
+    events: set[str] = field(default_factory=set)
     delay: float = 0.0
     fail: bool = False
 
-    async def apply_status(
+    async def apply_event(
         self,
+        event_id: str,
         ticket_id: str | None,
         external_id: str | None,
         status: str,
         note: str | None,
         actor: str,
-    ) -> bool:
+    ) -> EventOutcome:
         if self.delay:
             await asyncio.sleep(self.delay)
         if self.fail:
             raise RuntimeError("ticket database is down")
+        if event_id in self.events:
+            return "duplicate"
         if ticket_id not in self.known_tickets and external_id not in self.known_external:
-            return False
+            return "unknown"
+        self.events.add(event_id)
         self.applied.append((ticket_id, external_id, status, note, actor))
-        return True
+        return "applied"
 
 
 class Clock:
@@ -114,7 +121,7 @@ def build_app(
     app = FastAPI()
     app.include_router(
         create_dispatch_callback_router(
-            apply_status=tickets.apply_status,
+            apply_event=tickets.apply_event,
             secret=SECRET,
             store=store,
             clock=clock,
@@ -364,10 +371,10 @@ async def test_previous_secret_is_accepted_during_rotation() -> None:
 def test_router_refuses_an_empty_secret_or_a_short_dedup_ttl() -> None:
     tickets, store = TicketService(), MemoryStore()
     with pytest.raises(ValueError, match="secret"):
-        create_dispatch_callback_router(apply_status=tickets.apply_status, secret="", store=store)
+        create_dispatch_callback_router(apply_event=tickets.apply_event, secret="", store=store)
     with pytest.raises(ValueError, match="dedup_ttl"):
         create_dispatch_callback_router(
-            apply_status=tickets.apply_status, secret=SECRET, store=store, dedup_ttl=60
+            apply_event=tickets.apply_event, secret=SECRET, store=store, dedup_ttl=60
         )
 
 

@@ -30,6 +30,7 @@ from tests.conftest import POSTGRES_TEST_URL, require_server
 from tests.tickets.fakes import FakeBackend, FakeClock
 
 TABLES = (
+    "dispatch_events",
     "push_jobs",
     "desk_assignments",
     "dispatch_jobs",

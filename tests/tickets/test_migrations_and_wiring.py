@@ -38,6 +38,7 @@ TABLES = {
     "ticket_events",
     "ticket_counters",
     "dispatch_jobs",
+    "dispatch_events",
     "push_jobs",
     "residents",
     "desk_assignments",
