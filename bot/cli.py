@@ -120,6 +120,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             workers=args.workers,
             log_level=settings.log_level.lower(),
             access_log=False,
+            proxy_headers=False,  # the app trusts proxies itself (INTAKE_TRUSTED_PROXIES)
         )
         return 0
     from bot.app import create_app
@@ -130,6 +131,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=settings.port,
         log_level=settings.log_level.lower(),
         access_log=False,
+        proxy_headers=False,  # the app trusts proxies itself (INTAKE_TRUSTED_PROXIES)
     )
     return 0
 

@@ -9,8 +9,16 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from bot.console.security import LoginRateLimiter, client_ip
-from integrations.accounts import AuditLog, ConsoleSession, SessionStore, UserStore
+from bot.console.login_limits import LoginLimiter
+from bot.console.security import client_ip
+from integrations.accounts import (
+    AccountAdmin,
+    AccountStates,
+    AuditLog,
+    ConsoleSession,
+    SessionStore,
+    UserStore,
+)
 from nlu.pii import mask_pii
 
 if TYPE_CHECKING:
@@ -29,6 +37,7 @@ NAVIGATION = (
     ("/console/admin/intents", "意图与例句", True),
     ("/console/admin/review", "待标注", True),
     ("/console/admin/model", "模型训练", True),
+    ("/console/admin/accounts", "账号", True),
     ("/console/admin/audit", "审计日志", True),
     ("/simulator", "模拟器", False),
 )
@@ -42,7 +51,9 @@ class Console:
         self.users = UserStore(runtime.engine)
         self.audit_log = AuditLog(runtime.engine)
         self.sessions = SessionStore(runtime.store)
-        self.rate_limiter = LoginRateLimiter(runtime.store)
+        self.account_states = AccountStates(runtime.store, self.users)
+        self.accounts = AccountAdmin(self.users, self.audit_log, self.account_states)
+        self.login_limiter = LoginLimiter(runtime.store)
         self.templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
         self.templates.env.filters["mask"] = mask_pii
         self.templates.env.globals["navigation"] = NAVIGATION
