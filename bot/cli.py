@@ -85,19 +85,43 @@ def cmd_user(args: argparse.Namespace) -> int:
     import asyncio
 
     from integrations.accounts import AccountError
-    from integrations.accounts.bootstrap import add_user
+    from integrations.accounts.bootstrap import add_user, list_users, manage_user
 
     settings = _settings_or_exit()
-    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
+    url = settings.effective_database_url
     try:
-        user, password = asyncio.run(
-            add_user(
-                settings.effective_database_url,
-                args.username,
-                role=args.role,
-                password=password,
-                display_name=args.name,
+        if args.user_command == "list":
+            for user in asyncio.run(list_users(url)):
+                state = "active" if user.active else "disabled"
+                if user.reset_pending:
+                    state += ", reset pending"
+                print(f"{user.username}\t{user.role}\t{state}\t{user.display_name}")
+            return 0
+        if args.user_command != "add":
+            user, code = asyncio.run(
+                manage_user(
+                    url,
+                    settings.redis_url,
+                    args.user_command,
+                    args.username,
+                    role=getattr(args, "role", None),
+                )
             )
+            if code is None:
+                print(
+                    f"{args.user_command}: {user.username} ({user.role}, "
+                    f"{'active' if user.active else 'disabled'})"
+                )
+            else:
+                print(
+                    f"reset: {user.username}: password and sessions ended; one-time code "
+                    f"(valid 24 h, shown once): {code}"
+                )
+                print(f"  the user opens <console address>/console/reset#{code}")
+            return 0
+        password = sys.stdin.readline().rstrip("\n") if args.password_stdin else None
+        user, password = asyncio.run(
+            add_user(url, args.username, role=args.role, password=password, display_name=args.name)
         )
     except AccountError as exc:
         print(f"intake: {exc}", file=sys.stderr)
@@ -133,6 +157,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             workers=args.workers,
             log_level=settings.log_level.lower(),
             access_log=False,
+            proxy_headers=False,  # the app trusts proxies itself (INTAKE_TRUSTED_PROXIES)
         )
         return 0
     from bot.app import create_app
@@ -143,6 +168,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=settings.port,
         log_level=settings.log_level.lower(),
         access_log=False,
+        proxy_headers=False,  # the app trusts proxies itself (INTAKE_TRUSTED_PROXIES)
     )
     return 0
 
@@ -225,6 +251,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="read the password from stdin (default: generate one and print it)",
     )
     add.set_defaults(func=cmd_user)
+    user_sub.add_parser("list", help="list accounts").set_defaults(func=cmd_user)
+    for name, text in (
+        ("disable", "disable an account (its sessions end at once)"),
+        ("enable", "enable a disabled account"),
+        ("reset", "end the password and sessions; print a one-time code to set a new one"),
+    ):
+        command = user_sub.add_parser(name, help=text)
+        command.add_argument("username")
+        command.set_defaults(func=cmd_user)
+    role = user_sub.add_parser("role", help="change an account's role")
+    role.add_argument("username")
+    role.add_argument("role", choices=("staff", "admin"))
+    role.set_defaults(func=cmd_user)
 
     chat = sub.add_parser("chat", help="talk to the bot in the terminal as a resident")
     chat.add_argument("--openid", default="o-terminal-resident", help="resident id to chat as")

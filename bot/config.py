@@ -10,14 +10,15 @@ printed. With ``INTAKE_ENV=production`` whatever is unsafe stops start-up with o
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 import secrets
 import string
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, PrivateAttr, ValidationError
+from pydantic import Field, PrivateAttr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.secret_strength import secret_problem
@@ -28,6 +29,22 @@ from integrations.private_files import write_private_file
 __all__ = ["Settings", "load_settings"]
 
 _TOKEN_RE = re.compile(r"^[A-Za-z0-9]{3,32}$")
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(value: str) -> tuple[IPNetwork, ...]:
+    """``"10.0.0.5, 172.30.80.0/24"`` → networks; raises ``ValueError`` naming a bad entry."""
+    networks = []
+    for item in value.replace(";", ",").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ValueError(f"{item!r} is not an IP address or network") from None
+    return tuple(networks)
 _DEV_SECRET_FIELDS = ("wechat_token", "wechat_app_id", "wechat_app_secret", "admin_token")
 
 
@@ -66,8 +83,25 @@ class Settings(BaseSettings):
     allow_plain_mode: bool = Field(False, alias="INTAKE_ALLOW_PLAIN_MODE")
     #: ``/api/docs``, ``/redoc`` and ``/openapi.json``; unset: on in development only
     api_docs: bool | None = Field(None, alias="INTAKE_API_DOCS")
+    #: addresses or networks of reverse proxies whose X-Forwarded-For is believed
+    trusted_proxies: str = Field("", alias="INTAKE_TRUSTED_PROXIES")
 
     _generated: list[str] = PrivateAttr(default_factory=list)
+    _proxy_networks: tuple[IPNetwork, ...] = PrivateAttr(default=())
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_trusted_proxies(cls, value: str) -> str:
+        parse_networks(value)
+        return value
+
+    def model_post_init(self, context: Any, /) -> None:
+        self._proxy_networks = parse_networks(self.trusted_proxies)
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[IPNetwork, ...]:
+        """The parsed ``INTAKE_TRUSTED_PROXIES`` (empty: X-Forwarded-For is never believed)."""
+        return self._proxy_networks
 
     @property
     def generated_secrets(self) -> list[str]:

@@ -30,6 +30,9 @@ def serve_asgi(
         lifespan=lifespan,
         ws="none",
         timeout_graceful_shutdown=2,
+        # The app decides whom to believe about X-Forwarded-For (INTAKE_TRUSTED_PROXIES);
+        # uvicorn's own handling would rewrite the peer address before the app sees it.
+        proxy_headers=False,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=name, daemon=True)

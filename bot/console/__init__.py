@@ -29,6 +29,7 @@ __all__ = ["Console", "mount_console"]
 
 
 def mount_console(app: FastAPI, runtime: Runtime) -> Console:
+    from bot.console.accounts_pages import build_accounts_router
     from bot.console.admin_faq import build_faq_router
     from bot.console.admin_model import build_model_router
     from bot.console.admin_training import build_training_router
@@ -48,6 +49,7 @@ def mount_console(app: FastAPI, runtime: Runtime) -> Console:
         build_training_router,
         build_model_router,
         build_audit_router,
+        build_accounts_router,
         build_simulator_router,
     ):
         app.include_router(build(console))

@@ -10,8 +10,16 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from bot.console.bidi import show_safely
-from bot.console.security import LoginRateLimiter, client_ip
-from integrations.accounts import AuditLog, ConsoleSession, SessionStore, UserStore
+from bot.console.login_limits import LoginLimiter
+from bot.console.security import client_ip
+from integrations.accounts import (
+    AccountAdmin,
+    AccountStates,
+    AuditLog,
+    ConsoleSession,
+    SessionStore,
+    UserStore,
+)
 from integrations.wechat.photos import PhotoFetcher
 from nlu.pii import mask_pii
 
@@ -31,6 +39,7 @@ NAVIGATION = (
     ("/console/admin/intents", "意图与例句", True),
     ("/console/admin/review", "待标注", True),
     ("/console/admin/model", "模型训练", True),
+    ("/console/admin/accounts", "账号", True),
     ("/console/admin/audit", "审计日志", True),
     ("/simulator", "模拟器", False),
 )
@@ -44,7 +53,9 @@ class Console:
         self.users = UserStore(runtime.engine)
         self.audit_log = AuditLog(runtime.engine)
         self.sessions = SessionStore(runtime.store)
-        self.rate_limiter = LoginRateLimiter(runtime.store)
+        self.account_states = AccountStates(runtime.store, self.users)
+        self.accounts = AccountAdmin(self.users, self.audit_log, self.account_states)
+        self.login_limiter = LoginLimiter(runtime.store)
         #: residents' photos shown through the console's own origin (tests swap the transport)
         self.photos = PhotoFetcher()
         self.templates = Jinja2Templates(directory=str(TEMPLATES_DIR))

@@ -1,7 +1,9 @@
-"""Console access control: who is logged in, roles, CSRF, login rate limits, headers.
+"""Console access control: who is logged in, roles, CSRF, the client's address, headers.
 
 Pages answer an anonymous visitor with a redirect to the login page; the JSON endpoints
-under ``/console/api`` answer 401. Staff reaching an admin page get 403. Every unsafe
+under ``/console/api`` answer 401. Staff reaching an admin page get 403. Every request
+checks its session against the account (one cached lookup): a disabled account or a
+changed password ends the session at once, a changed role applies at once. Every unsafe
 request (POST and friends) must carry the session's CSRF token, as the ``csrf_token``
 form field or the ``X-CSRF-Token`` header, and, when the browser sends an ``Origin``, come
 from this site.
@@ -9,7 +11,10 @@ from this site.
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
+import ipaddress
+from collections.abc import Sequence
 from typing import Annotated
 from urllib.parse import quote, urlsplit
 
@@ -17,18 +22,18 @@ from fastapi import Depends, Request
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from integrations.accounts import ConsoleSession, SessionStore
-from integrations.state import KeyValueStore
+from bot.config import IPNetwork
+from integrations.accounts import AccountStates, ConsoleSession, SessionStore
 
 __all__ = [
     "SESSION_COOKIE",
     "AdminSession",
     "ConsoleHeadersMiddleware",
-    "LoginRateLimiter",
     "LoginRequired",
     "NotAllowed",
     "StaffSession",
     "check_csrf",
+    "client_address",
     "client_ip",
     "current_session",
     "require_admin",
@@ -58,8 +63,57 @@ class NotAllowed(Exception):
         self.message = message
 
 
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def _parse_address(value: str) -> IPAddress | None:
+    """An address from an X-Forwarded-For entry (``1.2.3.4``, ``1.2.3.4:5678``, ``[::1]:80``
+    or ``::1``), or ``None`` when it is none."""
+    value = value.strip()
+    if value.startswith("["):
+        value = value[1:].partition("]")[0]
+    elif value.count(":") == 1:
+        value = value.partition(":")[0]
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        return address.ipv4_mapped
+    return address
+
+
+def client_address(peer: str, forwarded_for: Sequence[str], trusted: Sequence[IPNetwork]) -> str:
+    """The client's address: ``peer`` (the TCP peer), unless it is a trusted proxy; then the
+    X-Forwarded-For chain is walked from the right (each proxy appends the address it saw),
+    skipping trusted proxies, and the first other address is the client. Entries left of it
+    were written by the client and are never believed."""
+
+    def is_trusted(address: IPAddress | None) -> bool:
+        return address is not None and any(address in network for network in trusted)
+
+    if not trusted or not is_trusted(_parse_address(peer)):
+        return peer
+    client = peer
+    hops = [hop for header in forwarded_for for hop in header.split(",")]
+    for hop in reversed(hops):
+        address = _parse_address(hop)
+        if address is None:  # garbage from the client's side of the chain: stop here
+            break
+        client = str(address)
+        if not is_trusted(address):
+            break
+    return client
+
+
 def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "-"
+    """The client's address as :func:`client_address` finds it, with the proxies trusted by
+    ``INTAKE_TRUSTED_PROXIES``. The app is served with uvicorn's own proxy handling off, so
+    ``request.client`` is the real TCP peer."""
+    peer = request.client.host if request.client else "-"
+    settings = getattr(request.app.state, "settings", None)
+    trusted = settings.trusted_proxy_networks if settings is not None else ()
+    return client_address(peer, request.headers.getlist("x-forwarded-for"), trusted)
 
 
 def safe_next(value: str | None) -> str:
@@ -77,8 +131,22 @@ def _is_api(request: Request) -> bool:
 
 
 async def current_session(request: Request) -> ConsoleSession | None:
+    """The request's session, checked against its account: ``None`` (and the session ended)
+    when the account is gone, disabled, or its sessions were ended since this one began; the
+    account's current role and name otherwise."""
     sessions: SessionStore = request.app.state.console.sessions
-    return await sessions.get(request.cookies.get(SESSION_COOKIE))
+    states: AccountStates = request.app.state.console.account_states
+    token = request.cookies.get(SESSION_COOKIE)
+    session = await sessions.get(token)
+    if session is None:
+        return None
+    account = await states.get(session.user_id)
+    if account is None or not account.active or account.session_epoch != session.session_epoch:
+        await sessions.end(token)
+        return None
+    if (account.role, account.display_name) != (session.role, session.display_name):
+        session = dataclasses.replace(session, role=account.role, display_name=account.display_name)
+    return session
 
 
 async def check_csrf(request: Request, session: ConsoleSession) -> None:
@@ -128,41 +196,6 @@ AdminSession = Annotated[ConsoleSession, Depends(require_admin)]
 
 def login_redirect_url(next_url: str) -> str:
     return "/console/login?next=" + quote(safe_next(next_url), safe="")
-
-
-class LoginRateLimiter:
-    """Failed logins per username and per client address in a fixed window; above the
-    limit, logins are refused without checking the password."""
-
-    def __init__(
-        self,
-        store: KeyValueStore,
-        *,
-        per_user: int = 5,
-        per_ip: int = 20,
-        window: float = 15 * 60.0,
-    ) -> None:
-        self._store = store
-        self.per_user = per_user
-        self.per_ip = per_ip
-        self.window = window
-
-    @staticmethod
-    def _keys(username: str, ip: str) -> tuple[str, str]:
-        return f"console:login-fail:user:{username.lower()}", f"console:login-fail:ip:{ip}"
-
-    async def blocked(self, username: str, ip: str) -> bool:
-        user_key, ip_key = self._keys(username, ip)
-        user_count = int(await self._store.get(user_key) or 0)
-        ip_count = int(await self._store.get(ip_key) or 0)
-        return user_count >= self.per_user or ip_count >= self.per_ip
-
-    async def failed(self, username: str, ip: str) -> None:
-        for key in self._keys(username, ip):
-            await self._store.incr(key, ttl=self.window)
-
-    async def succeeded(self, username: str, ip: str) -> None:
-        await self._store.delete(self._keys(username, ip)[0])
 
 
 #: No inline script or style anywhere in the console: an injected ``<script>`` cannot run.

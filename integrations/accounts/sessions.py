@@ -4,7 +4,10 @@ app process serves any request and logging out ends the session everywhere.
 The cookie holds only a random token; the store keys the session by the token's SHA-256,
 so a leaked store dump cannot be replayed as cookies. Each session carries its own CSRF
 token. A login always creates a new session (a token planted before login is never
-promoted: no session fixation).
+promoted: no session fixation). A session is stamped with its account's ``session_epoch``;
+the console compares it with the account's current one on every request
+(:class:`~integrations.accounts.status.AccountStates`), so a disabled account or a changed
+password ends it at once.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ class ConsoleSession:
     role: str
     csrf_token: str
     created_at: float
+    #: the account's ``session_epoch`` at login (sessions from before it was stored: 0)
+    session_epoch: int = 0
 
     @property
     def is_admin(self) -> bool:
@@ -58,7 +63,7 @@ class SessionStore:
         return "console:session:" + hashlib.sha256(token.encode()).hexdigest()
 
     async def create(
-        self, *, user_id: int, username: str, display_name: str, role: str
+        self, *, user_id: int, username: str, display_name: str, role: str, session_epoch: int = 0
     ) -> tuple[str, ConsoleSession]:
         """A new session; returns the cookie token and the session."""
         token = secrets.token_urlsafe(32)
@@ -69,6 +74,7 @@ class SessionStore:
             role=role,
             csrf_token=secrets.token_urlsafe(32),
             created_at=self._clock(),
+            session_epoch=session_epoch,
         )
         await self._store.set(
             self._key(token), json.dumps(asdict(session)).encode(), ttl=self.idle_timeout

@@ -333,6 +333,12 @@ class UserRow(Base):
     active: Mapped[bool] = mapped_column(Boolean)
     created_at: Mapped[datetime]
     last_login_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: raised when sessions must end (disabled, password changed or reset): a session
+    #: stamped with an older value is refused
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0)
+    #: SHA-256 of the one-time password-reset code an admin issued, while it is valid
+    reset_code_hash: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
+    reset_expires_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class AuditRow(Base):

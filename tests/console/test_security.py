@@ -14,9 +14,17 @@ from starlette.routing import Route
 from tests.bot.wechat_harness import RunningApp
 from tests.console.harness import ADMIN, STAFF, csrf_token, login, login_attempt
 
-#: Public on purpose: the login form itself, static files, and the resident simulator
-#: (anyone may chat as a resident; it goes through the signed /wechat path like WeChat).
-PUBLIC = ("/console/login", "/console/static", "/simulator", "/api/docs", "/api/openapi")
+#: Public on purpose: the login form itself, the form that sets a password with an admin's
+#: one-time reset code, static files, and the resident simulator (anyone may chat as a
+#: resident; it goes through the signed /wechat path like WeChat).
+PUBLIC = (
+    "/console/login",
+    "/console/reset",
+    "/console/static",
+    "/simulator",
+    "/api/docs",
+    "/api/openapi",
+)
 
 
 def _all_routes(routes: list[Any], prefix: str = "") -> Iterator[tuple[str, Route]]:
@@ -71,7 +79,11 @@ def test_login_redirect_keeps_the_target_but_never_leaves_the_console(
 
 def test_staff_cannot_reach_admin_pages(console_app: RunningApp, staff: httpx.Client) -> None:
     admin_paths = sorted(
-        {p for m, p in _protected_routes(console_app) if p.startswith("/console/admin")}
+        {
+            p
+            for m, p in _protected_routes(console_app)
+            if m == "GET" and p.startswith("/console/admin")
+        }
     )
     assert admin_paths
     for path in admin_paths:
