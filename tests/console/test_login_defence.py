@@ -147,7 +147,9 @@ def test_healthz_answers_quickly_while_a_burst_of_logins_is_checked(
     assert len(checks) == 48  # the burst really was checked
     during = [took for sent, took in probes if checks[0] <= sent <= checks[-1]]
     assert len(during) >= 3, (probes, checks[0], checks[-1])
-    assert max(took for _, took in probes) < 1.0, sorted(probes, key=lambda p: p[1])[-3:]
+    # While the checks run (before the fix: 4 s). Probes before them share the machine
+    # with 48 connections being opened, which says nothing about hashing.
+    assert max(during) < 1.0, sorted(during)[-3:]
 
 
 def test_an_attackers_failures_never_lock_the_owner_out(tmp_path: Path) -> None:
