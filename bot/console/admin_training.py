@@ -202,7 +202,7 @@ def build_training_router(console: Console) -> APIRouter:
         record = await examples.get(example_id)
         if record is None or record.intent != intent:
             return console.render(request, "error.html", 404, message="没有这条例句")
-        await examples.delete(example_id)
+        await examples.delete(example_id, actor=session.username)
         await console.audit(request, session, "example.delete", f"intent:{intent}", record.text)
         return RedirectResponse(
             f"/console/admin/intents/{quote(intent, safe='')}?msg=deleted", status_code=303

@@ -46,6 +46,8 @@ __all__ = [
     "TicketRow",
     "TimelineRow",
     "TrainingExampleRow",
+    "TrainingSeedReleaseRow",
+    "TrainingSeedRemovalRow",
     "UTCDateTime",
     "UserRow",
     "utcnow",
@@ -368,6 +370,29 @@ class TrainingExampleRow(Base):
     source: Mapped[str] = mapped_column(String(16))
     created_by: Mapped[str | None] = mapped_column(String(64), default=None)
     created_at: Mapped[datetime]
+
+
+class TrainingSeedReleaseRow(Base):
+    """A version of the packaged training data already copied into ``training_examples``:
+    an upgrade that ships new examples (new intents) adds them once, on first start."""
+
+    __tablename__ = "training_seed_releases"
+
+    #: SHA-256 of the packaged data (``TrainingData.fingerprint``)
+    fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)
+    added: Mapped[int] = mapped_column(Integer)
+    seeded_at: Mapped[datetime]
+
+
+class TrainingSeedRemovalRow(Base):
+    """A packaged example an admin deleted: a later release never brings it back."""
+
+    __tablename__ = "training_seed_removals"
+
+    intent: Mapped[str] = mapped_column(String(64), primary_key=True)
+    text: Mapped[str] = mapped_column(String(500), primary_key=True)
+    removed_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    removed_at: Mapped[datetime]
 
 
 class ReviewItemRow(Base):

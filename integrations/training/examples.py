@@ -2,8 +2,11 @@
 
 The packaged Rasa YAML (``nlu/data/nlu``) is copied into the ``training_examples`` table on
 first start; from then on the table is the truth and admins add, delete, import and export
-examples in the console. :meth:`TrainingExampleStore.training_data` is what a retrain
-learns from: the table's examples, the packaged synonyms/regexes/lookup tables (they are
+examples in the console. An upgrade that ships new packaged examples (new intents, new
+styles) adds them once, on its first start: the versions already seeded are recorded
+(``training_seed_releases``), and so are the packaged examples admins deleted
+(``training_seed_removals``), which no release brings back.
+:meth:`TrainingExampleStore.training_data` is what a retrain learns from: the table's examples, the packaged synonyms/regexes/lookup tables (they are
 code-like resources, not curated here) and the question variants of the enabled FAQ
 topics, so a variant an admin adds to a topic is learnt on the next retrain.
 
@@ -25,7 +28,13 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from integrations.db.models import FAQTopicRow, TrainingExampleRow, utcnow
+from integrations.db.models import (
+    FAQTopicRow,
+    TrainingExampleRow,
+    TrainingSeedReleaseRow,
+    TrainingSeedRemovalRow,
+    utcnow,
+)
 from nlu.training_data import (
     DEFAULT_DATA_DIR,
     Example,
@@ -166,38 +175,56 @@ class TrainingExampleStore:
                 ).scalar_one()
             )
 
-    async def seed_if_empty(self, data: TrainingData) -> int:
-        """Copy ``data``'s examples in when the table is empty; returns how many were added."""
-        rows: list[dict[str, Any]] = []
-        seen: set[tuple[str, str]] = set()
+    async def seed_release(self, data: TrainingData) -> int:
+        """Copy in the examples of this packaged release that the table lacks (all of them on
+        a first start), except those admins deleted; once per release. Returns how many
+        were added."""
+        fingerprint = data.fingerprint()
         now = self._clock()
-        for example in data.examples:
-            text = annotate(example)
-            key = (example.intent, text)
-            if key in seen or len(text) > MAX_TEXT_CHARS:
-                continue
-            seen.add(key)
-            rows.append(
-                {
-                    "intent": example.intent,
-                    "text": text,
-                    "source": "seed",
-                    "created_by": None,
-                    "created_at": now,
-                }
-            )
         try:
             async with self._sessions() as session, session.begin():
-                count = (
-                    await session.execute(select(func.count()).select_from(TrainingExampleRow))
-                ).scalar_one()
-                if count:
+                # The release row first: of processes starting together, one seeds and the
+                # others fail on its primary key (and find it done next time).
+                claimed = await session.get(TrainingSeedReleaseRow, fingerprint)
+                if claimed is not None:
                     return 0
+                release = TrainingSeedReleaseRow(fingerprint=fingerprint, added=0, seeded_at=now)
+                session.add(release)
+                await session.flush()
+                present = {
+                    (intent, text)
+                    for intent, text in await session.execute(
+                        select(TrainingExampleRow.intent, TrainingExampleRow.text)
+                    )
+                }
+                present |= {
+                    (intent, text)
+                    for intent, text in await session.execute(
+                        select(TrainingSeedRemovalRow.intent, TrainingSeedRemovalRow.text)
+                    )
+                }
+                rows: list[dict[str, Any]] = []
+                for example in data.examples:
+                    text = annotate(example)
+                    key = (example.intent, text)
+                    if key in present or len(text) > MAX_TEXT_CHARS:
+                        continue
+                    present.add(key)
+                    rows.append(
+                        {
+                            "intent": example.intent,
+                            "text": text,
+                            "source": "seed",
+                            "created_by": None,
+                            "created_at": now,
+                        }
+                    )
                 if rows:
                     # One executemany: first start stays fast (thousands of rows).
                     await session.execute(insert(TrainingExampleRow), rows)
+                release.added = len(rows)
         except IntegrityError:
-            # Another process seeded at the same moment: its copy is as good as ours.
+            # Another process seeded this release at the same moment: its copy is ours.
             return 0
         return len(rows)
 
@@ -310,8 +337,9 @@ class TrainingExampleStore:
             ]
         return results
 
-    async def delete(self, example_id: int) -> ExampleRecord | None:
-        """Remove one example; returns what was removed (``None`` if there was none)."""
+    async def delete(self, example_id: int, actor: str | None = None) -> ExampleRecord | None:
+        """Remove one example; returns what was removed (``None`` if there was none). A
+        packaged example stays removed: later releases do not bring it back."""
         async with self._sessions() as session, session.begin():
             row = await session.get(TrainingExampleRow, example_id)
             if row is None:
@@ -320,6 +348,17 @@ class TrainingExampleStore:
             await session.execute(
                 delete(TrainingExampleRow).where(TrainingExampleRow.id == example_id)
             )
+            if row.source == "seed":
+                key = (row.intent, row.text)
+                if await session.get(TrainingSeedRemovalRow, key) is None:
+                    session.add(
+                        TrainingSeedRemovalRow(
+                            intent=row.intent,
+                            text=row.text,
+                            removed_by=actor,
+                            removed_at=self._clock(),
+                        )
+                    )
             return record
 
     # -- import / export ---------------------------------------------------------------
@@ -500,11 +539,10 @@ def _node_examples(node: yaml.Node, report: ImportReport) -> Iterable[tuple[int,
 
 
 async def seed_packaged_examples(engine: AsyncEngine) -> int:
-    """Seed the table from the packaged Rasa YAML on first start (reads the files only then)."""
+    """Bring the packaged Rasa YAML's examples into the table: all of them on first start,
+    the new ones of a new release on its first start (see the module docstring)."""
     store = TrainingExampleStore(engine)
-    if await store.count():
-        return 0
-    seeded = await store.seed_if_empty(load_training_data(DEFAULT_DATA_DIR))
+    seeded = await store.seed_release(load_training_data(DEFAULT_DATA_DIR))
     if seeded:
         log.info("seeded %d NLU training examples from the packaged data", seeded)
     return seeded

@@ -84,6 +84,35 @@ async def test_seed_once_then_export_and_import_round_trip(
         await other.dispose()
 
 
+async def test_a_new_packaged_release_adds_its_new_examples_but_not_deleted_ones(
+    engine: AsyncEngine,
+) -> None:
+    """An installation seeded by an older release learns the new release's examples (new
+    intents) on upgrade; what admins added or deleted stays as they left it."""
+    store = TrainingExampleStore(engine)
+    old_release = load_training_data_from_string(
+        'version: "3.1"\nnlu:\n- intent: report.streetlight\n  examples: |\n'
+        "    - 路灯坏了\n    - 路灯不亮\n"
+    )
+    assert await store.seed_release(old_release) == 2
+    assert await store.seed_release(old_release) == 0  # once per release
+    lamp = next(r for r in await store.examples_of("report.streetlight") if r.text == "路灯不亮")
+    await store.delete(lamp.id, actor="li.admin")
+    added = await store.add("report.streetlight", "灯杆歪了", actor="li.admin")
+    assert added.ok
+
+    new_release = load_training_data_from_string(
+        'version: "3.1"\nnlu:\n- intent: report.streetlight\n  examples: |\n'
+        "    - 路灯坏了\n    - 路灯不亮\n    - 灯杆歪了\n"
+        "- intent: report.traffic_signal\n  examples: |\n    - 红绿灯坏了\n"
+    )
+    assert await store.seed_release(new_release) == 1  # only 红绿灯坏了 is new
+    texts = {(r.intent, r.text, r.source) for r in await store.records()}
+    assert ("report.traffic_signal", "红绿灯坏了", "seed") in texts
+    assert not any(text == "路灯不亮" for _, text, _ in texts)  # deleted stays deleted
+    assert ("report.streetlight", "灯杆歪了", "admin") in texts  # the admin's stays theirs
+
+
 async def test_add_validates_intent_text_and_duplicates(engine: AsyncEngine) -> None:
     store = TrainingExampleStore(engine)
     await seed_packaged_examples(engine)
@@ -318,7 +347,7 @@ class FAQStoreless:
 async def test_seeding_skips_when_another_process_seeded(engine: AsyncEngine) -> None:
     store = TrainingExampleStore(engine)
     data = load_training_data()
-    results = await asyncio.gather(store.seed_if_empty(data), store.seed_if_empty(data))
+    results = await asyncio.gather(store.seed_release(data), store.seed_release(data))
     assert sorted(results)[0] == 0
     async with engine.connect() as conn:
         rows = (await conn.execute(select(TrainingExampleRow.id))).all()

@@ -48,6 +48,8 @@ TABLES = {
     "users",
     "audit_log",
     "training_examples",
+    "training_seed_releases",
+    "training_seed_removals",
     "review_items",
     "model_releases",
 }
@@ -278,7 +280,7 @@ async def test_processes_starting_together_seed_the_knowledge_once(db_url: str) 
     try:
         faq_added = await asyncio.gather(*(FAQStore(e).seed_if_empty(topics) for e in engines))
         examples_added = await asyncio.gather(
-            *(TrainingExampleStore(e).seed_if_empty(data) for e in engines)
+            *(TrainingExampleStore(e).seed_release(data) for e in engines)
         )
         assert sorted(faq_added)[-1] == len(topics) and sum(faq_added) == len(topics)
         assert sum(1 for n in examples_added if n) == 1
