@@ -5,14 +5,15 @@ classifier trained on whole messages can let a trailing 谢谢 win ("不客气" 
 ticket). :func:`request_core` returns the message without a leading greeting and without
 trailing thanks when something substantial remains, so the request is what gets classified;
 a message that is only courtesy ("谢谢你们", "你好") is returned unchanged and classified as
-what it is.
+what it is. :func:`split_courtesy` also returns what was dropped, so that a message whose
+core says nothing in scope ("谢谢你们，效率真高" → "效率真高") can be read as the thanks it is.
 """
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["request_core"]
+__all__ = ["request_core", "split_courtesy"]
 
 _SEP = r"[\s，,。.！!~～、；;：:…]*"
 _LEADING = re.compile(
@@ -29,9 +30,19 @@ _TRAILING = re.compile(
 _MIN_CORE = 4
 
 
+def split_courtesy(text: str) -> tuple[str, str]:
+    """``(core, courtesy)``: the message without its leading greeting and trailing thanks,
+    and those words themselves; ``(text, "")`` when nothing (or too little) would be left."""
+    lead = _LEADING.match(text)
+    start = lead.end() if lead else 0
+    tail = _TRAILING.search(text, start)
+    end = tail.start() if tail else len(text)
+    core = text[start:end]
+    if (start == 0 and end == len(text)) or len(re.sub(r"\W", "", core)) < _MIN_CORE:
+        return text, ""
+    return core, (text[:start] + " " + text[end:]).strip()
+
+
 def request_core(text: str) -> str:
     """``text`` without a leading greeting and trailing thanks, if enough is left."""
-    core = _TRAILING.sub("", _LEADING.sub("", text))
-    if len(re.sub(r"\W", "", core)) < _MIN_CORE:
-        return text
-    return core
+    return split_courtesy(text)[0]

@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from nlu.courtesy import split_courtesy
 from nlu.entities import extract_entities
 from nlu.faq_retrieval import (
     DEFAULT_KB_PATH,
@@ -51,6 +52,7 @@ from nlu.model import (
     IntentModel,
     ModelConfig,
     ModelError,
+    Prediction,
     latest_model_path,
     load_model,
     model_version,
@@ -59,7 +61,14 @@ from nlu.model import (
 )
 from nlu.training_data import DEFAULT_DATA_DIR, TrainingData, load_training_data
 
-__all__ = ["FAQ_PREFIX", "NLUService", "ParserConfig", "build_result", "faq_examples"]
+__all__ = [
+    "COURTESY_INTENTS",
+    "FAQ_PREFIX",
+    "NLUService",
+    "ParserConfig",
+    "build_result",
+    "faq_examples",
+]
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +94,14 @@ class ParserConfig:
     faq_suggest_score: float = 0.25
     #: Topics returned in ``faq`` (best + alternatives).
     faq_candidates: int = 3
+    #: A message is classified without the greeting and thanks around it; when what is
+    #: left says nothing in scope (off-topic, or a control intent below this confidence),
+    #: the courtesy words decide ("谢谢你们，效率真高" is thanks).
+    courtesy_fallback: float = 0.5
+
+
+#: What the courtesy words around a message can stand for on their own.
+COURTESY_INTENTS = frozenset({"greet", "thanks", "goodbye"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +130,7 @@ def build_result(
 ) -> dict[str, Any]:
     """Classify ``text`` and fuse with FAQ retrieval into a Rasa-format result dict."""
     prepared = prepare(text)
-    prediction = model.predict(prepared)
+    prediction = _courtesy_fallback(text, model.predict(prepared), model, config)
     intent_name, confidence = prediction.intent, prediction.confidence
     ranking = [{"name": n, "confidence": c} for n, c in prediction.ranking]
     fallback = prediction.fallback
@@ -179,6 +196,29 @@ def build_result(
         "fallback": fallback,
         "model_version": model.version,
     }
+
+
+def _courtesy_fallback(
+    text: str, prediction: Prediction, model: IntentModel, config: ParserConfig
+) -> Prediction:
+    """The courtesy around a message stands for the message when its core is empty talk."""
+    core_says_something = prediction.fallback is None and (
+        prediction.intent.startswith(("report.", FAQ_PREFIX))
+        or prediction.intent == "emergency"
+        or (prediction.intent != OUT_OF_SCOPE and prediction.confidence >= config.courtesy_fallback)
+    )
+    if core_says_something:
+        return prediction
+    _core, courtesy = split_courtesy(text)
+    if not courtesy:
+        return prediction
+    alternative = model.predict(prepare(courtesy))
+    if (
+        alternative.intent in COURTESY_INTENTS
+        and alternative.confidence >= config.courtesy_fallback
+    ):
+        return alternative
+    return prediction
 
 
 def _match(retriever: FAQRetriever, order: Any, scores: Any) -> FAQMatch:

@@ -166,10 +166,13 @@ class Turn:
     longitude: float | None = None
     photo: str | None = None
     event_key: str | None = None
+    #: how sure the NLU is that this is a complaint of some kind (its report intents' share)
+    report_confidence: float = 0.0
 
     @classmethod
     def from_parse(cls, parse: Mapping[str, Any], **extra: Any) -> Turn:
         intent = parse.get("intent") or {}
+        ranking = parse.get("intent_ranking") or ()
         return cls(
             text=str(parse.get("text") or ""),
             intent=str(intent.get("name") or "out_of_scope"),
@@ -177,6 +180,11 @@ class Turn:
             entities=tuple(parse.get("entities") or ()),
             faq=parse.get("faq"),
             fallback=parse.get("fallback"),
+            report_confidence=sum(
+                float(r.get("confidence") or 0.0)
+                for r in ranking
+                if str(r.get("name") or "").startswith("report.")
+            ),
             **extra,
         )
 
@@ -191,7 +199,18 @@ class Turn:
 
     @property
     def understood(self) -> bool:
-        return self.confidence >= ACT_CONFIDENCE and self.fallback is None
+        return (self.confidence >= ACT_CONFIDENCE or self.a_complaint) and self.fallback is None
+
+    @property
+    def a_complaint(self) -> bool:
+        """Surely a complaint, though of which category is less sure ("水渠堵了" drainage or
+        agriculture): acted on as its likeliest category, which the summary shows and the
+        dispatch desk can correct. A problem of public life is never "not understood"."""
+        return (
+            self.intent.startswith("report.")
+            and self.fallback is None
+            and self.report_confidence >= ACT_CONFIDENCE
+        )
 
 
 LocationVerdict = Literal["place", "vague", "not_place"]

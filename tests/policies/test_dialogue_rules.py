@@ -161,3 +161,24 @@ def test_people_confirm_in_their_own_words(word: str) -> None:
     # Whatever the classifier made of the word alone: it answers "确认无误请回复确认".
     decision = decide(confirming_state(), Turn(text=word, intent="out_of_scope"), CTX)
     assert isinstance(decision.actions[0], CreateTicket) and decision.answered
+
+
+def test_a_sure_complaint_of_an_unsure_category_is_acted_on() -> None:
+    """"桃源村三组的水渠堵了" — drainage or agriculture? Surely a complaint: the form starts
+    with the likeliest category (the summary shows it) instead of "not understood"."""
+    ranking = [
+        {"name": "report.drainage", "confidence": 0.3},
+        {"name": "report.agriculture", "confidence": 0.25},
+        {"name": "status_query", "confidence": 0.2},
+    ]
+    parse = {
+        "text": "桃源村三组的水渠堵了",
+        "intent": {"name": "report.drainage", "confidence": 0.3},
+        "intent_ranking": ranking,
+    }
+    decision = decide(DialogueState(), Turn.from_parse(parse), CTX)
+    assert decision.state.case is not None and decision.state.case.category == "report.drainage"
+    # Not so when the complaint share itself is low.
+    ranking[1]["confidence"] = 0.05
+    unsure = decide(DialogueState(), Turn.from_parse(parse), CTX)
+    assert unsure.state.case is None
