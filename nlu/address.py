@@ -22,7 +22,9 @@ fixed order, each claiming its characters:
 3. a NAME followed by a TYPE WORD: roads (解放路, 中山东路, 远航一路, 南锣鼓巷), estates
    (桂花苑, 星河湾, 幸福小区), named buildings and landmarks (创业大厦, 育才幼儿园,
    五一广场站, 城西街道办事处, 佳家超市红星店), divisions (望京街道, 桃源村, 城关镇), and
-   last waters (圭塘河, 湘江), lines like roads;
+   last waters (圭塘河, 湘江), lines like roads — first of all a river and a named section
+   (湘江猴子山段, 浏阳河榔梨垸段).  A generic modifier names nothing (人行天桥, 临时停车场:
+   vague; 五一大道人行天桥 is the road's);
 4. an unknown name directly before a numbered part or a gate (绿地香树花城7栋,
    保利心语二期, 枫林绿洲3号楼, 万象汇东门, 金地9号院): an estate, whatever it is called;
 5. nameless crossings (路口, 十字路口) and bare district names (朝阳, 西湖), both weak;
@@ -35,13 +37,17 @@ A name is the run of characters left of its type word — CJK, letters and digit
 not inside a name word of nlu/resources/name_words.txt: 育才, 向阳, 美的), filler words
 (反映, 附近 …), another component, and in free text the last COMMON WORD in it
 (nlu/resources/common_words.txt: verbs, adverbs, adjectives … from jieba's dictionary):
-"饱受解放路" → 解放, "连接路" has no name.  In an answer to "where?" (a place by
-construction) common words do not cut a name: 湿地公园东门, 希望小学.  Adjacent components
-(or places joined by 和/与, or a line and a place joined by 靠近) form one place.
+"饱受解放路" → 解放, "连接路" has no name.  Nor does it run over a connector (广告位和
+停车场), a count (走两站路, 三家医院) or a clause ending in 时 (放学时门口); and in free text
+a village's or an office's name must not be the noun that closes the clause before
+(没有动静村里也不管: voice input runs clauses together).  In an answer to "where?" (a
+place by construction) common words do not cut a name: 湿地公园东门, 希望小学.  Adjacent
+components (or places joined by 和/与, or a line and a place joined by 靠近) form one place.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from collections.abc import Callable, Iterable
@@ -62,6 +68,7 @@ __all__ = [
     "address_specificity",
     "find_places",
     "is_specific_location",
+    "may_hold_time",
     "place_name_spans",
     "read_location_answer",
     "scan_places",
@@ -218,14 +225,19 @@ _GENERIC_NOUNS: Final = frozenset(
         "周边 国外 国内 定点 指定 公立 私立 民营 三甲 二甲 三级 二级 一级 几家 这家 那家 "
         "哪家 照料 养老 居家 证明 社区 街道 网上 手机 农村 城乡 县城 家乡 大医院 小医院 "
         "小区 单元 本单元 水泥 柏油 石子 沥青 泥巴 主干 老旧 废品 部门 有关部门 相关部门 "
-        "地面 地下 一家 两家 一所 一座 一栋"
+        "地面 地下 一家 两家 一所 一座 一栋 "
+        # "the village / the town" (问村里村里也说不知道): not a village called 村里
+        "村里 镇里 乡里 村上 村头 本村 全村 邻村 外村 各村 本镇 全镇 各镇 本乡 全乡"
     )
 )
 # Words of a complaint's sentence that end a name in free text ("建议小区…", "希望政府…")
 # but that do name places after 在/到 or a division (希望小学, 新建村): common words, not
 # refused names.
 _SENTENCE_WORDS: Final = frozenset(
-    _words("建议 希望 要求 请求 恳请 偷挖 占用 封闭 清理 整治 检查 进入 离开 回到 来到 新建")
+    _words(
+        "建议 希望 要求 请求 恳请 偷挖 占用 封闭 清理 整治 检查 进入 离开 回到 来到 新建 "
+        "规范 整顿 督促 监管 查处 取缔 严查 彻查 整改 加强 改善 治理 关闭 拆除 曝光"
+    )
 )
 
 
@@ -233,8 +245,8 @@ _SENTENCE_WORDS: Final = frozenset(
 _TIME_NOUNS: Final = frozenset(_words("时候 时间 时刻 期间 当时 那时 这时 此时 平时 同时 临时"))
 # jieba parts of speech of the nouns in common_words.txt (listed apart: 荷花小区 is a name)
 _NOUN_POS: Final = frozenset(_words("n vn"))
-# … and of the words that may name a school or an estate at a clause's start (开明小学,
-# 温馨小区); adverbs, conjunctions, pronouns, verbs … there are the sentence's words.
+# … and of the words that may name a school at a clause's start (勤奋幼儿园门口…);
+# adverbs, conjunctions, pronouns, verbs … there are the sentence's words.
 _ADJECTIVE_POS: Final = frozenset(_words("a an"))
 # … and right after 的 or 门口 (孩子读书的自强小学): adjectives and verbs.
 _AFTER_DE_POS: Final = frozenset(_words("a an v vi"))
@@ -257,9 +269,7 @@ def _common_words() -> frozenset[str]:
     """Common words that are not place names (see the resource file's header); not the
     nouns, which may name places (荷花小区)."""
     words = {word for word, pos in _lexicon().items() if pos not in _NOUN_POS}
-    return frozenset(
-        (words | _GENERIC_NOUNS | _SENTENCE_WORDS | _TIME_NOUNS) - _name_words().words
-    )
+    return frozenset((words | _GENERIC_NOUNS | _SENTENCE_WORDS | _TIME_NOUNS) - _name_words().words)
 
 
 @cache
@@ -376,7 +386,7 @@ def _types() -> dict[str, _Type]:
         "街": _Type(_ROAD, 2, False, "坊头舞区上办", not_after="炸逛上扫沿临满过整条当"),
         "巷": _Type(_ROAD, 2, False, "子战尾"),
         "高速": _Type(_ROAD, 2, False, "费度发路"),
-        "里": _Type(_ESTATE, 2, False, "面边头外屋", weak=True),
+        "里": _Type(_ESTATE, 2, False, "面边头外屋", weak=True, not_after="公"),  # 一公里内
         # divisions written with a type word
         **dict.fromkeys(_words("街道 社区"), admin),
         # the offices of a division are landmarks: 城西街道办事处, 李家村村委会
@@ -462,7 +472,7 @@ def _types() -> dict[str, _Type]:
                 "机场 邮局 营业厅 售楼部 售楼处 菜鸟驿站 驿站 快递站 球场 篮球场 游泳馆 "
                 "书店 便利店 专卖店 健身房 网吧 酒吧 ktv 寺 庙 教堂 动物园 植物园 游乐园 景点 "
                 "养老院 敬老院 "
-                "福利院 殡仪馆 火葬场 墓园 陵园 水库 公厕 收费站 服务区 汽修厂 洗车店"
+                "福利院 殡仪馆 火葬场 墓园 陵园 水库 公厕 厕所 收费站 服务区 汽修厂 洗车店"
             ),
             poi,
         ),
@@ -482,15 +492,15 @@ def _types() -> dict[str, _Type]:
         "人民政府": _Type(_POI, 99, True),
         # 市政府, 区政府: every resident's city has exactly one
         **dict.fromkeys(_words("市政府 区政府 县政府 镇政府 省政府 乡政府"), _Type(_POI, 0, True)),
-        "站": _Type(_POI, 2, False, "着住起在岗长点台出立稳队式", not_after="车网一"),
+        "站": _Type(_POI, 2, False, "着住起在岗长点台出立稳队式", not_after="车网一基"),
         # a shop's branch after its name (佳家超市红星店, 家润多井湾子店): weak, since
         # 早餐店 alone is a kind of shop, not a place
         "店": _Type(_POI, 2, False, "铺面员主长家门里内外", weak=True, not_after="商书花小分门该"),
         "分店": _Type(_POI, 2, False, weak=True),
         # waters, read after every other type word (龙湖春江郦城 is an estate, 圭塘河 a
         # river): named waters are lines like roads (龙王港河枫林桥段, 圭塘河边上)
-        "河": _Type(_WATER, 2, False, "南北水流床蟹豚马粉沙", not_after=_VERB_ENDS),
-        "江": _Type(_WATER, 2, False, "南北苏西东湖山景滩", not_after=_VERB_ENDS),
+        "河": _Type(_WATER, 2, False, "南北水流床蟹豚马粉沙面", not_after=_VERB_ENDS),
+        "江": _Type(_WATER, 2, False, "南北苏西东湖山景滩面", not_after=_VERB_ENDS),
         "湖": _Type(_WATER, 2, False, "南北州水面畔心光人", not_after=_VERB_ENDS),
         "溪": _Type(_WATER, 2, False, "水流", not_after=_VERB_ENDS),
         "渠": _Type(_WATER, 2, False, "道", not_after=_VERB_ENDS + "沟"),
@@ -526,13 +536,65 @@ _STOP_CHARS: Final = frozenset(
 # Verbs of a complaint or a request: even in an answer to "where?" a name does not reach
 # over them (路灯坏了幸福小区, 快来幸福小区) unless they are in a name word (未来城).
 _ANSWER_STOP_CHARS: Final = frozenset("坏堵漏吵臭脏塌裂淹烧砸偷抢骂来看修找查管停")
+# 段 closing a river's named section (湘江猴子山段), not 段时间, 段落, 段子.
+_SECTION_END_RE = re.compile(r"段(?![时落子位])")
+_SECTION_NOT_NAMES: Final = tuple(
+    _words("上游 中游 下游 沿岸 两岸 沿线 流域 水域 岸边 附近 城区 市区")
+)
+# Generic modifiers before a landmark's type word name nothing: 人行天桥, 临时停车场 and
+# 公共厕所 are vague (which one?); after a named place they are its part (五一大道人行天桥).
+# (这个/那个 and 附近/周边 already stop a name walk: 那个停车场, 星光路周边酒吧.)
+_GENERIC_MODIFIERS: Final = frozenset(
+    _words(
+        "人行 过街 地下 露天 临时 公共 公用 小区 社区 儿童 免费 收费 立体 室内 室外 户外 "
+        "街心 口袋 简易 流动 移动 临街 沿街 共享 无障碍 "
+        "自助 无人 私人 公办 民办 公立 私立 民营 普通 正规 大型 小型 新建 老旧 农村 乡村 "
+        "乡镇 村级 镇级 县级 市级 区级 省级 内部 专用 地面 生鲜 平价 便民 城市 社会 公益 "
+        "新开 附属 城区 郊区 市区 室内外 24小时"
+    )
+)
+# Schools, hospitals and estates: a common word may name one after 的/门口 (孩子读书的
+# 自强小学) and a school at a clause's start (勤奋幼儿园门口); a two-character name may
+# hold a stop character (博才小学, 求是中学).
+_SCHOOL_WORDS: Final = frozenset(_words("小学 中学 幼儿园 医院 小区 学校"))
+_SCHOOLS: Final = frozenset(_words("小学 中学 幼儿园"))
+# Stop characters that do occur in such names (博才, 求是, 有为, 向阳 …).
+_NAME_STOP_CHARS: Final = frozenset("才是有为向能将会得和")
+_AFTER_PLACE_WORD: Final = frozenset("在到去的往从于住")
+_CLAUSE_BREAKS: Final = frozenset("，,。.!！?？;；:：、 \n~～")
+# What may precede a village's or an office's name (place_boundary): not 有, 了, 也 …
+_BEFORE_NAME: Final = frozenset("在到去往从于住向至的们是叫近靠临")
+# Divisions and offices whose name must look like a name in free text (looks_like_name).
+_TOWN_WORDS: Final = frozenset(_words("镇 乡 街道 社区"))
+_OFFICE_WORDS: Final = frozenset(
+    _words(
+        "村委会 居委会 社区居委会 村部 街道办事处 街道办 办事处 管委会 派出所 "
+        "社区服务中心 社区服务站 党群服务中心"
+    )
+)
+# Last characters of nouns that name villages (黄土坡, 石门坎, 荷塘): landforms.
+_LANDFORMS: Final = frozenset(
+    "山水河江湖塘湾冲坪岭坡溪洲港田铺坝岗垸圩桥岩坎井泉林园屋台沟峪嘴垭埠渡滩源"
+)
+_SURNAMES: Final = frozenset(
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜"
+    "叶程魏苏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方邹熊白孟秦邱侯江尹薛闫段雷龙黎史"
+    "陶贺毛郝顾龚邵万覃武钱戴严莫孔向常汤康易乔赖文"
+)
 # What may stand right before one common word that alone names a place (在希望小学);
 # not the text's start nor a comma: 希望社区多组织…, 最近公交站…, 夜里工地….
 _NAME_BOUNDARY: Final = frozenset("在到从往于住去")
 # Units after a number that make it a date, a count or a duration, not part of a name.
 _NUMBER_UNITS: Final = frozenset("年月日天号点时分秒周个次岁元块米层楼栋幢座室期区组队")
+# A numeral and a measure word inside a name make a count (走两站路, 三家医院, 好几趟).
+_COUNT_NUMERALS: Final = frozenset("一二两三四五六七八九十几")
+_MEASURES: Final = "家站间位趟次遍件辆只块棵排处名户张台回份顿场座片"
+# The last numeral + measure word of a name (greedy: the right-most one).
+_LAST_COUNT_RE = re.compile(f"(?s:.*)[{''.join(_COUNT_NUMERALS)}][{_MEASURES}]")
+# 时 starts these name words; anywhere else X时 is "when X" (放学时门口).
+_SHI_NAMES: Final = frozenset(_words("时代 时光 时尚 时空 时珍"))
 # Rivers named by one character (湘江, 漓江, 汾河, 淮河); 长江 and 黄河 too.
-_RIVER_STEMS: Final = frozenset("湘漓赣珠闽汉岷沱邕浦黄淮汾渭泾洛沅澧资颍瓯椒钱松嫩")
+_RIVER_STEMS: Final = frozenset("湘漓赣珠闽汉岷沱邕浦黄淮汾渭泾洛沅澧资颍瓯椒钱松嫩渌涟潇")
 _ONE_CHAR_DIVISIONS: Final = frozenset("市县区镇乡")
 # … and the institutions every division has one of (县医院, 市图书馆; not 市中心)
 _DIVISION_INSTITUTIONS: Final = frozenset(
@@ -549,11 +611,13 @@ _STOP_WORDS_RE = re.compile(
     "一下|一趟|附近|旁边|对面|门口|楼下|楼上|隔壁|里面|外面|上面|下面|前面|后面|关于|反映|"
     "投诉|举报|咨询|地址|位置|住址|现在|目前|今天|昨天|晚上|早上|情况|问题|一直|经常|总是|"
     "老是|所在|居住|家住|位于|搬到|市民|居民|业主|老人|孩子|小孩|物业|一个|一条|一栋|整个|"
+    "本人系|"
     "这边|那边|这里|那里|哪里|东西|所有|全部|我家|家里|本人|你好|您好|另外|然后|其实|比如|"
     "例如|包括|尤其|特别|好像|如果|虽然|同时|之前|之后|以前|以后|顺便|麻烦|谢谢|帮忙|报修|"
     "处理|解决|看看|小区|还有|以及|靠近|临近|紧挨|挨着|对着|路过|经过|楼道|电梯|噪音|施工|"
     "[东西南北]门外?|门外|门前|[东西南北]侧|路口|大概|大约|应该|可能|差不多|估计|反正|"
-    "具体|详细|地点|貌似|似乎|也许|或许|快点|赶紧|尽快|马上|赶快|名字|名称"
+    "具体|详细|地点|貌似|似乎|也许|或许|快点|赶紧|尽快|马上|赶快|名字|名称|"
+    "左手边?|右手边?|左边|右边|左侧|右侧|进去|进门|往前"
 )
 _CONNECTORS: Final = "和与跟及、"
 _LINES: Final = frozenset({_ROAD, _WATER})
@@ -619,7 +683,7 @@ _REL_POINT = (
 _REL_NEAR = (
     r"旁边|边上|附近|对面|周边|周围|隔壁|里面|外面|前面|后面|背后|底下|下面|楼下|楼上|"
     r"楼道里|楼道口|楼道|楼顶|楼后|楼前|[东西南北]{1,2}(?:边|面|头)|一带|"
-    r"(?:那|这)一?段|(?:那|这)一?块|[东西南北]岸"
+    r"(?:那|这)一?段(?!时间|日子|时期)|(?:那|这)一?块|[东西南北]岸"
 )
 _REL_RE = re.compile(f"(?P<point>{_REL_POINT})|(?P<near>{_REL_NEAR})")
 _REL_AT_END_RE = re.compile(f"(?:{_REL_POINT}|{_REL_NEAR})$")
@@ -666,7 +730,9 @@ def _name_start(
     adjacent_ok: bool = False,
     road: bool = False,
     answer: bool = False,
-    keep_word: Callable[[int], bool] | None = None,
+    keep_word: Callable[[int, int], bool] | None = None,
+    counts: bool = True,
+    estate: bool = False,
 ) -> int:
     """Where the place name ending at ``end`` starts (``end`` itself: no name).
 
@@ -684,12 +750,33 @@ def _name_start(
     the characters are name-like (no stop character, no complaint verb such as 坏 or 堵).
     ``keep_word``: in free text, whether one common word that alone makes the name and
     starts at the given position is kept (after 在 or a division: 在希望小学, 花桥乡新建村).
+
+    Whatever the text, a name does not run over a connector (广告位和停车场, 教育局和学校:
+    no name; 和平, 协和, 颐和 are name words, and 佳和苑 starts a clause with X和), over a
+    clause ending in 时 (放学时门口) nor over a count (走两站路, 三家医院, 坐了好几趟; with
+    ``counts`` false — divisions, villages, waters — 三家村 and 五台县 keep their names).
+    Right before the type word of a named ``estate`` (家园, 苑, 花园 …; not 小区) 和 is
+    the name's unless a common word ends before it (东方鑫和家园; not 学校和…).
     """
     lexicon = _name_words()
     i, count, digits = end, 0, False
     while i > 0 and count < max_len:
         ch = s[i - 1]
         if taken[i - 1]:
+            break
+        if ch == "和" and not (estate and i == end and not _ends_in_noun(s, i - 1)):
+            # 和 joins two things (广告位和停车场) unless it is in a name word (和平,
+            # 协和, 颐和) or ends a two-character name that starts a clause (佳和苑).
+            word_start = _name_word_start(s, i - 1, end, taken, lexicon.words)
+            if word_start is not None:
+                i, count = word_start, count + (i - word_start)
+                continue
+            if i >= 2 and _x_he_name(s, i - 2, taken):
+                i, count = i - 2, count + 2
+            elif i == 1 or _boundary_char(s, i - 2, taken) or end - i == 1:
+                # 是和畅家园, 在和兴路: nothing to join; 东方和鑫苑: no one-character thing
+                i, count = i - 1, count + 1
+                continue
             break
         if ch in _STOP_CHARS or (answer and ch in _ANSWER_STOP_CHARS):
             # 育才, 梦想, 美的, 向阳, 会展, 好又多: a name word holding the stop character
@@ -722,7 +809,12 @@ def _name_start(
     if not answer:
         chunk = i
         i = _cut_common_words(s, i, end, common, adjacent_ok, road)
-        if keep_word is not None and end - i < 2 and s[chunk:end] in common and keep_word(chunk):
+        if (
+            keep_word is not None
+            and end - i < 2
+            and s[chunk:end] in common
+            and keep_word(chunk, end)
+        ):
             i = chunk  # 在希望小学: one word between a preposition and the type word
     # 都 may end a name (丽都, 名都) but not start one: "垃圾都堆在…".
     while i < end and s[i] in "都":
@@ -756,9 +848,96 @@ def _name_start(
                 if not taken[i - length : i].count(1):
                     i -= length
                 break
+    i = _after_time_clause(s, i, end)
+    if counts:
+        i = _after_count(s, i, end)
     # A road's name does not hold another road word: 锦龙路沿街 is not a street 锦龙路沿.
     for j in range(end - 1, i - 1, -1):
         if s[j] in "路街区":
+            return j + 1
+    return i
+
+
+def _section_name(section: str) -> bool:
+    """Whether the text between a water and 段 names a section (猴子山, 榔梨垸, 三汊矶码头):
+    2-8 name characters, not a common word (这, 河, 下游, 码头 alone are not)."""
+    return (
+        2 <= len(section) <= 8
+        and all(_is_cjk(ch) and ch not in _STOP_CHARS for ch in section)
+        and section[-1] not in "江河溪渠湖"  # 下游河段, 城区江段: a stretch of the river
+        and not section.startswith(_SECTION_NOT_NAMES)
+        and section not in _common_words()
+        and section not in _common_nouns()
+        and section not in _TYPES
+    )
+
+
+def _surname_home(name: str) -> bool:
+    """王家, 周家: a family's name, which names villages (王家村) though jieba lists it."""
+    return len(name) == 2 and name[0] in _SURNAMES and name[1] == "家"
+
+
+def _ends_in_noun(s: str, end: int) -> bool:
+    """Whether ``s[:end]`` ends with a common noun or word (广告位和小区: 广告 is one thing
+    and 小区 another; 东方鑫和家园 is one name)."""
+    return any(
+        s[end - length : end] in words
+        for length in (2, 3)
+        for words in (_common_nouns(), _common_words())
+        if end >= length
+    )
+
+
+def _boundary_char(s: str, at: int, taken: bytearray) -> bool:
+    """Whether ``s[at]`` ends what comes before a name: a component, punctuation, a stop
+    character."""
+    return bool(taken[at]) or not _is_cjk(s[at]) or s[at] in _STOP_CHARS
+
+
+def _x_he_name(s: str, at: int, taken: bytearray) -> bool:
+    """Whether ``s[at]`` + 和 is a two-character name's start (佳和苑, 在鑫和家园): a name
+    character right after a clause's start, a stop character or another component."""
+    ch = s[at]
+    if taken[at] or not _is_cjk(ch) or ch in _STOP_CHARS:
+        return False
+    return at == 0 or _boundary_char(s, at - 1, taken)
+
+
+def _after_time_clause(s: str, i: int, end: int) -> int:
+    """Where a name starts after a clause ending in 时 ("放学时门口", "下班时小区门口"):
+    X时 is "when X", not a name (时代, 时光, 时尚 are)."""
+    j = s.rfind("时", i + 1, end)
+    while j > i:
+        if (
+            _is_cjk(s[j - 1])
+            and s[j : j + 2] not in _SHI_NAMES
+            and s[j - 1 : j + 1] not in _name_words().words  # 与时
+        ):
+            return j + 1
+        j = s.rfind("时", i + 1, j)
+    return i
+
+
+def _after_count(s: str, i: int, end: int) -> int:
+    """Where a name starts after a count inside it: 走两站路, 好几站路, 三家医院, 坐了
+    好几趟 — a numeral and a measure word.  A count that starts the name and is followed by
+    more of it is a name (五棵松, 四块玉, 八间房).  The type word may be the measure: 坐三站
+    (but 五一站: a name of numerals only)."""
+    if end < len(s) and s[end] == "站" and i < end and s[end - 1] in _COUNT_NUMERALS:
+        k = end - 1
+        while k > i and s[k - 1] in _COUNT_NUMERALS:
+            k -= 1
+        if k > i or s[k] == "几":
+            return end
+    count = _LAST_COUNT_RE.match(s, i, end)
+    if count is not None:
+        j = count.end() - 1
+        if j > i:
+            k = j - 1
+            while k > i and s[k - 1] in _COUNT_NUMERALS:
+                k -= 1
+            if k == i and j + 1 < end and s[k] != "几":
+                return i  # 五棵松地铁站: the count names the place
             return j + 1
     return i
 
@@ -924,10 +1103,51 @@ class _Parser:
 
     # 3. 解放路, 幸福小区, 创业大厦, 桃源村 …
     def typed_names(self) -> None:
+        self.river_sections()
         matches = [m for m in _TYPE_RE.finditer(self.s) if m.end() > m.start()]
         # Waters last: 龙湖春江郦城 is an estate before 春江 can be a river.
         self.typed(m for m in matches if _TYPES[m.group()].kind != _WATER)
         self.typed(m for m in matches if _TYPES[m.group()].kind == _WATER)
+
+    # 3a. 湘江猴子山段, 浏阳河榔梨垸段, 湘江三汊矶码头段: a river and a named section
+    def river_sections(self) -> None:
+        """A named water followed by a named section and 段 is one stretch someone can
+        find; read before other type words, whose names would swallow the river
+        (浏阳河黄兴镇 is not a town's name)."""
+        s, taken = self.s, self.taken
+        for m in _SECTION_END_RE.finditer(s):
+            end = m.start()  # the 段
+            for water in range(end - 3, max(end - 10, 0), -1):
+                if s[water] not in "江河溪渠" or taken[water]:
+                    continue
+                section = s[water + 1 : end]
+                if not _section_name(section) or not _free(taken, water + 1, end + 1):
+                    continue
+                name_start = self.water_name(water)
+                if name_start is None:
+                    continue
+                name_end = end
+                for length in (4, 3, 2, 1):  # 三汊矶码头段, 黄兴镇段: not the type word
+                    if end - length - (water + 1) >= 2 and s[end - length : end] in _TYPES:
+                        name_end = end - length
+                        break
+                self.add(_Comp(name_start, water + 1, _WATER, [(name_start, water)]))
+                self.add(
+                    _Comp(water + 1, end + 1, _POI, [(water + 1, name_end)], rel=True, point=True)
+                )
+                break
+
+    def water_name(self, water: int) -> int | None:
+        """Where the name of the water whose type word is at ``water`` starts (湘江: 湘;
+        浏阳河: 浏阳), or None."""
+        s = self.s
+        start = _name_start(s, water, self.taken, 6, answer=self.answer, counts=False)
+        name = s[start:water]
+        if s[water] in "江河" and name[-1:] in _RIVER_STEMS:
+            return water - 1
+        if len(name) < 2 or name[-1] in _VERB_ENDS or name in _common_words():
+            return None
+        return start
 
     def typed(self, matches: Iterable[re.Match[str]]) -> None:
         s, taken = self.s, self.taken
@@ -937,8 +1157,13 @@ class _Parser:
                 continue
             word = m.group()
             typ = _TYPES[word]
-            if typ.not_before and s[end : end + 1] and s[end] in typ.not_before:
-                continue
+            if (
+                typ.not_before
+                and s[end : end + 1]
+                and s[end] in typ.not_before
+                and not self.modifier_follows(end)
+            ):
+                continue  # 路灯, 广场舞, 村民 (but 芙蓉路过街天桥, 五一路人行天桥)
             if typ.kind == _VAGUE:
                 self.vague_anchor(word, start, end)
                 continue
@@ -952,12 +1177,20 @@ class _Parser:
                 typ.in_name,
                 typ.kind == _ROAD,
                 answer=self.answer,
-                keep_word=self.word_may_name
+                keep_word=functools.partial(self.word_may_name, word=word)
                 if typ.kind != _WATER and (typ.kind != _ROAD or len(word) > 1)
                 else None,
+                counts=typ.kind in (_POI, _ESTATE, _ROAD),
+                estate=typ.kind == _ESTATE and not typ.bare,  # 鑫和家园, not 和小区
             )
             name_start = _connector_start(s, name_start, start, taken)
-            name = s[name_start:start]
+            if name_start == start and word in _SCHOOL_WORDS:
+                name_start = self.stop_char_name(start)  # 在博才小学, 求是中学
+            # A generic modifier names nothing (人行天桥, 临时停车场: vague); after a named
+            # place it is a part of it (五一大道人行天桥, 幸福小区露天停车场).
+            mod_start = self.modifier_start(start, typ)
+            name_start = min(name_start, mod_start)
+            name = s[name_start:mod_start]
             previous = self.by_end.get(name_start)
             if name in _DIRECTIONS and previous and self.merges(previous, typ, True):
                 self.extend(previous, end, typ.kind)  # 创智园北路, 火车站南广场
@@ -1000,33 +1233,159 @@ class _Parser:
                 name_start = start - 1  # 县医院, 市妇幼保健院, 镇卫生院: the division's own
                 self.add(_Comp(name_start, end, typ.kind, [(name_start, start)]))
                 continue
-            if name in _SENTENCE_WORDS and not (confirmed or self.word_may_name(name_start)):
+            if name in _SENTENCE_WORDS and not (
+                confirmed or self.word_may_name(name_start, mod_start, word)
+            ):
                 continue  # 整治城北…, 建议小区…: the sentence's verb, not a name
-            if not self.good_name(typ, word, name, confirmed):
+            if not self.good_name(typ, word, name, confirmed) or not self.looks_like_name(
+                typ, word, name_start, mod_start, confirmed
+            ):
                 if typ.bare and (not name or name == "口" or _REL_AT_END_RE.fullmatch(name)):
                     # 五一路口公交站: the name walk only met the relational word before
-                    self.add(_Comp(start, end, typ.kind, [], weak=True))
+                    self.add(_Comp(mod_start, end, typ.kind, [], weak=True))
+                elif typ.bare and mod_start < start:
+                    self.add(_Comp(mod_start, end, typ.kind, [], weak=True))  # 修人行天桥
                 continue
-            name_end = end if typ.in_name else start
+            name_end = end if typ.in_name else mod_start
             self.add(_Comp(name_start, end, typ.kind, [(name_start, name_end)], weak=typ.weak))
+
+    def modifier_follows(self, pos: int) -> bool:
+        """Whether a generic modifier and a type word follow ``pos`` (过街天桥, 人行天桥)."""
+        s = self.s
+        if s[pos : pos + 2] not in _GENERIC_MODIFIERS:
+            return False
+        typed = _TYPE_RE.match(s, pos + 2)
+        return typed is not None and typed.end() > pos + 2
+
+    def modifier_start(self, start: int, typ: _Type) -> int:
+        """Where a generic modifier right before a type word starts (人行 of 人行天桥, 临时
+        of 临时停车场), or ``start``."""
+        if typ.in_name or typ.kind not in (_POI, _ESTATE):
+            return start
+        s, taken = self.s, self.taken
+        for length in (3, 2):
+            at = start - length
+            if at >= 0 and s[at:start] in _GENERIC_MODIFIERS and _free(taken, at, start):
+                if s[at:start] == "城市" and (typ.kind != _POI or s[start : start + 2] == "广场"):
+                    return start  # 城市花园, 城市广场 are names
+                return at
+        return start
+
+    def stop_char_name(self, start: int) -> int:
+        """The start of a two-character name holding a stop character right before a
+        school, a hospital or an estate (博才小学, 求是中学, 有为小区) after 在/到/去/的/门口
+        or at a clause's start, or ``start``."""
+        s, taken = self.s, self.taken
+        at = start - 2
+        if at < 0 or not _free(taken, at, start):
+            return start
+        pair = s[at:start]
+        stops = [ch for ch in pair if ch in _STOP_CHARS]
+        if (
+            not all(_is_cjk(ch) for ch in pair)
+            or len(stops) != 1
+            or stops[0] not in _NAME_STOP_CHARS
+            or s[at] in _NAME_BOUNDARY
+            or (pair in _common_words() and _lexicon().get(pair) not in _ADJECTIVE_POS)
+        ):
+            return start
+        if self.clause_start(at) or s[at - 1] in _AFTER_PLACE_WORD or s[at - 2 : at] == "门口":
+            return at
+        return start
+
+    def clause_start(self, pos: int) -> bool:
+        """Whether ``pos`` starts the text or a clause (after punctuation or a space)."""
+        return pos == 0 or (not self.taken[pos - 1] and self.s[pos - 1] in _CLAUSE_BREAKS)
+
+    def place_boundary(self, pos: int) -> bool:
+        """Whether what precedes ``pos`` may precede a place's name: a clause's start, a
+        component, a place preposition, 的, 是, 我们 … — not 没有 or 了 (没有动静村里)."""
+        s = self.s
+        if pos == 0 or self.taken[pos - 1] or not _is_cjk(s[pos - 1]):
+            return True
+        return s[pos - 1] in _BEFORE_NAME or s[pos - 2 : pos] in ("这个", "那个", "哪个")
+
+    def looks_like_name(
+        self, typ: _Type, word: str, name_start: int, name_end: int, confirmed: bool
+    ) -> bool:
+        """In free text the name of a village, a town or an office must look like one: not
+        a common noun closing the clause before (没有动静村里, 没有回音居委会) nor a phrase
+        ending in one (低保结果村里, 下大雨村里) — unless a division precedes it or a
+        numbered part confirms it (石门坎村4社, 路过黄土村三组; not after 有/没: 没有动静
+        村三组).  Any other place's name may not
+        be a common noun cut out of a longer run (相关部门规范小区周边)."""
+        if self.answer or name_start >= name_end or typ.kind in _LINES:
+            return True
+        s, nouns = self.s, _common_nouns()
+        name = s[name_start:name_end]
+        strict = typ.kind == _VILLAGE or word in _TOWN_WORDS or word in _OFFICE_WORDS
+        if name in nouns and not _surname_home(name):
+            if strict and confirmed:  # 路过黄土村三组; but 没有动静村三组
+                return name_start == 0 or s[name_start - 1] not in "有没无"
+            if strict:
+                return self.place_boundary(name_start)
+            # Any other place: a noun cut out of a longer run is the sentence's word
+            # (相关部门规范小区周边); after a stop character it may name one (去了荷花小区).
+            before = s[name_start - 1] if name_start > 0 else ""
+            return not (
+                _is_cjk(before)
+                and before not in _STOP_CHARS
+                and before not in _ONE_CHAR_DIVISIONS  # 区行政服务中心, 市中心医院
+                and not self.taken[name_start - 1]
+                and not _REL_AT_END_RE.search(s, max(0, name_start - 4), name_start)
+            )  # (学校门口天使幼儿园旁边: after a relational word a name starts)
+        if not strict:
+            return True
+        if "完" in name:
+            return False  # 刚下完雨村口: a finished action, not a village
+        if confirmed or s[name_end - 1] in _LANDFORMS:
+            return True
+        return not any(
+            name_end - length > name_start and s[name_end - length : name_end] in nouns
+            for length in (2, 3)
+        )
 
     def road_goes_on(self, end: int) -> bool:
         """Whether what follows X一路 continues a road's name (远航一路和…, 龙华一路88号,
         龙华一路公交站) rather than "all the way" (司机一路都在玩手机)."""
-        if _YILU_NEXT_RE.match(self.s, end):
+        if _YILU_NEXT_RE.match(self.s, end) or self.modifier_follows(end):
             return True
         typed = _TYPE_RE.match(self.s, end)
         return typed is not None and typed.end() > end
 
-    def word_may_name(self, pos: int) -> bool:
-        """Whether a lone common word at ``pos`` may be a name: after a place preposition
-        (在希望小学) or a division (花桥乡新建村), not at a sentence's start (希望社区…)."""
-        if pos == 0:
-            return False
-        if self.s[pos - 1] in _NAME_BOUNDARY:
+    def word_may_name(self, pos: int, end: int, word: str = "") -> bool:
+        """Whether a lone common word ``s[pos:end]`` may be a name: after a place preposition
+        (在希望小学) or a division (花桥乡新建村), not at a sentence's start (希望社区…).
+
+        Before a school, a hospital or an estate (``word``) an adjective or a verb may be a
+        name after 的 or 门口 (孩子读书的自强小学); at a clause's start an adjective, or
+        希望, may name a school before a gate or a side (勤奋幼儿园门口…, 希望小学门口的
+        减速带坏了)."""
+        s = self.s
+        if pos > 0 and s[pos - 1] in _NAME_BOUNDARY:
             return True
         division = self.by_end.get(pos)
-        return division is not None and division.kind == _ADMIN and not division.weak
+        if division is not None and division.kind == _ADMIN and not division.weak:
+            return True
+        if word not in _SCHOOL_WORDS or self.answer:
+            return False
+        candidate = s[pos:end]
+        pos_tag = _lexicon().get(candidate)
+        if pos > 0 and (s[pos - 1] in _AFTER_PLACE_WORD or s[pos - 2 : pos] == "门口"):
+            return pos_tag in _AFTER_DE_POS
+        # At a clause's start only a school's name, and only before a gate or a side: an
+        # adjective there usually describes (安全小区建设, 干净医院才让人放心).
+        after = end + len(word)
+        if (
+            not self.clause_start(pos)
+            or word not in _SCHOOLS
+            or not _REL_RE.match(s, after)
+            or s[after : after + 1] == "里"
+        ):
+            return False
+        return candidate == "希望" or (
+            pos_tag in _ADJECTIVE_POS and candidate not in _SENTENCE_WORDS
+        )
 
     @staticmethod
     def merges(previous: _Comp, typ: _Type, direction: bool = False, word: str = "") -> bool:
@@ -1112,6 +1471,10 @@ class _Parser:
                 min_len = 2
             if len(name) < min_len or name in _GENERIC_NOUNS or name.isdigit():
                 continue
+            if name in _TYPES and not (name_start > 0 and taken[name_start - 1]):
+                continue  # 家园3栋: the type word of a name cut short (中海8号公馆 is one)
+            if name_start > 0 and s[name_start - 1] == "和" and not taken[name_start - 1]:
+                continue  # 东方和鑫家园3栋: a name cut at 和 is not sure enough to file
             self.add(_Comp(name_start, at, _ESTATE, [(name_start, at)]))
 
     def name_clause(self, comma: int) -> bool:
@@ -1167,6 +1530,8 @@ class _Parser:
                 continue  # 市中心: not the district 市中
             if _free(self.taken, start, end):
                 weak = name in gaz.weak_bare
+                if weak and not (end < len(s) and self.taken[end]):
+                    continue  # a district's bare name only prefixes a place: 朝阳望京街道
                 self.add(_Comp(start, end, _ADMIN, [(start, end)], weak=weak))
 
     # 6. 门口, 对面, 东门, 交叉口北侧, 往北200米 … glued to a component
@@ -1176,9 +1541,11 @@ class _Parser:
             if found is None:
                 return
             rel_end, point = found
+            # 桃源村里, 青山镇里: "in the village" is no more precise than the village
+            inside = rel_end == comp.end + 1 and self.s[comp.end] in "里内"
             _claim(self.taken, comp.end, rel_end)
             comp.end = rel_end
-            comp.rel = True
+            comp.rel = comp.rel or not (inside and comp.kind in (_VILLAGE, _ADMIN))
             comp.point = comp.point or point
             comp.weak = False
 
@@ -1321,6 +1688,19 @@ def scan_places(s: str, claimed: bytearray) -> list[PlaceSpan]:
     for span in spans:
         _claim(claimed, span.start, span.end)
     return spans
+
+
+def may_hold_time(s: str, start: int, end: int) -> bool:
+    """Whether a time found at ``s[start:end]`` (NORMALISED text) may sit inside a place's
+    name: a name character right before it and a type word right after (金科10年城3期).
+    ``nlu.entities`` then lets :func:`scan_places` decide."""
+    if start == 0 or end >= len(s):
+        return False
+    before = s[start - 1]
+    if not (_is_cjk(before) or before.isalpha()) or before in _STOP_CHARS:
+        return False
+    typed = _TYPE_RE.match(s, end)
+    return typed is not None and typed.end() > end and _TYPES[typed.group()].kind != _VAGUE
 
 
 def _to_places(

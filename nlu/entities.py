@@ -6,7 +6,9 @@ folded, traditional → simplified, lower-case) and reports ``start``/``end`` as
 offsets into the ORIGINAL message, Rasa-style.  Results are sorted and never overlap.
 
 Extractors run in a fixed order and each claims its characters, so a later, vaguer one
-cannot reuse them: ID numbers, then ticket ids, then phones, then times, then addresses.
+cannot reuse them: ID numbers, then ticket ids, then phones, then times, then addresses —
+except that a time inside a place's name gives way to the place (住在金科10年城3期: the
+estate, not the time 10年).
 This is what keeps ``20261123-0042`` (ticket), ``110105199001011234`` (ID),
 ``2026年11月23日`` (time) or ``3栋502室`` (address) from ever being read as phone numbers.
 
@@ -38,6 +40,7 @@ from nlu.address import (
     Specificity,
     address_specificity,
     is_specific_location,
+    may_hold_time,
     scan_places,
     trie_regex,
 )
@@ -452,8 +455,36 @@ def _find_addresses(
     claimed: bytearray,
     out: list[tuple[int, int, str, str]],
 ) -> None:
-    """Places from :mod:`nlu.address`, valued in the resident's own characters."""
-    for place in scan_places(s, claimed):
+    """Places from :mod:`nlu.address`, valued in the resident's own characters.
+
+    A time claimed inside a place's name gives way to the place: in "住在金科10年城3期"
+    10年 is part of the estate's name, not a time.  Such a time (a name character before
+    it, a type word after it) is released for the place scan and dropped when a place's
+    name holds it; otherwise it stays a time.
+    """
+    loose = [
+        (start, end)
+        for start, end, name, _ in out
+        if name == "time" and may_hold_time(s, start, end)
+    ]
+    places: list[PlaceSpan] = []
+    while True:
+        trial = bytearray(claimed)
+        for start, end in loose:
+            trial[start:end] = bytes(end - start)
+        places = scan_places(s, trial)
+        held = [
+            (start, end)
+            for start, end in loose
+            if any(a <= start and end <= b for p in places for a, b in p.names)
+        ]
+        if held == loose:
+            break
+        loose = held  # a released time no place holds: claim it again and rescan
+    if loose:
+        out[:] = [e for e in out if e[2] != "time" or (e[0], e[1]) not in loose]
+    claimed[:] = trial
+    for place in places:
         out.append((place.start, place.end, "address", _as_typed(s, text, aligned, place)))
 
 

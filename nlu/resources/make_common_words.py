@@ -96,9 +96,7 @@ def build(jieba_dict: Path) -> list[str]:
     words = set()
     for line in jieba_dict.read_text("utf-8").splitlines():
         word, frequency, pos = line.split()
-        if is_common_word(word, int(frequency), pos) or is_common_noun(
-            word, int(frequency), pos
-        ):
+        if is_common_word(word, int(frequency), pos) or is_common_noun(word, int(frequency), pos):
             words.add(f"{word} {pos}")
     return sorted(words)
 

@@ -622,6 +622,44 @@ def test_specificity_of_extracted_values() -> None:
     assert [is_specific_location(v) for v in values] == [False, True]
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a time inside an estate's name gives way to the estate (金科10年城 is a name)
+        (
+            "住在金科10年城3期的居民投诉物业",
+            [("address", "金科10年城3期", 2, 10, "金科10年城3期")],
+        ),
+        (
+            "金科10年城东门昨天晚上又堵了",
+            [
+                ("address", "金科10年城东门", 0, 8, "金科10年城东门"),
+                ("time", "昨天晚上", 8, 12, "昨天晚上"),
+            ],
+        ),
+        # … but a time before a place, or before a word that only looks like a type word,
+        # stays a time
+        (
+            "我在这住了10年城管从来不管",
+            [("time", "10年", 5, 8, "10年")],
+        ),
+        (
+            "去年3月幸福小区门口修了减速带",
+            [
+                ("time", "去年3月", 0, 4, "去年3月"),
+                ("address", "幸福小区门口", 4, 10, "幸福小区门口"),
+            ],
+        ),
+        (
+            "住了10年幸福小区的房子漏水",
+            [("time", "10年", 2, 5, "10年"), ("address", "幸福小区", 5, 9, "幸福小区")],
+        ),
+    ],
+)
+def test_time_inside_a_place_name(text: str, expected: list[Expected]) -> None:
+    check(text, expected)
+
+
 # =========================================================================== messages
 
 
