@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from nlu.pii import mask_pii
+from privacy import mask_text
 
 __all__ = ["PIIMaskingFilter", "configure_logging"]
 
@@ -18,7 +18,7 @@ class PIIMaskingFilter(logging.Filter):
             message = record.getMessage()
         except Exception:  # a malformed record is logged as is rather than dropped
             return True
-        masked = mask_pii(message)
+        masked = mask_text(message)
         if masked != message:
             record.msg, record.args = masked, None
         return True

@@ -35,7 +35,7 @@ from integrations.handoffs import (
     HandoffService,
 )
 from integrations.wechat import CustomerServiceWindowClosed
-from nlu.pii import mask_openid
+from privacy import mask_openid
 
 __all__ = ["CLOSING_NOTICE", "build_inbox_router", "load_canned_replies"]
 

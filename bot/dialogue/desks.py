@@ -17,8 +17,8 @@ from integrations.tickets import TicketService
 from integrations.tickets.deferred import DeferredFilings
 from integrations.tickets.model import Ticket
 from integrations.training.review import ReviewCandidate, ReviewQueue
-from nlu.pii import mask_id_numbers
 from policies.state import Case
+from privacy import redact
 
 __all__ = ["BufferedReview", "ServiceHandoffDesk", "ServiceTicketDesk"]
 
@@ -157,7 +157,7 @@ class ServiceHandoffDesk:
                 await self.service.record(openid, line["role"], line["text"])
 
     async def record(self, openid: str, role: str, text: str) -> None:
-        await self.service.record(openid, role, mask_id_numbers(text))
+        await self.service.record(openid, role, redact(text, keep_phones=True))
 
 
 class BufferedReview:

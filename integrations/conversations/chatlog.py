@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from integrations.state import KeyValueStore
-from nlu.pii import mask_id_numbers
+from privacy import redact
 
 __all__ = ["ChatLog"]
 
@@ -59,7 +59,8 @@ class ChatLog:
         lines = await self.recent(openid)
         if not text:
             return lines
-        lines.append({"at": self._clock(), "role": role, "text": mask_id_numbers(text)[:MAX_LINE]})
+        text = redact(text, keep_phones=True)[:MAX_LINE]
+        lines.append({"at": self._clock(), "role": role, "text": text})
         lines = lines[-self.keep :]
         payload = json.dumps(lines, ensure_ascii=False).encode()
         await self._store.set(self._key(openid), payload, ttl=self.ttl)

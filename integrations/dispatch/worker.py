@@ -43,8 +43,8 @@ from integrations.notify.sender import PushSender, StatusMessenger
 from integrations.tickets.config import TicketConfig
 from integrations.tickets.outbox import ClaimedJob, Outcome
 from integrations.tickets.service import TicketService
-from nlu.pii import mask_pii
 from policies.tickets import load_grid_rules
+from privacy import mask_text
 
 __all__ = ["OutboxWorker", "WorkerSettings", "create_backend", "run_worker"]
 
@@ -174,7 +174,7 @@ class OutboxWorker:
             # A bug in a backend must not lose the job: retry it like an outage. The
             # message is masked (it may quote the ticket); the traceback only at DEBUG.
             log.error("job %d: %s.submit raised %s: %s", job.id, self.backend.name,
-                      type(exc).__name__, mask_pii(str(exc)))
+                      type(exc).__name__, mask_text(str(exc)))
             log.debug("traceback of job %d", job.id, exc_info=True)
             return Outcome(job, error=f"{type(exc).__name__}: {exc}")
         return Outcome(job, receipt=receipt)
@@ -193,7 +193,7 @@ class OutboxWorker:
         try:
             statuses = await self.backend.poll(list(by_external))
         except DispatchError as exc:
-            log.warning("polling %s failed: %s", self.backend.name, mask_pii(str(exc)))
+            log.warning("polling %s failed: %s", self.backend.name, mask_text(str(exc)))
             return 0
         actor = f"dispatch:{self.backend.name}"
         for status in statuses:
@@ -221,7 +221,7 @@ class OutboxWorker:
                 external_id = await self.backend.resolve_token(item.token)
             except DispatchError as exc:
                 log.warning("resolving a token of %s failed: %s", item.ticket_id,
-                            mask_pii(str(exc)))
+                            mask_text(str(exc)))
                 continue
             if external_id:
                 await outbox.token_outcome(item, self.backend.name, external_id)

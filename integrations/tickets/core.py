@@ -21,17 +21,16 @@ from integrations.notify.queue import enqueue_push
 from integrations.tickets.config import TicketConfig
 from integrations.tickets.model import OutboxJob, Ticket, TimelineEntry
 from integrations.tickets.sql import Clock, insert_for
-from integrations.wechat.redact import mask_openid
 from policies.taxonomy import Taxonomy
 from policies.tickets import (
     SlaRules,
     format_ticket_id,
     level_label,
-    mask_id_numbers,
     next_level,
     status_push_text,
     status_template_fields,
 )
+from privacy import mask_openid, redact
 
 __all__ = [
     "Core",
@@ -149,7 +148,7 @@ def add_event(
         actor=actor,
         from_status=from_status,
         to_status=to_status,
-        note=mask_id_numbers(note) if note else None,
+        note=redact(note, keep_phones=True) if note else None,
     )
     session.add(event)
     return event
@@ -205,7 +204,7 @@ def queue_push(
         status=status,
         department=row.department,
         level=row.level,
-        note=mask_id_numbers(public_note) if public_note else None,
+        note=redact(public_note, keep_phones=True) if public_note else None,
         escalated=escalated,
     )
     enqueue_push(

@@ -47,7 +47,6 @@ from integrations.tickets.errors import (
 from integrations.tickets.model import OutboxJob, PushJob, Ticket
 from integrations.tickets.outbox import Outbox
 from integrations.tickets.sql import Clock, utcnow
-from nlu.pii import mask_pii
 from policies.taxonomy import Taxonomy, load_taxonomy
 from policies.tickets import (
     DEFAULT_GRID,
@@ -58,11 +57,11 @@ from policies.tickets import (
     WORKING_STATUSES,
     SlaRules,
     load_sla_rules,
-    mask_id_numbers,
     next_level,
     rating_outcome,
     transition_problem,
 )
+from privacy import mask_text, redact
 
 __all__ = ["CHANNELS", "EVENT_RETENTION", "MAX_TEXT", "EventOutcome", "TicketService"]
 
@@ -96,7 +95,7 @@ def _clean(value: str | None, name: str, *, required: bool, limit: int = MAX_TEX
         raise InvalidTicket(f"{name} is required")
     if len(text) > limit:
         raise InvalidTicket(f"{name} is longer than {limit} characters")
-    return mask_id_numbers(text)
+    return redact(text, keep_phones=True)
 
 
 class TicketService:
@@ -867,7 +866,7 @@ async def _find_for_external(
 
 def _actor_kind(actor: str) -> str:
     """``staff:张三`` → ``staff`` in logs (names of people stay out of them)."""
-    return mask_pii(actor.split(":", 1)[0])
+    return mask_text(actor.split(":", 1)[0])
 
 
 def _to_push(row: PushJobRow) -> PushJob:

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from bot.console.inbox import CLOSING_NOTICE
-from nlu.pii import mask_openid
+from privacy import mask_openid
 from tests.bot.wechat_harness import RunningApp
 from tests.console.harness import csrf_token
 
