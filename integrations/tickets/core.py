@@ -148,10 +148,16 @@ def add_event(
         actor=actor,
         from_status=from_status,
         to_status=to_status,
-        note=redact(note, keep_phones=True) if note else None,
+        note=_redact_note(row, note),
     )
     session.add(event)
     return event
+
+
+def _redact_note(row: TicketRow, note: str | None) -> str | None:
+    """A timeline note or push text as stored: no ID or card number, nor the resident's own
+    phone number (an office's number meant for the resident stays)."""
+    return redact(note, keep_phones=True, hide_phones=(row.phone,)) if note else None
 
 
 def _resident_did_it(row: TicketRow, actor: str) -> bool:
@@ -204,7 +210,7 @@ def queue_push(
         status=status,
         department=row.department,
         level=row.level,
-        note=redact(public_note, keep_phones=True) if public_note else None,
+        note=_redact_note(row, public_note),
         escalated=escalated,
     )
     enqueue_push(
