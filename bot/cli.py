@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -145,6 +144,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         os.environ["INTAKE_INPROCESS_WORKER"] = "0"  # for --workers N child processes
     settings = _settings_or_exit(**overrides)
     _configure_logging(settings.log_level)
+    from bot.logs import logging_config
+
+    # uvicorn applies its log configuration in every web process it starts: ours, so its
+    # own lines and tracebacks are masked like everything else.
+    log_config = logging_config(settings.log_level)
     _print_dev_banner(settings)
     _print_demo_admin(settings)
     if args.workers > 1:
@@ -156,6 +160,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             port=settings.port,
             workers=args.workers,
             log_level=settings.log_level.lower(),
+            log_config=log_config,
             access_log=False,
             proxy_headers=False,  # the app trusts proxies itself (INTAKE_TRUSTED_PROXIES)
         )
@@ -167,6 +172,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
+        log_config=log_config,
         access_log=False,
         proxy_headers=False,  # the app trusts proxies itself (INTAKE_TRUSTED_PROXIES)
     )
@@ -199,7 +205,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     from bot.chat import run_chat
 
     settings = _settings_or_exit()
-    logging.basicConfig(level=logging.WARNING)
+    _configure_logging("WARNING")
     return asyncio.run(run_chat(settings, openid=args.openid))
 
 
