@@ -80,6 +80,8 @@ class Settings(BaseSettings):
     personal_data_previous_key: str | None = Field(
         None, alias="INTAKE_PERSONAL_DATA_PREVIOUS_KEY"
     )
+    #: days after which chat text (ticket chats, handoff lines, review items) is purged
+    chat_retention_days: int = Field(180, alias="INTAKE_CHAT_RETENTION_DAYS", ge=0)
 
     reply_deadline: float = Field(4.0, alias="INTAKE_REPLY_DEADLINE", gt=0, le=4.8)
     timestamp_window: float = Field(300.0, alias="INTAKE_TIMESTAMP_WINDOW", gt=0)

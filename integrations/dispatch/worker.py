@@ -7,7 +7,9 @@ One loop does everything that happens after a ticket is written:
 * sends due status pushes (:class:`~integrations.notify.sender.PushSender`), if given;
 * every ``poll_interval``: asks the dispatch system for status changes of open tickets and
   turns tokens into ids (``resolve_token``);
-* every ``escalation_interval``: escalates embedded-desk tickets past their SLA deadline.
+* every ``escalation_interval``: escalates embedded-desk tickets past their SLA deadline;
+* every ``retention_interval``: purges chat text older than ``chat_retention_days``
+  (:mod:`integrations.retention`).
 
 Any number of workers may run, in any processes, on one database: a job is delivered by
 the worker holding its lease; a worker that dies mid-delivery leaves its lease to expire,
@@ -40,6 +42,7 @@ from integrations.dispatch.base import (
 from integrations.dispatch.embedded import EmbeddedDesk
 from integrations.errors import ConfigurationError
 from integrations.notify.sender import PushSender, StatusMessenger
+from integrations.retention import purge_chat_text
 from integrations.tickets.config import TicketConfig
 from integrations.tickets.outbox import ClaimedJob, Outcome
 from integrations.tickets.service import TicketService
@@ -76,6 +79,7 @@ class OutboxWorker:
         self._wakeup = asyncio.Event()
         self._next_poll: datetime | None = None
         self._next_escalation: datetime | None = None
+        self._next_purge: datetime | None = None
         service.add_listener(self.wake)
 
     def __repr__(self) -> str:
@@ -90,7 +94,7 @@ class OutboxWorker:
         self._wakeup.set()
 
     async def run_once(self) -> int:
-        """One pass: deliveries, pushes, and polling / escalation when due.
+        """One pass: deliveries, pushes, and polling / escalation / purging when due.
 
         Returns the number of outbox and push jobs processed.
         """
@@ -106,6 +110,10 @@ class OutboxWorker:
             self._next_escalation = now + timedelta(seconds=self.config.escalation_interval)
             if isinstance(self.backend, EmbeddedDesk):
                 await self.service.escalate_overdue(backend=self.backend.name)
+        days = self.config.chat_retention_days
+        if days and (self._next_purge is None or now >= self._next_purge):
+            self._next_purge = now + timedelta(seconds=self.config.retention_interval)
+            await purge_chat_text(self.service.engine, before=now - timedelta(days=days))
         return processed
 
     async def run_forever(self, stop_event: asyncio.Event) -> None:
