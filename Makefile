@@ -19,7 +19,7 @@ chat: $(STAMP)
 	$(BIN)/intake chat
 
 lint: $(STAMP)
-	$(BIN)/ruff check bot nlu policies integrations tests benchmarks
+	$(BIN)/ruff check bot nlu policies integrations privacy tests benchmarks
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

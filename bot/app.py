@@ -23,6 +23,7 @@ from bot.api.tickets import create_tickets_router
 from bot.config import Settings, load_settings
 from bot.console import mount_console
 from bot.runtime import Runtime
+from integrations.accounts import AuditLog
 
 __all__ = ["create_app"]
 
@@ -51,7 +52,11 @@ def _mount_apis(app: FastAPI, runtime: Runtime) -> None:
     assert settings.admin_token
     if runtime.ticket_service is not None:
         app.include_router(
-            create_tickets_router(runtime.ticket_service, admin_token=settings.admin_token)
+            create_tickets_router(
+                runtime.ticket_service,
+                admin_token=settings.admin_token,
+                audit_log=AuditLog(runtime.engine),
+            )
         )
         if settings.dispatch_callback_secret:
             app.include_router(

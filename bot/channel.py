@@ -29,8 +29,8 @@ from bot.wechat.security import (
 )
 from bot.wechat.xml import MalformedXML, parse_xml, render_text_reply
 from integrations.errors import StateBackendError
-from nlu.pii import mask_openid
 from policies.messages import MESSAGE_TOO_LONG, STATE_UNAVAILABLE
+from privacy import mask_openid
 
 __all__ = ["ChannelResponse", "Pusher", "WeChatChannel"]
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -132,6 +131,46 @@ def cmd_user(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_resident(args: argparse.Namespace) -> int:
+    """``intake resident purge OPENID [--tickets]``: forget what a resident said."""
+    import asyncio
+
+    from integrations.accounts import AuditLog
+    from integrations.accounts.bootstrap import CLI_ACTOR
+    from integrations.db import create_engine
+    from integrations.retention import purge_resident
+    from integrations.state import create_store
+    from privacy import mask_openid
+
+    settings = _settings_or_exit()
+
+    async def run() -> str:
+        engine = create_engine(settings.effective_database_url)
+        store = create_store(settings.redis_url)
+        try:
+            purged = await purge_resident(engine, store, args.openid, tickets=args.tickets)
+            summary = (
+                f"chat removed from {purged.ticket_chats} tickets, {purged.handoff_lines} "
+                f"handoff lines and {purged.review_items} review items deleted"
+                + (f", {purged.tickets_erased} tickets erased" if args.tickets else "")
+            )
+            await AuditLog(engine).record(
+                CLI_ACTOR,
+                "resident.purge",
+                f"resident:{mask_openid(args.openid)}",
+                detail=summary,
+            )
+            return summary
+        finally:
+            await store.close()
+            await engine.dispose()
+
+    print(f"purged {mask_openid(args.openid)}: {asyncio.run(run())}")
+    if not settings.redis_url:
+        print("  (no REDIS_URL: a running server's in-memory chat memory expires within 7 days)")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -145,6 +184,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         os.environ["INTAKE_INPROCESS_WORKER"] = "0"  # for --workers N child processes
     settings = _settings_or_exit(**overrides)
     _configure_logging(settings.log_level)
+    from bot.logs import logging_config
+
+    # uvicorn applies its log configuration in every web process it starts: ours, so its
+    # own lines and tracebacks are masked like everything else.
+    log_config = logging_config(settings.log_level)
     _print_dev_banner(settings)
     _print_demo_admin(settings)
     if args.workers > 1:
@@ -156,6 +200,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             port=settings.port,
             workers=args.workers,
             log_level=settings.log_level.lower(),
+            log_config=log_config,
             access_log=False,
             proxy_headers=False,  # the app trusts proxies itself (INTAKE_TRUSTED_PROXIES)
         )
@@ -167,6 +212,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
+        log_config=log_config,
         access_log=False,
         proxy_headers=False,  # the app trusts proxies itself (INTAKE_TRUSTED_PROXIES)
     )
@@ -199,7 +245,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     from bot.chat import run_chat
 
     settings = _settings_or_exit()
-    logging.basicConfig(level=logging.WARNING)
+    _configure_logging("WARNING")
     return asyncio.run(run_chat(settings, openid=args.openid))
 
 
@@ -264,6 +310,19 @@ def build_parser() -> argparse.ArgumentParser:
     role.add_argument("username")
     role.add_argument("role", choices=("staff", "admin"))
     role.set_defaults(func=cmd_user)
+
+    resident = sub.add_parser("resident", help="residents' personal data")
+    resident_sub = resident.add_subparsers(dest="resident_command", required=True)
+    purge = resident_sub.add_parser(
+        "purge", help="delete a resident's chat text everywhere (a request under PIPL)"
+    )
+    purge.add_argument("openid")
+    purge.add_argument(
+        "--tickets",
+        action="store_true",
+        help="also erase the phone, location and words of the resident's tickets",
+    )
+    purge.set_defaults(func=cmd_resident)
 
     chat = sub.add_parser("chat", help="talk to the bot in the terminal as a resident")
     chat.add_argument("--openid", default="o-terminal-resident", help="resident id to chat as")

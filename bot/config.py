@@ -25,6 +25,7 @@ from bot.secret_strength import secret_problem
 from bot.wechat.security import decode_aes_key
 from integrations.errors import ConfigurationError
 from integrations.private_files import write_private_file
+from privacy import Sealer
 
 __all__ = ["Settings", "load_settings"]
 
@@ -45,7 +46,13 @@ def parse_networks(value: str) -> tuple[IPNetwork, ...]:
         except ValueError:
             raise ValueError(f"{item!r} is not an IP address or network") from None
     return tuple(networks)
-_DEV_SECRET_FIELDS = ("wechat_token", "wechat_app_id", "wechat_app_secret", "admin_token")
+_DEV_SECRET_FIELDS = (
+    "wechat_token",
+    "wechat_app_id",
+    "wechat_app_secret",
+    "admin_token",
+    "personal_data_key",
+)
 
 
 class Settings(BaseSettings):
@@ -67,6 +74,14 @@ class Settings(BaseSettings):
     wechat_encoding_aes_key: str | None = Field(None, alias="WECHAT_ENCODING_AES_KEY")
     wechat_api_base_url: str = Field("https://api.weixin.qq.com", alias="WECHAT_API_BASE_URL")
     admin_token: str | None = Field(None, alias="INTAKE_ADMIN_TOKEN")
+    #: seals the phone number a conversation holds in the state store (privacy.Sealer)
+    personal_data_key: str | None = Field(None, alias="INTAKE_PERSONAL_DATA_KEY")
+    #: the previous key, still opening what it sealed while the key changes
+    personal_data_previous_key: str | None = Field(
+        None, alias="INTAKE_PERSONAL_DATA_PREVIOUS_KEY"
+    )
+    #: days after which chat text (ticket chats, handoff lines, review items) is purged
+    chat_retention_days: int = Field(180, alias="INTAKE_CHAT_RETENTION_DAYS", ge=0)
 
     reply_deadline: float = Field(4.0, alias="INTAKE_REPLY_DEADLINE", gt=0, le=4.8)
     timestamp_window: float = Field(300.0, alias="INTAKE_TIMESTAMP_WINDOW", gt=0)
@@ -134,6 +149,13 @@ class Settings(BaseSettings):
         ``INTAKE_ALLOW_PLAIN_MODE=true`` (without it production requires the AES key)."""
         return not self.production or self.allow_plain_mode
 
+    def sealer(self) -> Sealer:
+        """Seals personal data kept in the state store (``INTAKE_PERSONAL_DATA_KEY``, the
+        previous key still opening what it sealed)."""
+        assert self.personal_data_key, "load_settings fills or requires the key"
+        previous = [self.personal_data_previous_key] if self.personal_data_previous_key else []
+        return Sealer(self.personal_data_key, previous)
+
     @property
     def api_docs_enabled(self) -> bool:
         return self.api_docs if self.api_docs is not None else not self.production
@@ -156,12 +178,18 @@ class Settings(BaseSettings):
         if len(self.admin_token) < 16:
             raise ConfigurationError("INTAKE_ADMIN_TOKEN must be at least 16 characters")
         self.check_aes_key()
+        if not self.personal_data_key:
+            raise ConfigurationError(
+                "INTAKE_PERSONAL_DATA_KEY is not set (required when INTAKE_ENV=production: it "
+                "seals the phone numbers conversations keep in Redis)"
+            )
         secrets_to_check = [
             ("WECHAT_TOKEN", self.wechat_token),
             ("WECHAT_APP_SECRET", self.wechat_app_secret),
             ("INTAKE_ADMIN_TOKEN", self.admin_token),
             ("WECHAT_ENCODING_AES_KEY", self.wechat_encoding_aes_key),
             ("INTAKE_DISPATCH_CALLBACK_SECRET", self.dispatch_callback_secret),
+            ("INTAKE_PERSONAL_DATA_KEY", self.personal_data_key),
         ]
         for name, secret in secrets_to_check:
             problem = secret_problem(name, secret) if secret else None
@@ -195,6 +223,7 @@ def _generate_dev_secrets() -> dict[str, str]:
         "wechat_app_id": "wxdev" + secrets.token_hex(6),
         "wechat_app_secret": secrets.token_hex(16),
         "admin_token": secrets.token_urlsafe(24),
+        "personal_data_key": secrets.token_urlsafe(32),
     }
 
 

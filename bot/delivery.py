@@ -6,6 +6,10 @@ reply, once ready) and ``via`` (how it was delivered: ``passive`` in the HTTP re
 ``push`` through the customer-service API when it was late). A passive reply may be repeated
 to a retry (WeChat shows one passive reply per message), but a reply is never both pushed
 and passively answered, so the resident never sees it twice.
+
+The stored reply never holds an ID or bank-card number (:func:`privacy.redact`). A phone
+number a reply shows is either masked by the bot (``138****5678`` in a confirmation) or an
+office's number from an FAQ answer, which a retry must repeat as it was.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from dataclasses import dataclass, field
 
 from bot.replies import Reply
 from integrations.state import KeyValueStore
+from privacy import redact
 
 __all__ = ["TAKEN_OVER", "DeliveryContext", "DeliveryLedger"]
 
@@ -62,7 +67,8 @@ class DeliveryLedger:
         await self._store.set(f"dedup:{key}:seen", b"1", ttl=self.processing_ttl)
 
     async def save_result(self, key: str, reply: Reply | None) -> None:
-        payload = json.dumps({"text": reply.text if reply else None}, ensure_ascii=False)
+        text = redact(reply.text, keep_phones=True) if reply else None
+        payload = json.dumps({"text": text}, ensure_ascii=False)
         await self._store.set(f"dedup:{key}:result", payload.encode(), ttl=self._result_ttl)
 
     async def get_result(self, key: str) -> tuple[bool, Reply | None]:

@@ -131,10 +131,14 @@ class Runtime:
         self.ticket_service = ticket_service
         self.handoff_service = handoff_service
         self.backend = backend
+        #: seals the phone numbers conversations keep in the state store
+        self.sealer = settings.sealer()
         #: complaints confirmed while the database was out of reach, filed when it is back
         self.deferred = DeferredFilings(store)
         self.tickets: TicketDesk | None = (
-            ServiceTicketDesk(ticket_service, store, self.deferred) if ticket_service else None
+            ServiceTicketDesk(ticket_service, store, self.deferred, sealer=self.sealer)
+            if ticket_service
+            else None
         )
         self.handoffs: HandoffDesk | None = (
             ServiceHandoffDesk(handoff_service) if handoff_service else None
@@ -237,6 +241,7 @@ class Runtime:
             taxonomy=load_taxonomy(),
             chat=self.chat_log,
             review=self.review_buffer,
+            sealer=self.sealer,
         )
         return [
             build_handoff_router(self.handoffs),

@@ -30,6 +30,7 @@ exactly 11 digits form a valid mobile number.
 from __future__ import annotations
 
 import datetime as _dt
+import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -45,7 +46,7 @@ from nlu.address import (
     trie_regex,
 )
 from nlu.normalize import AlignedText, normalize_aligned
-from nlu.pii import mask_id_number
+from privacy import find_numbers, is_valid_id_number, mask_id_number
 
 __all__ = [
     "EXTRACTOR",
@@ -126,60 +127,20 @@ def _scan(
 
 # =========================================================================== ID numbers
 
-_ID_PROVINCES: Final = frozenset(
-    _words(
-        "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 "
-        "61 62 63 64 65 71 81 82 83 91"
-    )
-)
-_ID_WEIGHTS: Final = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_ID_CHECK: Final = "10X98765432"
-
-# Patterns start with a character class and check the preceding character with a
-# lookbehind after it, so re can skip ahead to candidates in C (see _scan).
-_ID18_RE = re.compile(
-    r"([1-9](?<!\d\d)\d{5}) ?((?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])) ?"
-    r"(\d{3}[\dx])(?![\dx])"
-)
-_ID15_RE = re.compile(
-    r"([1-9](?<!\d\d)\d{5})(\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01]))(\d{3})(?!\d)"
-)
-
-
-def _valid_birth_date(yyyymmdd: str) -> bool:
-    try:
-        born = _dt.date(int(yyyymmdd[:4]), int(yyyymmdd[4:6]), int(yyyymmdd[6:8]))
-    except ValueError:
-        return False
-    return _dt.date(1890, 1, 1) <= born <= _dt.date.today()
-
-
-def is_valid_id_number(number: str) -> bool:
-    """Whether ``number`` is a valid resident ID number (GB 11643-1999).
-
-    18 characters: province code, valid birth date, checksum (last may be ``X``).
-    15 characters (pre-1999 form): province code and a valid 19YYMMDD birth date.
-    """
-    n = number.strip().upper()
-    if len(n) == 18:
-        if not (n[:17].isdigit() and (n[17].isdigit() or n[17] == "X")):
-            return False
-        if n[:2] not in _ID_PROVINCES or not _valid_birth_date(n[6:14]):
-            return False
-        total = sum(int(d) * w for d, w in zip(n[:17], _ID_WEIGHTS, strict=True))
-        return _ID_CHECK[total % 11] == n[17]
-    if len(n) == 15 and n.isdigit():
-        return n[:2] in _ID_PROVINCES and _valid_birth_date("19" + n[6:12])
-    return False
+# privacy.find_numbers reads every spelling (spaces, hyphens of any width, dots);
+# an entity is a valid ID written whole or in its 6-8-4 (15: 6-6-3) parts.
+_ID_BREAKS: Final = {18: {6, 14}, 15: {6, 12}}
 
 
 def _find_id_numbers(s: str, claimed: bytearray, out: list[tuple[int, int, str, str]]) -> None:
-    for regex in (_ID18_RE, _ID15_RE):
-        for m in regex.finditer(s):
-            number = "".join(m.groups()).upper()
-            if is_valid_id_number(number) and _free(claimed, m.start(), m.end()):
-                out.append((m.start(), m.end(), "id_number", mask_id_number(number)))
-                _claim(claimed, m.start(), m.end())
+    for number in find_numbers(s):
+        if number.kind != "id_number" or not _free(claimed, number.start, number.end):
+            continue
+        breaks = set(itertools.accumulate(number.groups[:-1]))
+        if number.certain and breaks <= _ID_BREAKS[len(number.value)]:
+            out.append((number.start, number.end, "id_number", mask_id_number(number.value)))
+        # A mistyped ID is not an entity, and not a phone or a ticket id either.
+        _claim(claimed, number.start, number.end)
 
 
 # =========================================================================== ticket ids

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from privacy import mask_phone
+
 __all__ = [
     "MENU",
     "STATUS_LABELS",
@@ -16,7 +18,6 @@ __all__ = [
     "emergency_guidance",
     "faq_answer",
     "faq_choices",
-    "mask_phone",
     "status_list",
     "ticket_created",
 ]
@@ -81,14 +82,6 @@ LOCATION_NOT_A_PLACE = (
     "比如“星河湾B区12栋”；也可以直接发送微信位置。"
 )
 _SLOT_NAMES = {"location": "地址", "description": "问题", "phone": "电话"}
-
-
-def mask_phone(phone: str) -> str:
-    """``13812345678`` → ``138****5678`` (shown back to the resident)."""
-    digits = phone.strip()
-    if len(digits) >= 7:
-        return digits[:3] + "****" + digits[-4:]
-    return digits
 
 
 def ask_slot(slot: str, *, retry: bool = False) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from privacy import redact
+
 __all__ = ["SLOTS", "Case", "DialogueState", "Mode"]
 
 SLOTS = ("location", "description", "phone")
@@ -19,9 +21,19 @@ Mode = Literal[
 ]
 
 
+#: the case's free text: what the resident said, kept without ID, card or phone numbers
+_REDACTED_FIELDS = frozenset({"location", "description"})
+
+
 @dataclass(slots=True)
 class Case:
-    """A complaint being filled in (a ticket once confirmed)."""
+    """A complaint being filled in (a ticket once confirmed).
+
+    Its location and description are the resident's words with ID numbers, bank cards and
+    phone numbers masked (:func:`privacy.redact`) as they are set, so neither the dialogue
+    state, nor the confirmation the bot reads back, nor the ticket ever holds them whole;
+    the one phone number needed whole is ``phone``.
+    """
 
     category: str
     location: str | None = None
@@ -32,6 +44,11 @@ class Case:
     latitude: float | None = None
     longitude: float | None = None
     failures: dict[str, int] = field(default_factory=dict)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _REDACTED_FIELDS and isinstance(value, str):
+            value = redact(value)
+        object.__setattr__(self, name, value)
 
     def missing(self) -> list[str]:
         return [slot for slot in SLOTS if not getattr(self, slot)]

@@ -53,7 +53,6 @@ __all__ = [
     "level_label",
     "load_grid_rules",
     "load_sla_rules",
-    "mask_id_numbers",
     "next_level",
     "parse_grid_rules",
     "parse_sla_rules",
@@ -174,30 +173,6 @@ def rating_outcome(rating: str) -> str:
 def format_ticket_id(day: str, number: int) -> str:
     """``format_ticket_id("20261123", 42)`` → ``20261123-0042`` (five digits past 9999)."""
     return f"{day}-{number:04d}"
-
-
-# -- personal data ---------------------------------------------------------------------------
-
-# An 18-character ID number (17 digits and a digit or X) or a 15-digit one, optionally
-# written in the 6-8-4 groups people use, not part of a longer run of digits. Checksums are
-# not verified on purpose: a mistyped ID number is still someone's ID number.
-_ID_NUMBER_RE = re.compile(
-    r"(?<![\dA-Za-z])"
-    r"(?:\d{6}[ \-]?\d{8}[ \-]?\d{3}[\dXxＸｘ]|\d{6}[ \-]?\d{6}[ \-]?\d{3})"
-    r"(?![\dA-Za-z])"
-)
-
-
-def _mask_id(match: re.Match[str]) -> str:
-    chars = [c for c in match.group() if c not in " -"]
-    return "".join(chars[:6]) + "*" * (len(chars) - 10) + "".join(chars[-4:])
-
-
-def mask_id_numbers(text: str) -> str:
-    """Every 15/18-digit ID-like number in ``text`` with only its first 6 and last 4 kept."""
-    if not text:
-        return text
-    return _ID_NUMBER_RE.sub(_mask_id, text)
 
 
 # -- SLA ---------------------------------------------------------------------------------------

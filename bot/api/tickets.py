@@ -8,6 +8,8 @@
                                        (1–500), ``offset`` (≤ 10⁸); newest first →
                                        ``{"items": [...]}``
 ``GET  /api/tickets/{id}``             one ticket (404 if unknown)
+``GET  /api/tickets/{id}/contact``     the resident's phone, location and coordinates
+                                       whole, audited ``ticket.reveal`` (actor ``api``)
 ``POST /api/tickets/{id}/status``      ``{"status", "note", "staff"}`` → 200; 409 when the
                                        status machine refuses; 422 for an unknown status or
                                        a rejection without a note
@@ -27,6 +29,8 @@ Ticket JSON: ``id``, ``openid``, ``category`` (+ ``category_label``), ``status``
 ``overdue``, ``external_id``, ``created_at``, ``updated_at``, ``history`` (``at``,
 ``actor``, ``from``, ``to``, ``note``), ``rating`` (``null`` or ``{"value", "reason"}``),
 ``delivery`` (the latest outbox job or ``null``). Times are ISO 8601 in the service's zone.
+``phone`` is masked (``138****5678``): the whole number is given only by ``/contact``,
+each time written to the audit log (docs/security.md, "Personal data").
 """
 
 from __future__ import annotations
@@ -34,13 +38,15 @@ from __future__ import annotations
 from datetime import datetime, tzinfo
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.api.auth import require_bearer_token
 from bot.api.bounds import Limit, Offset, RowId, TicketId
+from bot.console.security import client_ip
+from integrations.accounts import AuditLog
 from integrations.tickets import (
     IllegalTransition,
     InvalidTicket,
@@ -55,6 +61,7 @@ from integrations.tickets import (
 )
 from policies.taxonomy import Taxonomy
 from policies.tickets import STATUSES
+from privacy import mask_phone
 
 __all__ = ["create_tickets_router", "outbox_job_json", "push_job_json", "ticket_json"]
 
@@ -163,7 +170,7 @@ def ticket_json(ticket: Ticket, *, now: datetime, tz: tzinfo, taxonomy: Taxonomy
         "status_label": ticket.status_label,
         "location": ticket.location,
         "description": ticket.description,
-        "phone": ticket.phone,
+        "phone": mask_phone(ticket.phone),
         "photos": list(ticket.photos),
         "latitude": ticket.latitude,
         "longitude": ticket.longitude,
@@ -220,12 +227,13 @@ def create_tickets_router(
     service: TicketService,
     *,
     admin_token: str,
+    audit_log: AuditLog,
     taxonomy: Taxonomy | None = None,
 ) -> APIRouter:
     """The router of the endpoints above; every one needs ``Bearer <admin_token>``.
 
     ``service`` is the process's :class:`TicketService` (its clock and time zone are used
-    for ``overdue`` and the times in the JSON).
+    for ``overdue`` and the times in the JSON); ``audit_log`` records each ``/contact``.
     """
     taxonomy = taxonomy or service.core.taxonomy
     tz = service.core.tz
@@ -311,6 +319,24 @@ def create_tickets_router(
             return as_json(await service.get(ticket_id))
         except TicketError as exc:
             return _error(exc)
+
+    @router.get("/tickets/{ticket_id}/contact", tags=["tickets"])
+    async def ticket_contact(ticket_id: TicketId, request: Request) -> Any:
+        """The contact details whole, for calling the resident back (audited)."""
+        try:
+            ticket = await service.get(ticket_id)
+        except TicketError as exc:
+            return _error(exc)
+        await audit_log.record(
+            "api", "ticket.reveal", f"ticket:{ticket.id}", detail="接口查看", ip=client_ip(request)
+        )
+        return {
+            "id": ticket.id,
+            "phone": ticket.phone,
+            "location": ticket.location,
+            "latitude": ticket.latitude,
+            "longitude": ticket.longitude,
+        }
 
     @router.post("/tickets/{ticket_id}/status", tags=["tickets"])
     async def change_status(ticket_id: TicketId, body: StatusIn) -> Any:

@@ -21,7 +21,7 @@ from integrations.accounts import (
     UserStore,
 )
 from integrations.wechat.photos import PhotoFetcher
-from nlu.pii import mask_pii
+from privacy import mask_text
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
@@ -62,7 +62,7 @@ class Console:
         # Every value a page prints passes here: resident text cannot reorder itself on
         # screen with bidi controls (set before the first template is compiled).
         self.templates.env.finalize = show_safely
-        self.templates.env.filters["mask"] = mask_pii
+        self.templates.env.filters["mask"] = mask_text
         self.templates.env.globals["navigation"] = NAVIGATION
 
     def render(

@@ -5,6 +5,12 @@ through the customer-service message API and hand the resident back to the bot. 
 page polls a JSON endpoint for new lines, so a resident's message shows up without a
 reload. Residents are shown by masked openid only; opening a chat and every change are
 audited.
+
+The transcript is shown masked (:func:`privacy.mask_text`: house and room numbers, and
+any phone, ID or card number, though those are redacted before a line is stored); staff
+who need the whole address press 查看完整信息 (``POST /console/inbox/{id}/reveal``, audited
+``handoff.reveal``), which shows the lines as stored. Lines arriving afterwards by polling
+are masked again.
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ from integrations.handoffs import (
     HandoffService,
 )
 from integrations.wechat import CustomerServiceWindowClosed
-from nlu.pii import mask_openid
+from privacy import mask_openid, mask_text
 
 __all__ = ["CLOSING_NOTICE", "build_inbox_router", "load_canned_replies"]
 
@@ -62,6 +68,7 @@ WINDOW_CLOSED_ERROR = (
     "请等居民再次留言后回复，或改用电话联系。"
 )
 SEND_FAILED_ERROR = "发送失败，请重试"
+REVEALED_NOTICE = "已显示完整的聊天内容，本次查看已记入审计日志。新收到的消息仍按默认隐藏显示。"
 #: fixed messages the forms redirect with (``?done=…``): nothing from the URL is echoed
 NOTICES = {
     "taken": "已接手这个会话",
@@ -101,15 +108,17 @@ def local_time(value: datetime, fmt: str = "%m-%d %H:%M") -> str:
     return value.astimezone(LOCAL_TZ).strftime(fmt)
 
 
-def line_view(line: HandoffMessage) -> dict[str, Any]:
-    """A transcript line as the page and the JSON endpoint show it."""
+def line_view(line: HandoffMessage, *, revealed: bool = False) -> dict[str, Any]:
+    """A transcript line as the page and the JSON endpoint show it: masked unless
+    ``revealed`` (an audited reveal)."""
+    text = line.text if revealed else mask_text(line.text)
     return {
         "id": line.id,
         "role": line.role if line.role in ROLE_LABELS else "bot",
         "role_label": ROLE_LABELS.get(line.role, line.role),
         "time": local_time(line.at, "%m-%d %H:%M:%S"),
         # the page inserts it with textContent; bidi controls are neutralised as on pages
-        "text": neutralise_bidi(line.text),
+        "text": neutralise_bidi(text),
         "delivered": line.delivered,
     }
 
@@ -132,7 +141,7 @@ def chat_view(handoff: Handoff) -> dict[str, Any]:
 def _preview(line: HandoffMessage | None, limit: int = 40) -> str:
     if line is None:
         return ""
-    text = " ".join(line.text.split())
+    text = " ".join(mask_text(line.text).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -225,25 +234,43 @@ def build_inbox_router(console: Console) -> APIRouter:
         rows = [{**chat_view(h), "preview": _preview(previews.get(h.id))} for h in items]
         return console.render(request, "inbox.html", tab=tab, tabs=TABS, counts=counts, rows=rows)
 
-    @router.get("/console/inbox/{handoff_id}", response_class=HTMLResponse)
-    async def chat_page(
-        request: Request, session: StaffSession, handoff_id: RowId, done: str = ""
+    async def show_chat(
+        request: Request,
+        session: ConsoleSession,
+        handoff_id: int,
+        *,
+        revealed: bool = False,
+        flash: str | None = None,
     ) -> Response:
         try:
             handoff = await service().get(handoff_id)
         except HandoffNotFound:
             return not_found_page(request)
-        await console.audit(request, session, "handoff.view", f"handoff:{handoff_id}")
+        action = "handoff.reveal" if revealed else "handoff.view"
+        await console.audit(request, session, action, f"handoff:{handoff_id}")
         return console.render(
             request,
             "inbox_chat.html",
             chat=chat_view(handoff),
-            lines=[line_view(line) for line in handoff.transcript],
+            lines=[line_view(line, revealed=revealed) for line in handoff.transcript],
             last_id=max((line.id for line in handoff.transcript), default=0),
             mine=handoff.assignee == session.username,
             canned=canned,
             max_reply=MAX_REPLY,
-            flash=NOTICES.get(done),
+            flash=flash,
+            revealed=revealed,
+        )
+
+    @router.get("/console/inbox/{handoff_id}", response_class=HTMLResponse)
+    async def chat_page(
+        request: Request, session: StaffSession, handoff_id: RowId, done: str = ""
+    ) -> Response:
+        return await show_chat(request, session, handoff_id, flash=NOTICES.get(done))
+
+    @router.post("/console/inbox/{handoff_id}/reveal", response_class=HTMLResponse)
+    async def chat_reveal(request: Request, session: StaffSession, handoff_id: RowId) -> Response:
+        return await show_chat(
+            request, session, handoff_id, revealed=True, flash=REVEALED_NOTICE
         )
 
     @router.post("/console/inbox/{handoff_id}/take")

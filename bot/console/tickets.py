@@ -23,7 +23,7 @@ A successful action redirects to the detail page (``?done=…`` picks a fixed me
 nothing a visitor typed is echoed back); a refused one shows the page again with a Chinese
 explanation and 409 (the status machine says no) or 422 (a field is missing). The actor
 recorded on the ticket's timeline is ``staff:<username>``. Masking rules:
-:mod:`bot.console.masking`.
+:mod:`privacy.masking`.
 """
 
 from __future__ import annotations
@@ -40,7 +40,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from bot.api.bounds import TicketId
 from bot.console.context import Console
-from bot.console.masking import mask_address, mask_openid, mask_phone, mask_text
 from bot.console.security import StaffSession
 from integrations.accounts import ConsoleSession
 from integrations.tickets import (
@@ -66,6 +65,7 @@ from policies.tickets import (
     status_label,
     transition_problem,
 )
+from privacy import mask_address, mask_openid, mask_phone, mask_text
 
 __all__ = ["PAGE_SIZE", "build_tickets_router"]
 

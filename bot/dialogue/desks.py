@@ -17,8 +17,8 @@ from integrations.tickets import TicketService
 from integrations.tickets.deferred import DeferredFilings
 from integrations.tickets.model import Ticket
 from integrations.training.review import ReviewCandidate, ReviewQueue
-from nlu.pii import mask_id_numbers
 from policies.state import Case
+from privacy import Sealer, SealError, is_sealed
 
 __all__ = ["BufferedReview", "ServiceHandoffDesk", "ServiceTicketDesk"]
 
@@ -43,7 +43,8 @@ class ServiceTicketDesk:
     """:class:`~bot.dialogue.ports.TicketDesk` on :class:`TicketService`.
 
     While the database cannot be reached, a confirmed complaint goes to ``deferred`` (filed
-    when the database is back) and lookups that only help the conversation answer empty.
+    when the database is back; its phone number sealed with ``sealer`` while it waits in
+    the state store) and lookups that only help the conversation answer empty.
     """
 
     def __init__(
@@ -51,10 +52,13 @@ class ServiceTicketDesk:
         service: TicketService,
         store: KeyValueStore,
         deferred: DeferredFilings | None = None,
+        *,
+        sealer: Sealer,
     ) -> None:
         self.service = service
         self.store = store
         self.deferred = deferred
+        self.sealer = sealer
         self._inbound: dict[str, datetime] = {}
 
     async def create_from_case(
@@ -85,13 +89,25 @@ class ServiceTicketDesk:
         except Exception as exc:
             if self.deferred is None or source_key is None or not database_unavailable(exc):
                 raise
+            phone = filing["phone"]
+            if phone:
+                filing["phone"] = self.sealer.seal(phone, context=openid)
             await self.deferred.add(filing)
             return None
         return _view(ticket)
 
     async def file_deferred(self, filing: dict[str, Any]) -> Ticket:
         """File a complaint kept while the database was down (same ``source_key``)."""
-        return await self.service.create(**filing)
+        phone = str(filing.get("phone") or "")
+        if is_sealed(phone):
+            try:
+                phone = self.sealer.open(phone, context=str(filing.get("openid") or ""))
+            except SealError:
+                # The key changed without the previous one kept: file it all the same;
+                # staff see no phone and reach the resident through the chat.
+                log.warning("a deferred complaint's phone number could not be opened")
+                phone = ""
+        return await self.service.create(**{**filing, "phone": phone})
 
     async def for_resident(self, openid: str, *, open_only: bool = True) -> list[TicketView]:
         return [_view(t) for t in await self.service.list_for_resident(openid, open_only)]
@@ -157,7 +173,7 @@ class ServiceHandoffDesk:
                 await self.service.record(openid, line["role"], line["text"])
 
     async def record(self, openid: str, role: str, text: str) -> None:
-        await self.service.record(openid, role, mask_id_numbers(text))
+        await self.service.record(openid, role, text)
 
 
 class BufferedReview:

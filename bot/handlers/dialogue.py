@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from bot.dialogue.ports import ChatMemory, HandoffDesk, ReviewSink, TicketDesk
+from bot.dialogue.stored_state import dump_state, load_state
 from bot.dispatcher import Router
 from bot.filters import EventFilter
 from bot.fsm import FSMContext
@@ -36,6 +37,7 @@ from policies.dialogue import (
 )
 from policies.state import DialogueState
 from policies.taxonomy import Taxonomy
+from privacy import Sealer
 
 __all__ = [
     "Conversation",
@@ -100,10 +102,13 @@ class Conversation:
         faq: Callable[[], Mapping[str, FAQEntry]],
         taxonomy: Taxonomy,
         read_location: Callable[[str], LocationReading] = read_location,
+        sealer: Sealer,
         chat: ChatMemory | None = None,
         review: ReviewSink | None = None,
     ) -> None:
         self.tickets = tickets
+        #: seals the case's phone number in the stored dialogue state
+        self.sealer = sealer
         self.handoffs = handoffs
         self.chat = chat
         self.review = review
@@ -139,7 +144,7 @@ class Conversation:
 
     async def turn(self, message: IncomingMessage, fsm: FSMContext, turn: Turn) -> str | None:
         data = await fsm.get_data()
-        state = DialogueState.from_dict(data.get("dialogue"))
+        state = load_state(data.get("dialogue"), message.openid, self.sealer)
         await self.tickets.record_inbound(message.openid)
         earlier: list[dict[str, str]] = []
         if self.chat:
@@ -149,7 +154,7 @@ class Conversation:
         # Actions first: one that cannot be carried out may replace the planned replies.
         results = [await self.perform(message, decision, action) for action in decision.actions]
         texts = [*decision.replies, *results, *decision.after]
-        await fsm.update_data(dialogue=decision.state.to_dict())
+        await fsm.update_data(dialogue=dump_state(decision.state, message.openid, self.sealer))
         reply = "\n\n".join(t for t in texts if t)
         if self.chat and reply:
             await self.chat.append(message.openid, "bot", reply)

@@ -8,7 +8,7 @@ from typing import Any
 
 from bot.dispatcher import NextHandler
 from bot.wechat.messages import IncomingMessage
-from nlu.pii import mask_openid, mask_pii
+from privacy import mask_openid, mask_text
 
 __all__ = ["LoggingMiddleware"]
 
@@ -34,7 +34,7 @@ class LoggingMiddleware:
                     "%s from %s%s → %s in %.1f ms",
                     event.kind,
                     mask_openid(event.openid),
-                    f" {mask_pii(text)!r}" if text else "",
+                    f" {mask_text(text)!r}" if text else "",
                     outcome,
                     (time.perf_counter() - started) * 1000,
                 )

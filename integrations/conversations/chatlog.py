@@ -2,8 +2,10 @@
 
 Staff see them with the ticket a chat produced and at the top of an escalated chat, so
 they need not ask the resident again. Only the last ``keep`` lines are kept, for ``ttl``
-seconds; ID numbers are masked before anything is stored. The dispatcher holds the
-resident's lock during a turn, so read-modify-write of one resident's list is safe.
+seconds; ID, bank-card and phone numbers are masked before anything is stored
+(:func:`privacy.redact`: the ticket's phone field is where staff find the number). The
+dispatcher holds the resident's lock during a turn, so read-modify-write of one
+resident's list is safe.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from integrations.state import KeyValueStore
-from nlu.pii import mask_id_numbers
+from privacy import redact
 
 __all__ = ["ChatLog"]
 
@@ -59,7 +61,7 @@ class ChatLog:
         lines = await self.recent(openid)
         if not text:
             return lines
-        lines.append({"at": self._clock(), "role": role, "text": mask_id_numbers(text)[:MAX_LINE]})
+        lines.append({"at": self._clock(), "role": role, "text": redact(text)[:MAX_LINE]})
         lines = lines[-self.keep :]
         payload = json.dumps(lines, ensure_ascii=False).encode()
         await self._store.set(self._key(openid), payload, ttl=self.ttl)

@@ -7,7 +7,9 @@ One loop does everything that happens after a ticket is written:
 * sends due status pushes (:class:`~integrations.notify.sender.PushSender`), if given;
 * every ``poll_interval``: asks the dispatch system for status changes of open tickets and
   turns tokens into ids (``resolve_token``);
-* every ``escalation_interval``: escalates embedded-desk tickets past their SLA deadline.
+* every ``escalation_interval``: escalates embedded-desk tickets past their SLA deadline;
+* every ``retention_interval``: purges chat text older than ``chat_retention_days``
+  (:mod:`integrations.retention`).
 
 Any number of workers may run, in any processes, on one database: a job is delivered by
 the worker holding its lease; a worker that dies mid-delivery leaves its lease to expire,
@@ -40,11 +42,12 @@ from integrations.dispatch.base import (
 from integrations.dispatch.embedded import EmbeddedDesk
 from integrations.errors import ConfigurationError
 from integrations.notify.sender import PushSender, StatusMessenger
+from integrations.retention import purge_chat_text
 from integrations.tickets.config import TicketConfig
 from integrations.tickets.outbox import ClaimedJob, Outcome
 from integrations.tickets.service import TicketService
-from nlu.pii import mask_pii
 from policies.tickets import load_grid_rules
+from privacy import mask_text
 
 __all__ = ["OutboxWorker", "WorkerSettings", "create_backend", "run_worker"]
 
@@ -76,6 +79,7 @@ class OutboxWorker:
         self._wakeup = asyncio.Event()
         self._next_poll: datetime | None = None
         self._next_escalation: datetime | None = None
+        self._next_purge: datetime | None = None
         service.add_listener(self.wake)
 
     def __repr__(self) -> str:
@@ -90,7 +94,7 @@ class OutboxWorker:
         self._wakeup.set()
 
     async def run_once(self) -> int:
-        """One pass: deliveries, pushes, and polling / escalation when due.
+        """One pass: deliveries, pushes, and polling / escalation / purging when due.
 
         Returns the number of outbox and push jobs processed.
         """
@@ -106,6 +110,10 @@ class OutboxWorker:
             self._next_escalation = now + timedelta(seconds=self.config.escalation_interval)
             if isinstance(self.backend, EmbeddedDesk):
                 await self.service.escalate_overdue(backend=self.backend.name)
+        days = self.config.chat_retention_days
+        if days and (self._next_purge is None or now >= self._next_purge):
+            self._next_purge = now + timedelta(seconds=self.config.retention_interval)
+            await purge_chat_text(self.service.engine, before=now - timedelta(days=days))
         return processed
 
     async def run_forever(self, stop_event: asyncio.Event) -> None:
@@ -174,7 +182,7 @@ class OutboxWorker:
             # A bug in a backend must not lose the job: retry it like an outage. The
             # message is masked (it may quote the ticket); the traceback only at DEBUG.
             log.error("job %d: %s.submit raised %s: %s", job.id, self.backend.name,
-                      type(exc).__name__, mask_pii(str(exc)))
+                      type(exc).__name__, mask_text(str(exc)))
             log.debug("traceback of job %d", job.id, exc_info=True)
             return Outcome(job, error=f"{type(exc).__name__}: {exc}")
         return Outcome(job, receipt=receipt)
@@ -193,7 +201,7 @@ class OutboxWorker:
         try:
             statuses = await self.backend.poll(list(by_external))
         except DispatchError as exc:
-            log.warning("polling %s failed: %s", self.backend.name, mask_pii(str(exc)))
+            log.warning("polling %s failed: %s", self.backend.name, mask_text(str(exc)))
             return 0
         actor = f"dispatch:{self.backend.name}"
         for status in statuses:
@@ -221,7 +229,7 @@ class OutboxWorker:
                 external_id = await self.backend.resolve_token(item.token)
             except DispatchError as exc:
                 log.warning("resolving a token of %s failed: %s", item.ticket_id,
-                            mask_pii(str(exc)))
+                            mask_text(str(exc)))
                 continue
             if external_id:
                 await outbox.token_outcome(item, self.backend.name, external_id)

@@ -4,7 +4,8 @@ shared state store, because the bot asks that for every single message.
 A handoff is ``waiting`` until a staff member takes it or writes, then ``active`` (with the
 staff member as its ``assignee``), then ``closed`` when staff hand the resident back to the
 bot. Every message either way is in its transcript, each line with an increasing id so a
-page can ask for the lines after the last one it shows.
+page can ask for the lines after the last one it shows. ID, bank-card and phone numbers
+in a line are masked before it is stored (:func:`privacy.redact`), whoever wrote it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from integrations.db.models import HandoffMessageRow, HandoffRow, utcnow
 from integrations.errors import IntakeError
 from integrations.state import KeyValueStore
+from privacy import redact
 
 __all__ = [
     "OPEN",
@@ -176,7 +178,7 @@ class HandoffService:
             if row is None:
                 return
             row.updated_at = now
-            session.add(HandoffMessageRow(handoff_id=row.id, at=now, role=role, text=text))
+            session.add(HandoffMessageRow(handoff_id=row.id, at=now, role=role, text=redact(text)))
 
     async def list(
         self,
@@ -273,7 +275,7 @@ class HandoffService:
             if staff and row.assignee is None:
                 row.assignee = staff
             row.updated_at = now
-            line = HandoffMessageRow(handoff_id=row.id, at=now, role="staff", text=text)
+            line = HandoffMessageRow(handoff_id=row.id, at=now, role="staff", text=redact(text))
             session.add(line)
             await session.flush()
             return _handoff(row), _message(line)
@@ -284,7 +286,7 @@ class HandoffService:
         async with self._sessions() as session, session.begin():
             row = await self._row(session, handoff_id)
             row.updated_at = now
-            line = HandoffMessageRow(handoff_id=row.id, at=now, role=role, text=text)
+            line = HandoffMessageRow(handoff_id=row.id, at=now, role=role, text=redact(text))
             session.add(line)
             await session.flush()
             return _message(line)

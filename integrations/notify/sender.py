@@ -34,8 +34,8 @@ from integrations.notify.residents import lock_residents
 from integrations.tickets.core import Core
 from integrations.tickets.sql import claim_due
 from integrations.wechat.errors import CustomerServiceWindowClosed, WeChatAPIError, WeChatError
-from integrations.wechat.redact import mask_openid
 from policies.tickets import PushChannel, choose_push_channel
+from privacy import mask_openid
 
 __all__ = ["PERMANENT_ERRCODES", "PushSender", "StatusMessenger"]
 

@@ -40,6 +40,8 @@ ENV_NAMES: Mapping[str, str] = {
     "sla_file": "INTAKE_SLA_FILE",
     "grid_rules_file": "INTAKE_GRID_RULES_FILE",
     "timezone": "INTAKE_TIMEZONE",
+    "chat_retention_days": "INTAKE_CHAT_RETENTION_DAYS",
+    "retention_interval": "INTAKE_RETENTION_CHECK_SECONDS",
 }
 _CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
 
@@ -77,6 +79,10 @@ class TicketConfig:
     grid_rules_file: Path | None = None
     #: the day of a ticket id and the times in the API are in this zone
     timezone: str = "Asia/Shanghai"
+    #: chat text older than this many days is purged (integrations/retention.py); 0: kept
+    chat_retention_days: int = 180
+    #: how often the worker looks for chat text past the retention period
+    retention_interval: float = 3600.0
 
     def __post_init__(self) -> None:
         if self.outbox_max_attempts < 1 or self.push_max_attempts < 1:
@@ -85,12 +91,20 @@ class TicketConfig:
             raise ConfigurationError("backoff must satisfy 0 <= base <= max")
         if not 0 <= self.backoff_jitter <= 1:
             raise ConfigurationError("backoff jitter must be within [0, 1]")
-        positive = ("lease_seconds", "worker_interval", "poll_interval", "escalation_interval")
+        positive = (
+            "lease_seconds",
+            "worker_interval",
+            "poll_interval",
+            "escalation_interval",
+            "retention_interval",
+        )
         for name in positive:
             if getattr(self, name) <= 0:
                 raise ConfigurationError(f"{ENV_NAMES[name]} must be positive")
         if self.batch_size < 1 or self.cs_quota < 0:
             raise ConfigurationError("batch size must be >= 1 and the CS quota >= 0")
+        if self.chat_retention_days < 0:
+            raise ConfigurationError("INTAKE_CHAT_RETENTION_DAYS must be 0 (keep) or more")
         self.tzinfo()  # fail at start-up, not on the first ticket
 
     def backoff(self, attempt: int, rand: Callable[[], float] = random.random) -> float:

@@ -21,17 +21,16 @@ from integrations.notify.queue import enqueue_push
 from integrations.tickets.config import TicketConfig
 from integrations.tickets.model import OutboxJob, Ticket, TimelineEntry
 from integrations.tickets.sql import Clock, insert_for
-from integrations.wechat.redact import mask_openid
 from policies.taxonomy import Taxonomy
 from policies.tickets import (
     SlaRules,
     format_ticket_id,
     level_label,
-    mask_id_numbers,
     next_level,
     status_push_text,
     status_template_fields,
 )
+from privacy import mask_openid, redact
 
 __all__ = [
     "Core",
@@ -149,10 +148,16 @@ def add_event(
         actor=actor,
         from_status=from_status,
         to_status=to_status,
-        note=mask_id_numbers(note) if note else None,
+        note=_redact_note(row, note),
     )
     session.add(event)
     return event
+
+
+def _redact_note(row: TicketRow, note: str | None) -> str | None:
+    """A timeline note or push text as stored: no ID or card number, nor the resident's own
+    phone number (an office's number meant for the resident stays)."""
+    return redact(note, keep_phones=True, hide_phones=(row.phone,)) if note else None
 
 
 def _resident_did_it(row: TicketRow, actor: str) -> bool:
@@ -205,7 +210,7 @@ def queue_push(
         status=status,
         department=row.department,
         level=row.level,
-        note=mask_id_numbers(public_note) if public_note else None,
+        note=_redact_note(row, public_note),
         escalated=escalated,
     )
     enqueue_push(

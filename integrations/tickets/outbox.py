@@ -30,8 +30,8 @@ from integrations.tickets.core import Core, add_event, lock_ticket, record_chang
 from integrations.tickets.errors import JobNotFound, JobNotRetryable
 from integrations.tickets.model import OutboxJob
 from integrations.tickets.sql import claim_due
-from nlu.pii import mask_pii
 from policies.tickets import TERMINAL_STATUSES, transition_problem
+from privacy import mask_text
 
 __all__ = ["ClaimedJob", "Outbox", "Outcome", "PendingToken"]
 
@@ -75,7 +75,7 @@ class PendingToken:
 
 def _error_text(error: str) -> str:
     # Dispatch errors may quote the request (addresses, phones): mask before storing.
-    return mask_pii(error)[:_MAX_ERROR]
+    return mask_text(error)[:_MAX_ERROR]
 
 
 def _request(row: TicketRow, key: str) -> DispatchRequest:

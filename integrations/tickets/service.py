@@ -5,9 +5,11 @@ entry and its outbox job together, so a ticket is never stored without the job t
 delivers it (nor a job without its ticket); every later change writes its timeline entry
 and the resident's push job in the same transaction as the change.
 
-Free text (description, location, notes, rating reasons, even the phone field) has every
-15/18-digit ID-card-like number masked before it is stored. Logs name tickets by id and
-residents by masked openid only.
+Free text is redacted before it is stored (:func:`privacy.redact`): ID and bank-card
+numbers everywhere (the phone field included); phone numbers in the resident's words
+(description, location, rating reason, chat) — the phone field is the one place a phone
+number is kept whole; in staff notes the ticket's own phone number (an office's number
+for the resident stays). Logs name tickets by id and residents by masked openid only.
 """
 
 from __future__ import annotations
@@ -47,7 +49,6 @@ from integrations.tickets.errors import (
 from integrations.tickets.model import OutboxJob, PushJob, Ticket
 from integrations.tickets.outbox import Outbox
 from integrations.tickets.sql import Clock, utcnow
-from nlu.pii import mask_pii
 from policies.taxonomy import Taxonomy, load_taxonomy
 from policies.tickets import (
     DEFAULT_GRID,
@@ -58,11 +59,11 @@ from policies.tickets import (
     WORKING_STATUSES,
     SlaRules,
     load_sla_rules,
-    mask_id_numbers,
     next_level,
     rating_outcome,
     transition_problem,
 )
+from privacy import mask_text, redact
 
 __all__ = ["CHANNELS", "EVENT_RETENTION", "MAX_TEXT", "EventOutcome", "TicketService"]
 
@@ -90,13 +91,21 @@ _MAX_PHOTOS = 9
 _MAX_CHAT_LINES = 40
 
 
-def _clean(value: str | None, name: str, *, required: bool, limit: int = MAX_TEXT) -> str:
+def _clean(
+    value: str | None,
+    name: str,
+    *,
+    required: bool,
+    limit: int = MAX_TEXT,
+    resident_words: bool = False,
+) -> str:
+    """Checked and redacted: ID and card numbers always, phones in ``resident_words``."""
     text = (value or "").strip()
     if required and not text:
         raise InvalidTicket(f"{name} is required")
     if len(text) > limit:
         raise InvalidTicket(f"{name} is longer than {limit} characters")
-    return mask_id_numbers(text)
+    return redact(text, keep_phones=not resident_words)
 
 
 class TicketService:
@@ -179,8 +188,8 @@ class TicketService:
             raise InvalidTicket(
                 f"unknown channel {channel!r}; one of {', '.join(sorted(CHANNELS))}"
             )
-        description = _clean(description, "description", required=True)
-        location = _clean(location, "location", required=True)
+        description = _clean(description, "description", required=True, resident_words=True)
+        location = _clean(location, "location", required=True, resident_words=True)
         phone = _clean(phone, "phone", required=False, limit=64)
         openid = (openid or "").strip() or None
         if isinstance(photos, str):
@@ -253,7 +262,11 @@ class TicketService:
                 phone=phone,
                 photos=photo_list,
                 chat=[
-                    {"at": str(c["at"]), "role": str(c["role"]), "text": str(c["text"])[:2000]}
+                    {
+                        "at": str(c["at"]),
+                        "role": str(c["role"]),
+                        "text": redact(str(c["text"]))[:2000],
+                    }
                     for c in chat[-_MAX_CHAT_LINES:]
                 ]
                 or None,
@@ -454,7 +467,7 @@ class TicketService:
         """
         if rating not in RATINGS:
             raise InvalidTicket(f"unknown rating {rating!r}; one of {', '.join(RATINGS)}")
-        reason = _clean(reason, "reason", required=False) or None
+        reason = _clean(reason, "reason", required=False, resident_words=True) or None
         target = rating_outcome(rating)
         now = self.now()
         async with self.core.write() as session:
@@ -867,7 +880,7 @@ async def _find_for_external(
 
 def _actor_kind(actor: str) -> str:
     """``staff:张三`` → ``staff`` in logs (names of people stay out of them)."""
-    return mask_pii(actor.split(":", 1)[0])
+    return mask_text(actor.split(":", 1)[0])
 
 
 def _to_push(row: PushJobRow) -> PushJob:

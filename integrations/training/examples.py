@@ -6,9 +6,10 @@ examples in the console. An upgrade that ships new packaged examples (new intent
 styles) adds them once, on its first start: the versions already seeded are recorded
 (``training_seed_releases``), and so are the packaged examples admins deleted
 (``training_seed_removals``), which no release brings back.
-:meth:`TrainingExampleStore.training_data` is what a retrain learns from: the table's examples, the packaged synonyms/regexes/lookup tables (they are
-code-like resources, not curated here) and the question variants of the enabled FAQ
-topics, so a variant an admin adds to a topic is learnt on the next retrain.
+:meth:`TrainingExampleStore.training_data` is what a retrain learns from: the table's
+examples, the packaged synonyms/regexes/lookup tables (they are code-like resources, not
+curated here) and the question variants of the enabled FAQ topics, so a variant an admin
+adds to a topic is learnt on the next retrain.
 
 Texts are stored in Rasa's annotated form (``[幸福小区](address)的路灯坏了``), normalised by
 :func:`nlu.training_data.annotate` so the same example is stored one way only.

@@ -5,7 +5,8 @@ chat ended with a person (:meth:`ReviewQueue.add`, which never raises: a failing
 must not break a resident's conversation). An admin then says what the message meant —
 the text becomes a training example of that intent — or dismisses it.
 
-Only the masked text is kept (phone and ID numbers hidden by :func:`nlu.pii.mask_pii`).
+Only the masked text is kept (phone, ID and card numbers and house numbers hidden by
+:func:`privacy.mask_text`).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from integrations.db.models import ReviewItemRow, utcnow
 from integrations.training.examples import AddResult, TrainingExampleStore
-from nlu.pii import mask_pii
+from privacy import mask_text
 
 __all__ = ["REASONS", "STATUSES", "AssignResult", "ReviewItem", "ReviewQueue"]
 
@@ -140,7 +141,7 @@ class ReviewQueue:
             return [None] * len(candidates)
 
     async def _add_one(self, session: AsyncSession, candidate: ReviewCandidate) -> int | None:
-        masked = " ".join(mask_pii(candidate.text).split())[:MAX_TEXT_CHARS]
+        masked = " ".join(mask_text(candidate.text).split())[:MAX_TEXT_CHARS]
         if not masked:
             return None
         openid = candidate.openid[:64]

@@ -12,7 +12,6 @@ from integrations.wechat.errors import (
     WeChatError,
     WeChatNetworkError,
 )
-from integrations.wechat.redact import mask_openid
 from integrations.wechat.retry import RetryPolicy
 from integrations.wechat.token import AccessTokenCache
 
@@ -27,5 +26,4 @@ __all__ = [
     "WeChatClient",
     "WeChatError",
     "WeChatNetworkError",
-    "mask_openid",
 ]

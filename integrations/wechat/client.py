@@ -27,9 +27,10 @@ from integrations.wechat.errors import (
     WeChatNetworkError,
     api_error,
 )
-from integrations.wechat.redact import install_httpx_log_redaction, mask_openid
+from integrations.wechat.redact import install_httpx_log_redaction
 from integrations.wechat.retry import RetryPolicy
 from integrations.wechat.token import AccessTokenCache
+from privacy import mask_openid
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "WeChatClient"]
 

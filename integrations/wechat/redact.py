@@ -1,13 +1,11 @@
-"""Keep credentials and residents' identities out of logs."""
+"""Keep credentials out of logs (residents' data: :mod:`privacy`)."""
 
 from __future__ import annotations
 
 import logging
 import re
 
-from nlu.pii import mask_openid
-
-__all__ = ["install_httpx_log_redaction", "mask_openid", "redact_access_token"]
+__all__ = ["install_httpx_log_redaction", "redact_access_token"]
 
 _ACCESS_TOKEN = re.compile(r"(access_token=)[^&\s\"'#]+")
 

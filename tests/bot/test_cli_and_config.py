@@ -41,9 +41,11 @@ def test_development_generates_secrets_once_and_keeps_them(
         "wechat_app_id",
         "wechat_app_secret",
         "admin_token",
+        "personal_data_key",
     }
     second = load_settings(data_dir=tmp_path)
     assert (second.wechat_token, second.admin_token) == (first.wechat_token, first.admin_token)
+    assert second.personal_data_key == first.personal_data_key  # sealed phones still open
     assert oct((tmp_path / "dev-secrets.json").stat().st_mode & 0o777) == "0o600"
     configured = load_settings(data_dir=tmp_path, wechat_token="mytoken123")
     assert configured.wechat_token == "mytoken123"

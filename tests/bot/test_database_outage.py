@@ -62,6 +62,11 @@ def test_complaint_during_an_outage_is_filed_once_the_database_is_back(
     holding, took = _say(app, openid, "确认")
     assert "稍后" in holding and "工单号：" not in holding, holding
     assert took < 5.0
+    # While it waits in the state store its phone number is sealed (issue 13).
+    kept = dict(app.runtime.store._data)  # the embedded default's in-memory store
+    waiting = [value for key, (value, _) in kept.items() if "deferred" in key]
+    assert any(b"sealed:v1:" in value for value in waiting)
+    assert not any(b"13812345678" in value for value in waiting)
     # Others are still served while the database is away.
     faq, took = _say(app, "o-outage-2", "医保电子凭证怎么激活")
     assert "医保" in faq and took < 5.0
@@ -73,6 +78,11 @@ def test_complaint_during_an_outage_is_filed_once_the_database_is_back(
     while time.monotonic() < deadline and not _tickets_of(pg_schema, openid):
         time.sleep(0.2)
     [ticket_id] = _tickets_of(pg_schema, openid)
+    with psycopg.connect(POSTGRES_TEST_URL, autocommit=True) as conn:
+        [(phone,)] = conn.execute(
+            f'SELECT phone FROM "{pg_schema}".tickets WHERE id = %s', (ticket_id,)
+        ).fetchall()
+    assert phone == "13812345678"  # opened again for the ticket
     deadline = time.monotonic() + 10
     pushed: list[str] = []
     while time.monotonic() < deadline and not pushed:

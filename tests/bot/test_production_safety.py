@@ -30,6 +30,7 @@ GOOD = {
     "wechat_app_id": "wx1234567890abcdef",
     "wechat_app_secret": "3f9c1a7e5b2d8f4a6c0e9b7d5a3f1c8e",
     "admin_token": "k9Vd-2pQx_7LmN4rTs8wYb1c",
+    "personal_data_key": "Hq7vX2mR9kLp4TzN8cWb5JdF3sGy6Ue1",
     "wechat_encoding_aes_key": FRESH_AES_KEY,
     "redis_url": REDIS_TEST_URL,  # not connected to: settings only
 }
@@ -44,6 +45,8 @@ _SECRET_VARIABLES = (
     "INTAKE_ALLOW_PLAIN_MODE",
     "INTAKE_API_DOCS",
     "REDIS_URL",
+    "INTAKE_PERSONAL_DATA_KEY",
+    "INTAKE_PERSONAL_DATA_PREVIOUS_KEY",
 )
 
 
@@ -80,6 +83,10 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         ),
         ({"redis_url": None}, "REDIS_URL is not set"),
         ({"wechat_encoding_aes_key": None}, "INTAKE_ALLOW_PLAIN_MODE=true"),
+        # Issue 13: the key sealing phone numbers in Redis
+        ({"personal_data_key": None}, "INTAKE_PERSONAL_DATA_KEY is not set"),
+        ({"personal_data_key": "key"}, "INTAKE_PERSONAL_DATA_KEY is too short"),
+        ({"personal_data_key": "ab" * 16}, "INTAKE_PERSONAL_DATA_KEY is too repetitive"),
     ],
 )
 def test_production_refuses_unsafe_settings(
@@ -111,6 +118,7 @@ def _serve(tmp: Path, **variables: str) -> subprocess.CompletedProcess[str]:
         "INTAKE_ADMIN_TOKEN": GOOD["admin_token"],
         "WECHAT_ENCODING_AES_KEY": FRESH_AES_KEY,
         "REDIS_URL": GOOD["redis_url"],
+        "INTAKE_PERSONAL_DATA_KEY": GOOD["personal_data_key"],
         **variables,
     }
     env = _env(tmp, **{name: value for name, value in settings.items() if value})
@@ -218,9 +226,14 @@ def test_development_banner_prints_only_generated_secrets(
     settings = load_settings(
         data_dir=tmp_path, wechat_token=configured_token, admin_token=configured_admin
     )
-    assert set(settings.generated_secrets) == {"wechat_app_id", "wechat_app_secret"}
+    assert set(settings.generated_secrets) == {
+        "wechat_app_id",
+        "wechat_app_secret",
+        "personal_data_key",
+    }
     _print_dev_banner(settings)
     printed = capsys.readouterr().out
+    assert settings.personal_data_key and settings.personal_data_key not in printed
     assert configured_token not in printed and configured_admin not in printed
     assert "WECHAT_TOKEN=" not in printed and "INTAKE_ADMIN_TOKEN=" not in printed
     assert f"WECHAT_APP_ID={settings.wechat_app_id}" in printed

@@ -83,6 +83,7 @@ def production_overrides(redis_url: str) -> dict[str, object]:
         "env": "production",
         "redis_url": redis_url,
         "wechat_encoding_aes_key": base64.b64encode(os.urandom(32)).decode().rstrip("="),
+        "personal_data_key": base64.urlsafe_b64encode(os.urandom(32)).decode(),
     }
 
 

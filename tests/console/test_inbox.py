@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 
 from bot.console.inbox import CLOSING_NOTICE
-from nlu.pii import mask_openid
+from privacy import mask_openid
 from tests.bot.wechat_harness import RunningApp
-from tests.console.harness import csrf_token
+from tests.console.harness import STAFF, csrf_token
 
 CUSTOM_SEND = "/cgi-bin/message/custom/send"
 
@@ -250,3 +250,45 @@ def test_resident_text_is_escaped_in_pages_and_raw_only_in_json(
 
     lines = new_lines(staff, handoff_id, 0)
     assert lines[-1]["text"] == attack and lines[-1]["role"] == "resident"
+
+
+def test_addresses_and_numbers_are_masked_until_an_audited_reveal(
+    console_app: RunningApp, staff: httpx.Client, admin: httpx.Client
+) -> None:
+    """Issue 13: the inbox showed phone numbers and addresses whole, with no reveal step
+    and nothing audited. Now the list, the chat page and its polling show them masked; a
+    reveal (audited ``handoff.reveal``) shows the address as stored — the phone and the ID
+    number were masked before they were stored, so not even a reveal shows those."""
+    openid = "o-inbox-reveal-0001"
+    ask_for_person(console_app, openid)
+    said = "我家在幸福小区3号楼2单元502室，电话158 6739 2041，身份证110105–19900101–103X"
+    assert resident_says(console_app, openid, said) is None  # with a person: the bot is silent
+    handoff_id = handoff_id_in_inbox(staff, openid)
+    masked = "我家在幸福小区*号楼*单元*室，电话158****2041，身份证110105********103X"
+
+    listing = staff.get("/console/inbox").text
+    page = staff.get(f"/console/inbox/{handoff_id}").text
+    polled = new_lines(staff, handoff_id, 0)
+    for shown in (listing, page, str(polled)):
+        assert "3号楼" not in shown and "502" not in shown
+        assert "67392041" not in shown and "19900101" not in shown
+    assert masked[:20] in listing  # the preview of the newest line
+    assert masked in page and masked in [line["text"] for line in polled]
+    assert 'id="reveal"' in page
+    assert not audited(admin, "handoff.reveal", f"handoff:{handoff_id}")
+
+    token = csrf_token(staff, f"/console/inbox/{handoff_id}")
+    forged = staff.post(f"/console/inbox/{handoff_id}/reveal", data={})
+    assert forged.status_code == 403 and "3号楼" not in forged.text
+    revealed = staff.post(f"/console/inbox/{handoff_id}/reveal", data={"csrf_token": token})
+    assert revealed.status_code == 200
+    assert "我家在幸福小区3号楼2单元502室，电话158****2041，身份证110105********103X" in (
+        revealed.text
+    )
+    assert "正在显示完整信息（已记入审计日志）" in revealed.text
+    [row] = audited(admin, "handoff.reveal", f"handoff:{handoff_id}")
+    assert STAFF[0] in row
+
+    # The reveal was one view: the page and the polling mask again.
+    assert "3号楼" not in staff.get(f"/console/inbox/{handoff_id}").text
+    assert "3号楼" not in str(new_lines(staff, handoff_id, 0))

@@ -22,9 +22,9 @@ from integrations.wechat import (
     WeChatAuthError,
     WeChatClient,
     WeChatNetworkError,
-    mask_openid,
 )
 from integrations.wechat.fake_server import FakeWeChatAPI
+from privacy import mask_openid
 
 APP_ID = "wx_test_app_0001"
 SECRET = "s3cret-never-in-logs-9f8e7d6c"

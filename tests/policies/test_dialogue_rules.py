@@ -182,3 +182,25 @@ def test_a_sure_complaint_of_an_unsure_category_is_acted_on() -> None:
     ranking[1]["confidence"] = 0.05
     unsure = decide(DialogueState(), Turn.from_parse(parse), CTX)
     assert unsure.state.case is None
+
+
+def test_a_case_keeps_no_id_card_or_phone_number_in_its_words() -> None:
+    """Issue 13: the case's description and location are redacted as they are set, so the
+    state in Redis, the confirmation read back and the ticket never hold them whole; the
+    phone slot keeps the number for the ticket."""
+    turn = Turn(
+        text="路灯坏了，身份证110105–19900101–103X，电话158 6739 2041",
+        intent="report.streetlight",
+        confidence=0.95,
+        entities=({"entity": "phone", "value": "15867392041"},),
+    )
+    decision = decide(DialogueState(), turn, CTX)
+    case = decision.state.case
+    assert case is not None and case.phone == "15867392041"
+    assert case.description == "路灯坏了，身份证110105********103X，电话158****2041"
+    case.location = "幸福小区3号楼，卡号6222021234567890128"
+    assert case.location == "幸福小区3号楼，卡号6222****0128"
+    stored = DialogueState.from_dict(decision.state.to_dict())
+    assert stored.case == case
+    summary = msg.case_summary("路灯", case.location, case.description, case.phone)
+    assert "19900101" not in summary and "67392041" not in summary

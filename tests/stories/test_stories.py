@@ -180,6 +180,11 @@ class StoryRun:
                 elif field == "history_contains":
                     notes = " ".join(str(h.get("note") or "") for h in ticket["history"])
                     assert value in notes, notes
+                elif field == "phone":
+                    # The API shows it masked; staff calling back ask for it (audited).
+                    assert ticket["phone"] != value or not value, "phone shown whole"
+                    contact = self.api("GET", f"/api/tickets/{ticket['id']}/contact").json()
+                    assert contact["phone"] == value, (contact["phone"], value)
                 else:
                     assert ticket[field] == value, (field, ticket[field], value)
         if "handoff" in story:

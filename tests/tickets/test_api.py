@@ -12,6 +12,7 @@ import pytest
 from fastapi import FastAPI
 
 from bot.api.tickets import Status, create_tickets_router
+from integrations.accounts import AuditLog
 from integrations.dispatch.embedded import EmbeddedDesk
 from integrations.notify.sender import PushSender
 from integrations.tickets import TicketService
@@ -37,7 +38,9 @@ PHONED_IN = {
 @pytest.fixture
 async def client(service: TicketService) -> AsyncIterator[httpx.AsyncClient]:
     app = FastAPI()
-    app.include_router(create_tickets_router(service, admin_token=TOKEN))
+    app.include_router(
+        create_tickets_router(service, admin_token=TOKEN, audit_log=AuditLog(service.engine))
+    )
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(
         transport=transport, base_url="http://intake.test", headers=AUTH
@@ -73,6 +76,7 @@ async def test_every_endpoint_needs_the_bearer_token(
         ("GET", "/api/tickets"),
         ("POST", "/api/tickets"),
         ("GET", "/api/tickets/20261123-0001"),
+        ("GET", "/api/tickets/20261123-0001/contact"),
         ("POST", "/api/tickets/20261123-0001/status"),
         ("GET", "/api/outbox"),
         ("GET", "/api/pushes"),
@@ -92,7 +96,7 @@ async def test_create_goes_through_the_outbox_to_the_desk(
     assert body["status"] == "received" and body["status_label"] == "已受理"
     assert body["category_label"] == "路灯不亮/损坏"
     assert body["department"] == "市政照明管理处" and body["level"] == "community"
-    assert body["phone"] == "13800138000" and body["openid"] == OPENID
+    assert body["phone"] == "138****8000" and body["openid"] == OPENID
     assert body["urgent"] is False and body["overdue"] is False
     assert body["sla_due_at"] == "2026-11-26T10:00:00+08:00"
     assert body["created_at"] == "2026-11-23T10:00:00+08:00"
@@ -117,6 +121,36 @@ async def test_create_goes_through_the_outbox_to_the_desk(
     assert dispatched["history"][-1]["note"] == (
         "已派单至市政照明管理处（幸福社区网格，社区级）（编号DESK-20261123-0001-1）"
     )
+
+
+async def test_the_phone_is_whole_only_in_the_audited_contact(
+    client: httpx.AsyncClient, service: TicketService
+) -> None:
+    """Issue 13: API responses show the phone masked; ``/contact`` gives it whole and
+    writes who asked, and from where, to the audit log."""
+    body = await create(client, description="路灯不亮，有事打13800138000")
+    listed = (await client.get("/api/tickets")).json()["items"]
+    one = (await client.get(f"/api/tickets/{body['id']}")).json()
+    for shown in (body, listed[0], one):
+        assert "13800138000" not in str(shown)
+        assert shown["phone"] == "138****8000"
+    assert one["description"] == "路灯不亮，有事打138****8000"  # redacted when stored
+    assert await AuditLog(service.engine).recent(action="ticket.reveal") == []
+
+    contact = await client.get(f"/api/tickets/{body['id']}/contact")
+
+    assert contact.status_code == 200
+    assert contact.json() == {
+        "id": body["id"],
+        "phone": "13800138000",
+        "location": "幸福小区3号楼东门",
+        "latitude": None,
+        "longitude": None,
+    }
+    [entry] = await AuditLog(service.engine).recent(action="ticket.reveal")
+    assert (entry.actor, entry.target, entry.detail) == ("api", f"ticket:{body['id']}", "接口查看")
+    assert (await client.get("/api/tickets/20991231-9999/contact")).status_code == 404
+    assert len(await AuditLog(service.engine).recent(action="ticket.reveal")) == 1
 
 
 @pytest.mark.parametrize(

@@ -159,7 +159,8 @@ async def test_id_card_numbers_are_never_stored(
     stored = await service.get(ticket.id)
     assert "110105********123X" in stored.description
     assert "110105*****7123" in stored.description  # 15 digits: 6 + 5 hidden + 4
-    assert "13800138000" in stored.description  # phones are kept: staff call back
+    # The phone field is where staff find the number; the resident's words keep it masked.
+    assert "电话138****8000" in stored.description
     assert "110105********123X" in stored.location
     assert stored.rating_reason is not None and "110105*****7123" in stored.rating_reason
     # Nowhere in any table, in any form.
@@ -168,6 +169,32 @@ async def test_id_card_numbers_are_never_stored(
             rows = (await conn.execute(text(f"SELECT * FROM {table}"))).all()
             dump = repr(rows)
             assert "19900307" not in dump and "900307" not in dump.replace("110105", ""), table
+
+
+async def test_notes_never_keep_the_residents_phone_but_keep_an_office_number(
+    service: TicketService, engine: AsyncEngine
+) -> None:
+    """Issue 13: staff notes (timeline, the resident's push) keep a number given to the
+    resident, never the resident's own, in any spelling; the chat kept with a ticket has
+    no phone or ID number whole whoever filed it."""
+    chat = [{"at": "2026-11-23T10:00:00+08:00", "role": "resident", "text": "电话138 0013 8000"}]
+    ticket = await create_ticket(service, chat=chat)
+    await service.transition(
+        ticket.id,
+        "rejected",
+        note="已电话联系居民138-0013-8000，此事请联系物业010-62345678",
+        actor="staff:李",
+    )
+    stored = await service.get(ticket.id)
+    assert stored.phone == "13800138000"
+    assert stored.chat[0]["text"] == "电话138****8000"
+    assert stored.history[-1].note == "已电话联系居民138****8000，此事请联系物业010-62345678"
+    [push] = [p for p in await service.push_jobs(None) if p.ticket_id == ticket.id][-1:]
+    assert "010-62345678" in push.text and "13800138000" not in push.text.replace("-", "")
+    async with engine.connect() as conn:
+        for table in ("ticket_events", "push_jobs"):
+            dump = repr((await conn.execute(text(f"SELECT * FROM {table}"))).all())
+            assert "00138000" not in dump.replace("-", ""), table
 
 
 # -- transitions ------------------------------------------------------------------------------
