@@ -367,6 +367,11 @@ def decide(state: DialogueState, turn: Turn, ctx: Context) -> Decision:
 def _fresh(state: DialogueState, turn: Turn, ctx: Context) -> Decision:
     """Nothing under way: act on the intent."""
     state = replace(state, mode="idle", case=None, asking=None)
+    place = _only_a_place(turn, ctx)
+    if place is not None:
+        # "幸福小区3号楼东门" on its own: where, but not what — kept for the report to come.
+        new = replace(state, pending_location=place, pending_latitude=None, pending_longitude=None)
+        return Decision(new, answered=True).say(msg.place_received(place))
     if not turn.understood or turn.intent == "out_of_scope":
         faq = _faq_offer(turn, ctx, loose=True)
         if faq is not None:
@@ -515,7 +520,18 @@ def _location_message(state: DialogueState, turn: Turn, ctx: Context) -> Decisio
         pending_latitude=turn.latitude if label else None,
         pending_longitude=turn.longitude if label else None,
     )
-    return Decision(new).say(f"收到位置：{label or '您发送的位置'}。请问这里发生了什么问题？")
+    return Decision(new).say(msg.place_received(label or "您发送的位置"))
+
+
+def _only_a_place(turn: Turn, ctx: Context) -> str | None:
+    """The place, when a message says nothing but where (no problem, no question)."""
+    text = turn.text.strip()
+    if not text or turn.kind != "text" or turn.is_("emergency"):
+        return None
+    reading = ctx.read_location(text)
+    if reading.verdict != "place" or not reading.value:
+        return None
+    return reading.value if len(reading.value) >= 0.85 * len(text.rstrip("。.！!")) else None
 
 
 def _menu_click(state: DialogueState, turn: Turn) -> Decision:

@@ -84,6 +84,10 @@ LOCATION_NOT_A_PLACE = (
 _SLOT_NAMES = {"location": "地址", "description": "问题", "phone": "电话"}
 
 
+def place_received(place: str) -> str:
+    return f"收到位置：{place}。请问这里发生了什么问题？"
+
+
 def ask_slot(slot: str, *, retry: bool = False) -> str:
     return (_SLOT_RETRY if retry else _SLOT_QUESTIONS)[slot]
 

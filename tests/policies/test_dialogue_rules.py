@@ -24,7 +24,9 @@ from policies.state import Case, DialogueState
 
 def read_location(text: str) -> LocationReading:
     """A stand-in for the NLU's reading (nlu.address has its own tests)."""
-    if any(w in text for w in ("小区", "路", "号", "栋")):
+    if any(ch in text for ch in "坏堵漏吵"):
+        return LocationReading("not_place")  # a problem, not an answer to "where?"
+    if any(w in text for w in ("小区", "号", "栋")) or text.endswith(("路", "口")):
         return LocationReading("place", text.strip("，。 "))
     if text in ("这边", "我家楼下"):
         return LocationReading("vague", text)
@@ -164,7 +166,7 @@ def test_people_confirm_in_their_own_words(word: str) -> None:
 
 
 def test_a_sure_complaint_of_an_unsure_category_is_acted_on() -> None:
-    """"桃源村三组的水渠堵了" — drainage or agriculture? Surely a complaint: the form starts
+    """ "桃源村三组的水渠堵了" — drainage or agriculture? Surely a complaint: the form starts
     with the likeliest category (the summary shows it) instead of "not understood"."""
     ranking = [
         {"name": "report.drainage", "confidence": 0.3},
@@ -204,3 +206,17 @@ def test_a_case_keeps_no_id_card_or_phone_number_in_its_words() -> None:
     assert stored.case == case
     summary = msg.case_summary("路灯", case.location, case.description, case.phone)
     assert "19900101" not in summary and "67392041" not in summary
+
+
+def test_a_place_on_its_own_is_kept_for_the_report_that_follows() -> None:
+    first = decide(
+        DialogueState(),
+        Turn(text="幸福小区3号楼东门", intent="report.streetlight", confidence=0.6),
+        CTX,
+    )
+    assert first.state.case is None and first.replies == [msg.place_received("幸福小区3号楼东门")]
+    report = decide(
+        first.state, Turn(text="路灯坏了", intent="report.streetlight", confidence=0.95), CTX
+    )
+    assert report.state.case is not None and report.state.case.location == "幸福小区3号楼东门"
+    assert report.state.asking == "phone"
