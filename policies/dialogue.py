@@ -528,10 +528,13 @@ def _only_a_place(turn: Turn, ctx: Context) -> str | None:
     text = turn.text.strip()
     if not text or turn.kind != "text" or turn.is_("emergency"):
         return None
-    reading = ctx.read_location(text)
-    if reading.verdict != "place" or not reading.value:
+    # The free-text reading (the address entity) must cover the message, not only the
+    # lenient reading of an answer: "紫薇苑7栋化粪池满溢" is a place and a problem.
+    address = turn.entity("address")
+    if not address or len(address) < 0.85 * len(text.rstrip("。.！!")):
         return None
-    return reading.value if len(reading.value) >= 0.85 * len(text.rstrip("。.！!")) else None
+    reading = ctx.read_location(address)
+    return reading.value if reading.verdict == "place" and reading.value else None
 
 
 def _menu_click(state: DialogueState, turn: Turn) -> Decision:

@@ -211,7 +211,12 @@ def test_a_case_keeps_no_id_card_or_phone_number_in_its_words() -> None:
 def test_a_place_on_its_own_is_kept_for_the_report_that_follows() -> None:
     first = decide(
         DialogueState(),
-        Turn(text="幸福小区3号楼东门", intent="report.streetlight", confidence=0.6),
+        Turn(
+            text="幸福小区3号楼东门",
+            intent="report.streetlight",
+            confidence=0.6,
+            entities=({"entity": "address", "value": "幸福小区3号楼东门", "start": 0, "end": 9},),
+        ),
         CTX,
     )
     assert first.state.case is None and first.replies == [msg.place_received("幸福小区3号楼东门")]
