@@ -121,6 +121,13 @@ _NOT_NAMES: Final = frozenset(
         "高速 国 省 县 乡 环城 城管 "
     )
 )
+# Villages are often one surname and 村/庄 (马村, 李庄) — but not 农村, 本村, 进村.
+_SHORT_VILLAGE_SUFFIXES: Final = frozenset({"村", "庄", "屯", "寨"})
+_NOT_VILLAGE_NAMES: Final = frozenset("农乡本全该进出回一这那此外他她我你山渔邻同")
+# A place name never contains an administrative unit (街道, 社区, 区, 县…).
+_ADMIN_IN_NAME_RE: Final = re.compile(
+    "(?<=.)(?:街道|社区|(?<![小园校景厂营社])区|县|(?<![城超菜夜集街门花])市)"
+)
 # A 路 after one of these is a word, not a road name (马路, 修路, 堵路, 铁路, 网路…).
 _GENERIC_ROAD_PREV: Final = frozenset(
     "马道铁线电思出走迷修退问带让绕挡断短套岔弯近半活死网土小公末歧夜赶引拦堵封抢挖铺筑改上"
@@ -249,7 +256,16 @@ def _tokens(s: str) -> list[_Token]:
         name = s[name_start:start]
         if kind == ROAD and word == "路" and name and name[-1] in _GENERIC_ROAD_PREV:
             continue  # 堵路, 修路, 过马路: a verb or a common noun, not a road name
-        if len(name) < 2 or name in _NOT_NAMES:
+        if _ADMIN_IN_NAME_RE.search(name):
+            continue  # 湖滨街道马村: the name ran into an administrative prefix
+        if (
+            len(name) == 1
+            and word in _SHORT_VILLAGE_SUFFIXES
+            and (name_start == 0 or s[name_start - 1] == " ")
+            and name not in _NOT_VILLAGE_NAMES
+        ):
+            pass  # 马村, 李庄: a village named by one surname, at the start of the text
+        elif len(name) < 2 or name in _NOT_NAMES:
             continue  # also 幸福家园小区: 小区 right after an estate has no name of its own
         tokens.append(_Token(kind, name + word, name_start, end))
         for k in range(name_start, end):

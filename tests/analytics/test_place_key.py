@@ -78,6 +78,10 @@ def test_estates_drop_buildings_gates_and_prefixes(
         ("沃尔玛超市门口", "poi:沃尔玛超市"),
         ("李家村村委会旁边", "village:李家村"),
         ("王家庄村口", "village:王家庄"),
+        ("马村村口", "village:马村"),
+        ("临江市滨河区湖滨街道马村7组", "village:马村"),
+        ("中山市场", "poi:中山市场"),
+        ("城市花园小区", "estate:城市花园"),
     ],
 )
 def test_landmarks_and_villages(text: str, key: str) -> None:
@@ -101,7 +105,7 @@ def test_different_places_have_different_keys() -> None:
     assert place_key("和平路").keys == ("road:和平路",)  # 和 starts a name here
 
 
-@pytest.mark.parametrize("text", ["我家楼下", "小区门口", "楼下", "", "路口"])
+@pytest.mark.parametrize("text", ["我家楼下", "小区门口", "楼下", "", "路口", "农村", "进村的路口"])
 def test_vague_locations_have_no_key(text: str) -> None:
     assert place_key(text).empty
 
