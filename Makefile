@@ -19,7 +19,7 @@ chat: $(STAMP)
 	$(BIN)/intake chat
 
 lint: $(STAMP)
-	$(BIN)/ruff check bot nlu policies integrations privacy tests benchmarks
+	$(BIN)/ruff check core bot nlu policies integrations privacy testing tests benchmarks docs
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

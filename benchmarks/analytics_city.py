@@ -11,9 +11,15 @@ varied words and address forms, noise, seasons) in memory, then, ``--runs`` time
 
 and prints the median of the runs, the hot spots and surge alerts of the year (alerts
 checked every Monday; how many fall in a planted storm week), the load average before and
-after, the commit and the peak memory. Nothing is written to disk.
+after, the commit and the peak memory.
 
-Usage: ``.venv/bin/python benchmarks/analytics_city.py [--tickets N] [--seed S] [--runs R]``
+Then (unless ``--no-endpoints``) the year goes into a database — a temporary SQLite file,
+or ``--database-url`` (an empty database) — and ``benchmarks/analytics_endpoints.py``
+times the cluster keeper's start from it and each ``/api/analytics/*`` endpoint (median of
+``--endpoint-runs`` calls).
+
+Usage: ``.venv/bin/python benchmarks/analytics_city.py [--tickets N] [--seed S] [--runs R]
+[--no-endpoints] [--database-url URL] [--endpoint-runs R]``
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.analytics_endpoints import measure_endpoints  # noqa: E402
 from benchmarks.city import CST, Year, generate_year  # noqa: E402
 from integrations.analytics import (  # noqa: E402
     ClusterEngine,
@@ -171,6 +178,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--assign", type=int, default=2000, help="tickets filed one at a time")
+    parser.add_argument(
+        "--no-endpoints", dest="endpoints", action="store_false",
+        help="skip the database and the /api/analytics endpoints",
+    )
+    parser.add_argument(
+        "--database-url", help="an empty database for the endpoints (default: a SQLite file)"
+    )
+    parser.add_argument(
+        "--endpoint-runs", type=int, default=3, help="calls of each endpoint (median printed)"
+    )
     args = parser.parse_args(argv)
 
     load_before = os.getloadavg()
@@ -239,6 +256,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         f"load average after {load_after[0]:.2f} {load_after[1]:.2f} {load_after[2]:.2f}; "
         f"peak memory {peak_mb:.0f} MB"
     )
+    if args.endpoints:
+        del runs  # the other engines: memory for the database run
+        gc.collect()
+        measure_endpoints(
+            year.facts, engine, runs=args.endpoint_runs, database_url=args.database_url
+        )
+        load_end = os.getloadavg()
+        print(
+            f"load average at the end {load_end[0]:.2f} {load_end[1]:.2f} {load_end[2]:.2f}; "
+            f"peak memory {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB"
+        )
 
 
 if __name__ == "__main__":

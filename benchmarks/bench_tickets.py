@@ -121,7 +121,7 @@ async def run(
             await asyncio.sleep(max(0.0, start + n / rate - time.perf_counter()))
         async with limit:
             openid = f"oBench{n % 500:020d}"
-            await service.create(
+            await service.filing.file(
                 category="report.streetlight",
                 description=f"第{n}号路灯不亮，晚上很黑",
                 location=LOCATIONS[n % len(LOCATIONS)],

@@ -88,8 +88,8 @@ from benchmarks.scenarios import MIXES, TICKET_RE, Step, check_reply  # noqa: E4
 from bot.wechat.simulator import CallbackSigner  # noqa: E402
 
 if TYPE_CHECKING:
-    from integrations.dispatch.open311_fake import FakeOpen311Server
     from integrations.wechat.fake_server import FakeWeChatAPI
+    from testing.open311_fake import FakeOpen311Server
 
 __all__ = [
     "FAULTS",
@@ -411,7 +411,7 @@ def _with_host(url: str, host: str, port: int) -> str:
 
 
 def _open311_services() -> tuple[Any, ...]:
-    from integrations.dispatch.open311_fake import DEFAULT_SERVICES, FakeService
+    from testing.open311_fake import DEFAULT_SERVICES, FakeService
 
     return (*DEFAULT_SERVICES, FakeService("GENERAL", "其他诉求", "Everything else", "general"))
 
@@ -422,7 +422,7 @@ def fault_deployment(fault: str, ctx: RunContext, args: argparse.Namespace) -> I
     import psycopg
 
     from integrations.accounts.bootstrap import ensure_demo_admin
-    from integrations.local_server import serve_asgi
+    from testing.servers import serve_asgi
 
     rundir = ctx.workdir / fault
     rundir.mkdir(parents=True, exist_ok=True)
@@ -452,6 +452,8 @@ def fault_deployment(fault: str, ctx: RunContext, args: argparse.Namespace) -> I
             INTAKE_HOST="127.0.0.1",
             DATABASE_URL=database_url,
             REDIS_URL=redis.url,
+            # Each complaint must become a ticket (lost/doubled are counted): no follow offer.
+            INTAKE_CLUSTER_NOTICE="false",
         )
         proxy: PgProxy | None = None
         if fault == "pg-outage":
@@ -462,7 +464,7 @@ def fault_deployment(fault: str, ctx: RunContext, args: argparse.Namespace) -> I
             env["DATABASE_URL"] = _with_host(database_url, "127.0.0.1", proxy.port)
         open311: FakeOpen311Server | None = None
         if fault == "slow-dispatch":
-            from integrations.dispatch.open311_fake import DEFAULT_API_KEY, FakeOpen311Server
+            from testing.open311_fake import DEFAULT_API_KEY, FakeOpen311Server
 
             open311 = FakeOpen311Server(services=_open311_services(), delay=args.dispatch_delay)
             url = stack.enter_context(serve_asgi(open311.app, lifespan="off", name="open311"))
@@ -928,6 +930,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("redis-server not found (apt-get install redis-server)", file=sys.stderr)
         return 2
     from integrations.wechat.fake_server import FakeWeChatAPI
+    from testing.servers import serve_wechat_fake
 
     credentials = _credentials()
     fake = FakeWeChatAPI(
@@ -943,7 +946,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             workdir = Path(
                 stack.enter_context(tempfile.TemporaryDirectory(prefix="intake-faults-"))
             )
-        fake_url = stack.enter_context(fake.serve())
+        fake_url = stack.enter_context(serve_wechat_fake(fake))
         model_dir = args.model_dir or workdir / "models"
         _ensure_model(model_dir)
         ctx = RunContext(

@@ -944,6 +944,8 @@ def _base_env(credentials: Mapping[str, str], model_dir: Path, fake_url: str) ->
         INTAKE_MODEL_DIR=str(model_dir),
         WECHAT_API_BASE_URL=fake_url,
         INTAKE_LOG_LEVEL="WARNING",
+        # The scripts expect one ticket per complaint: no "已有居民反映" offer in between.
+        INTAKE_CLUSTER_NOTICE="false",
     )
     return env
 
@@ -1116,6 +1118,7 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse_args(argv)
     from integrations.wechat.fake_server import FakeWeChatAPI
+    from testing.servers import serve_wechat_fake
 
     credentials = _credentials()
     fake = FakeWeChatAPI(
@@ -1124,7 +1127,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     signer = CallbackSigner(credentials["WECHAT_TOKEN"])
     results: list[dict[str, Any]] = []
     notes: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="intake-load-") as tmp, fake.serve() as fake_url:
+    with (
+        tempfile.TemporaryDirectory(prefix="intake-load-") as tmp,
+        serve_wechat_fake(fake) as fake_url,
+    ):
         workdir = Path(tmp)
         model_dir = args.model_dir or workdir / "models"
         _ensure_model(model_dir)

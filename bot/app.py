@@ -1,4 +1,4 @@
-"""The FastAPI application: the WeChat callback at ``/wechat`` and ``/healthz``.
+"""The FastAPI application: the WeChat callback at ``/wechat``, ``/healthz`` and ``/livez``.
 
 ``create_app()`` builds everything from settings at start-up (never at import), so tests
 build apps with their own settings, clock and fakes.
@@ -15,6 +15,7 @@ from typing import Annotated
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
+from bot.api.analytics import create_analytics_router
 from bot.api.auth import require_bearer_token
 from bot.api.body import BodyTooLarge, read_limited_body
 from bot.api.dispatch_callback import create_dispatch_callback_router
@@ -42,39 +43,45 @@ PLAIN_MODE_WARNING = (
 
 def _warn_about_plain_mode(settings: Settings) -> None:
     """Production accepting plain mode is allowed only explicitly, and said loudly."""
-    if settings.production and settings.allow_plain_mode:
-        log.warning(PLAIN_MODE_WARNING, int(settings.timestamp_window))
+    if settings.production and settings.wechat.allow_plain_mode:
+        log.warning(PLAIN_MODE_WARNING, int(settings.wechat.timestamp_window))
 
 
 def _mount_apis(app: FastAPI, runtime: Runtime) -> None:
     """The staff/machine APIs under ``/api`` (bearer ``INTAKE_ADMIN_TOKEN``)."""
     settings = runtime.settings
-    assert settings.admin_token
+    assert settings.server.admin_token
     if runtime.ticket_service is not None:
         app.include_router(
             create_tickets_router(
                 runtime.ticket_service,
-                admin_token=settings.admin_token,
+                admin_token=settings.server.admin_token,
                 audit_log=AuditLog(runtime.engine),
             )
         )
-        if settings.dispatch_callback_secret:
+        if settings.dispatch.callback_secret:
             app.include_router(
                 create_dispatch_callback_router(
-                    apply_event=runtime.ticket_service.apply_status_event,
-                    secret=settings.dispatch_callback_secret,
+                    apply_event=runtime.ticket_service.reports.apply_status_event,
+                    secret=settings.dispatch.callback_secret,
                     previous_secrets=[
-                        s for s in (settings.dispatch_callback_previous_secret,) if s
+                        s for s in (settings.dispatch.callback_previous_secret,) if s
                     ],
                     store=runtime.store,
                 )
             )
-    if runtime.handoff_service is not None:
+    if runtime.analytics is not None:
+        app.include_router(
+            create_analytics_router(
+                runtime.analytics.reports, admin_token=settings.server.admin_token
+            )
+        )
+    if runtime.handoff_service is not None and runtime.staff_replies is not None:
         app.include_router(
             create_handoffs_router(
                 handoffs=runtime.handoff_service,
-                pusher=runtime.pusher,
-                admin_token=settings.admin_token,
+                replies=runtime.staff_replies,
+                admin_token=settings.server.admin_token,
             )
         )
 
@@ -133,7 +140,7 @@ def create_app(
     @app.post("/wechat")
     async def wechat_message(request: Request) -> Response:
         try:
-            body = await read_limited_body(request, settings.max_body_bytes)
+            body = await read_limited_body(request, settings.wechat.max_body_bytes)
         except BodyTooLarge:
             return PlainTextResponse("request body too large", status_code=413)
         result = await the_runtime.channel.handle(request.query_params, body)
@@ -141,9 +148,9 @@ def create_app(
 
     # In production the parse (which echoes the text and the phone numbers it finds) is for
     # holders of the admin token only; on a development machine anyone may try it.
-    assert settings.admin_token
+    assert settings.server.admin_token
     parse_guard = (
-        [Depends(require_bearer_token(settings.admin_token))] if settings.production else []
+        [Depends(require_bearer_token(settings.server.admin_token))] if settings.production else []
     )
 
     @app.post("/model/parse", dependencies=parse_guard)
@@ -169,5 +176,13 @@ def create_app(
         checks = await rt.health()
         status = 200 if all(checks.values()) else 503
         return JSONResponse({"ok": status == 200, "checks": checks}, status_code=status)
+
+    @app.get("/livez")
+    async def livez() -> JSONResponse:
+        """This process has started and its event loop answers; Redis and the database are
+        not asked. Kubernetes probes use it: with Redis or PostgreSQL away every pod would
+        fail ``/healthz`` alike, and taking them all out of service would turn the polite
+        holding replies (docs/architecture.md "When a part fails") into errors."""
+        return JSONResponse({"ok": True})
 
     return app

@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Protocol
 
 from bot.delivery import PASSIVE, PUSH, DeliveryContext, DeliveryLedger
@@ -28,7 +29,8 @@ from bot.wechat.security import (
     verify_signature,
 )
 from bot.wechat.xml import MalformedXML, parse_xml, render_text_reply
-from integrations.errors import StateBackendError
+from core.errors import StateBackendError
+from integrations.notify.customer_service import CustomerServiceRefused
 from policies.messages import MESSAGE_TOO_LONG, STATE_UNAVAILABLE
 from privacy import mask_openid
 
@@ -40,9 +42,16 @@ SUCCESS = "success"
 
 
 class Pusher(Protocol):
-    """Sends a text to a resident outside the passive reply (customer-service message)."""
+    """Sends a text to a resident outside the passive reply (customer-service message).
 
-    async def push_text(self, openid: str, text: str) -> None: ...
+    ``resident_wrote_at``: the resident's message the text answers (it opens their window).
+    Raises :class:`~core.errors.IntakeError` when the text does not go out (e.g.
+    :class:`~integrations.notify.customer_service.CustomerServiceRefused`).
+    """
+
+    async def push_text(
+        self, openid: str, text: str, *, resident_wrote_at: datetime | None = None
+    ) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,14 +112,7 @@ class WeChatChannel:
             return ChannelResponse.error(400, "missing echostr")
         try:
             if "msg_signature" in params and self.envelope is not None:
-                timestamp = params.get("timestamp", "")
-                check_timestamp(timestamp, now=self.clock(), window=self.timestamp_window)
-                echostr = self.envelope.decrypt(
-                    echostr,
-                    msg_signature=params.get("msg_signature"),
-                    timestamp=timestamp,
-                    nonce=params.get("nonce", ""),
-                )
+                echostr = self._decrypt(self.envelope, params, echostr)
             else:
                 self._check_plain(params)
         except (InvalidSignature, StaleTimestamp) as exc:
@@ -133,16 +135,19 @@ class WeChatChannel:
         encrypt = fields.get("Encrypt")
         if not isinstance(encrypt, str) or not encrypt:
             raise MalformedXML("encrypted message without <Encrypt>")
-        timestamp = params.get("timestamp", "")
         # Compatible mode also signs plainly: either way the AES envelope is authoritative.
+        return parse_xml(self._decrypt(self.envelope, params, encrypt)), True
+
+    def _decrypt(self, envelope: AESEnvelope, params: Mapping[str, str], ciphertext: str) -> str:
+        """Safe mode: a fresh timestamp, then ``msg_signature`` and the AES envelope."""
+        timestamp = params.get("timestamp", "")
         check_timestamp(timestamp, now=self.clock(), window=self.timestamp_window)
-        plaintext = self.envelope.decrypt(
-            encrypt,
+        return envelope.decrypt(
+            ciphertext,
             msg_signature=params.get("msg_signature"),
             timestamp=timestamp,
             nonce=params.get("nonce", ""),
         )
-        return parse_xml(plaintext), True
 
     # -- messages -------------------------------------------------------------------------
 
@@ -164,8 +169,9 @@ class WeChatChannel:
             # Not handled, not stored: the resident is asked to send it in parts.
             return self._passive(message, MESSAGE_TOO_LONG, params, encrypted=encrypted)
         delivery = DeliveryContext(deadline=started + self.reply_deadline)
+        arrived = datetime.now(UTC)
         try:
-            reply = await self._dispatch_within_deadline(message, delivery)
+            reply = await self._dispatch_within_deadline(message, delivery, arrived)
             claimed = reply is not None and await self.ledger.claim_delivery(
                 delivery.key, PASSIVE
             )
@@ -187,7 +193,7 @@ class WeChatChannel:
         return ChannelResponse(200, xml, "application/xml")
 
     async def _dispatch_within_deadline(
-        self, message: IncomingMessage, delivery: DeliveryContext
+        self, message: IncomingMessage, delivery: DeliveryContext, arrived: datetime
     ) -> Reply | None:
         task = asyncio.create_task(self.dispatcher.feed_update(message, delivery=delivery))
         # asyncio.wait, unlike wait_for, never cancels the task: past the deadline it goes on.
@@ -200,25 +206,36 @@ class WeChatChannel:
         log.info(
             "reply to %s is late: answering success, pushing later", mask_openid(message.openid)
         )
-        late = asyncio.create_task(self._push_when_ready(message, delivery, task))
+        late = asyncio.create_task(self._push_when_ready(message, delivery, task, arrived))
         self._background.add(late)
         late.add_done_callback(self._background.discard)
         return None
 
     async def _push_when_ready(
-        self, message: IncomingMessage, delivery: DeliveryContext, task: asyncio.Task[Reply | None]
+        self,
+        message: IncomingMessage,
+        delivery: DeliveryContext,
+        task: asyncio.Task[Reply | None],
+        arrived: datetime,
     ) -> None:
         try:
             reply = await task
         except Exception:
+            # Deliberately broad: nobody else awaits this background task, so its fault would
+            # otherwise vanish; it is logged with its traceback.
             log.exception("late handler failed")
             return
         if reply is None or not await self.ledger.claim_delivery(delivery.key, PUSH):
             return
+        who = mask_openid(message.openid)
         try:
-            await self.pusher.push_text(message.openid, reply.text)
+            await self.pusher.push_text(message.openid, reply.text, resident_wrote_at=arrived)
+        except CustomerServiceRefused as exc:
+            # Counted like every text to the resident: over the quota it does not go out.
+            log.warning("late reply to %s not pushed: %s", who, exc)
         except Exception:
-            log.exception("pushing a late reply to %s failed", mask_openid(message.openid))
+            # Deliberately broad, for the same reason (a background task).
+            log.exception("pushing a late reply to %s failed", who)
 
     async def drain(self, timeout: float = 10.0) -> None:
         """Wait for late replies still being pushed (shutdown and tests)."""

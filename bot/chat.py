@@ -47,12 +47,12 @@ async def run_chat(settings: Settings, *, openid: str) -> int:
     runtime = Runtime.from_settings(settings)
     app = create_app(settings, runtime=runtime)
     envelope = None
-    if settings.wechat_encoding_aes_key and settings.wechat_token and settings.wechat_app_id:
+    if settings.wechat.encoding_aes_key and settings.wechat.token and settings.wechat.app_id:
         envelope = AESEnvelope(
-            settings.wechat_token, settings.wechat_encoding_aes_key, settings.wechat_app_id
+            settings.wechat.token, settings.wechat.encoding_aes_key, settings.wechat.app_id
         )
-    assert settings.wechat_token
-    signer = CallbackSigner(settings.wechat_token, envelope=envelope)
+    assert settings.wechat.token
+    signer = CallbackSigner(settings.wechat.token, envelope=envelope)
     pushed_seen = 0
     print(HELP, flush=True)
     async with app.router.lifespan_context(app):

@@ -1,14 +1,17 @@
-"""The ``intake`` command: serve, chat, and (later) worker, nlu and user management."""
+"""The ``intake`` command: serve, worker, chat, config, nlu, user and resident commands.
+
+Each command reads the settings once (:func:`bot.config.load_settings`) and passes them
+down. A configuration mistake anywhere ends the command with one line, exit status 2.
+"""
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 
-from bot.config import Settings, load_settings
-from integrations.errors import ConfigurationError
+from bot.config import Settings, load_settings, read_settings
+from core.errors import ConfigurationError, IntakeError
 
 __all__ = ["main"]
 
@@ -20,27 +23,32 @@ def _configure_logging(level: str) -> None:
 
 
 def _settings_or_exit(**overrides: object) -> Settings:
+    """The settings (``overrides`` by setting name), or exit with the one-line reason."""
     try:
         return load_settings(**overrides)
     except ConfigurationError as exc:
-        print(f"intake: configuration error: {exc}", file=sys.stderr)
+        _configuration_error(exc)
         raise SystemExit(2) from None
+
+
+def _configuration_error(exc: ConfigurationError) -> None:
+    print(f"intake: configuration error: {exc}", file=sys.stderr)
 
 
 def _print_dev_banner(settings: Settings) -> None:
     if settings.production:
         return
     lines = [
-        f"intake (development) on http://{settings.host}:{settings.port}",
+        f"intake (development) on http://{settings.server.host}:{settings.server.port}",
         f"  storage: {settings.effective_database_url}"
         + (f", state in Redis {settings.redis_url}" if settings.redis_url else ", state in memory"),
     ]
     # Only what was generated: a secret the operator configured is theirs and must not end
     # up in a terminal scroll-back or a log collector.
     shown = [
-        (variable, getattr(settings, field))
-        for field, variable in _PRINTED_DEV_SECRETS
-        if field in settings.generated_secrets
+        (name, settings.value_of(name))
+        for name in _PRINTED_DEV_SECRETS
+        if name in settings.generated_secrets
     ]
     if shown:
         lines.append(
@@ -51,11 +59,7 @@ def _print_dev_banner(settings: Settings) -> None:
 
 
 #: generated development secrets worth printing (the app secret only serves the local fake)
-_PRINTED_DEV_SECRETS = (
-    ("wechat_token", "WECHAT_TOKEN"),
-    ("wechat_app_id", "WECHAT_APP_ID"),
-    ("admin_token", "INTAKE_ADMIN_TOKEN"),
-)
+_PRINTED_DEV_SECRETS = ("WECHAT_TOKEN", "WECHAT_APP_ID", "INTAKE_ADMIN_TOKEN")
 
 
 def _print_demo_admin(settings: Settings) -> None:
@@ -68,7 +72,7 @@ def _print_demo_admin(settings: Settings) -> None:
     from integrations.accounts.bootstrap import DEMO_ADMIN, ensure_demo_admin
 
     password = asyncio.run(ensure_demo_admin(settings.effective_database_url))
-    base = f"http://{settings.host}:{settings.port}"
+    base = f"http://{settings.server.host}:{settings.server.port}"
     if password:
         print(
             f"  console {base}/console: user {DEMO_ADMIN}, password {password} "
@@ -174,14 +178,16 @@ def cmd_resident(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from core.settings import export_for_child_processes
+
     overrides: dict[str, object] = {}
     if args.host:
-        overrides["host"] = args.host
+        overrides["INTAKE_HOST"] = args.host
     if args.port:
-        overrides["port"] = args.port
+        overrides["INTAKE_PORT"] = args.port
     if args.no_worker:
-        overrides["inprocess_worker"] = False
-        os.environ["INTAKE_INPROCESS_WORKER"] = "0"  # for --workers N child processes
+        overrides["INTAKE_INPROCESS_WORKER"] = False
+        export_for_child_processes(INTAKE_INPROCESS_WORKER="false")  # --workers N processes
     settings = _settings_or_exit(**overrides)
     _configure_logging(settings.log_level)
     from bot.logs import logging_config
@@ -196,8 +202,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         uvicorn.run(
             "bot.app:create_app",
             factory=True,
-            host=settings.host,
-            port=settings.port,
+            host=settings.server.host,
+            port=settings.server.port,
             workers=args.workers,
             log_level=settings.log_level.lower(),
             log_config=log_config,
@@ -209,8 +215,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     uvicorn.run(
         create_app(settings),
-        host=settings.host,
-        port=settings.port,
+        host=settings.server.host,
+        port=settings.server.port,
         log_level=settings.log_level.lower(),
         log_config=log_config,
         access_log=False,
@@ -223,6 +229,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     import asyncio
     import signal
 
+    from bot.periodic import heartbeat
     from integrations.dispatch.worker import run_worker
 
     settings = _settings_or_exit()
@@ -233,7 +240,15 @@ def cmd_worker(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        await run_worker(settings, stop)
+        beat = None
+        if settings.outbox.heartbeat_file is not None:
+            beat = asyncio.create_task(heartbeat(settings.outbox.heartbeat_file, stop))
+        try:
+            await run_worker(settings, stop)
+        finally:
+            stop.set()
+            if beat is not None:
+                await beat
 
     asyncio.run(main())
     return 0
@@ -251,18 +266,46 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 def cmd_nlu(args: argparse.Namespace) -> int:
     from nlu import cli as nlu_cli
+    from nlu.features import set_cache_dir
 
+    # The model folder the app uses (INTAKE_MODEL_DIR, else <INTAKE_DATA_DIR>/models);
+    # the secrets the app needs are not needed here.
+    settings = read_settings()
+    set_cache_dir(settings.nlu.jieba_cache_dir)
     if args.model_dir is None:
-        # Follow INTAKE_DATA_DIR like the app does, without requiring the other settings.
-        import os
-        from pathlib import Path
-
-        args.model_dir = str(Path(os.environ.get("INTAKE_DATA_DIR", "data")) / "models")
+        args.model_dir = str(settings.model_dir)
     if args.nlu_command == "train":
         return nlu_cli.train_main(args)
     if args.nlu_command == "evaluate":
         return nlu_cli.evaluate_main(args)
     return nlu_cli.parse_main(sys.stdin, sys.stdout, args)
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    """``intake config check [--production]`` and ``intake config table``."""
+    if args.config_command == "table":
+        from core.settings_doc import markdown_table
+
+        print(markdown_table())
+        return 0
+    from bot.config_check import check_configuration, print_check
+
+    settings = read_settings()
+    result = check_configuration(settings, production=args.production or settings.production)
+    print_check(result, sys.stdout)
+    return 0 if result.ok else 1
+def cmd_analytics(args: argparse.Namespace) -> int:
+    from bot.analytics_cli import cmd_analytics as run
+
+    _configure_logging("WARNING")
+    return run(args, _settings_or_exit())
+
+
+def cmd_tickets(args: argparse.Namespace) -> int:
+    from bot.analytics_cli import cmd_tickets as run
+
+    _configure_logging("WARNING")
+    return run(args, _settings_or_exit())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -324,6 +367,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     purge.set_defaults(func=cmd_resident)
 
+    config = sub.add_parser("config", help="the configuration (environment variables)")
+    config_sub = config.add_subparsers(dest="config_command", required=True)
+    check = config_sub.add_parser(
+        "check",
+        help="print the effective configuration (secrets masked) and what would stop a start; "
+        "exit status 1 when something would",
+    )
+    check.add_argument(
+        "--production",
+        action="store_true",
+        help="judge as INTAKE_ENV=production would (the default when it is set)",
+    )
+    config_sub.add_parser("table", help="print the README's table of settings (Markdown)")
+    config.set_defaults(func=cmd_config)
+    from bot.analytics_cli import add_analytics_parser, add_tickets_parser
+
+    add_analytics_parser(sub, cmd_analytics)
+    add_tickets_parser(sub, cmd_tickets)
+
     chat = sub.add_parser("chat", help="talk to the bot in the terminal as a resident")
     chat.add_argument("--openid", default="o-terminal-resident", help="resident id to chat as")
     chat.set_defaults(func=cmd_chat)
@@ -346,7 +408,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    result: int = args.func(args)
+    try:
+        result: int = args.func(args)
+    except ConfigurationError as exc:
+        # Found past reading the settings (a missing database driver, an Open311 map).
+        _configuration_error(exc)
+        return 2
+    except IntakeError as exc:
+        # A known failure (the database unreachable at start-up): its message, no traceback.
+        print(f"intake: {exc}", file=sys.stderr)
+        return 1
     return result
 
 

@@ -1,219 +1,181 @@
-"""Typed settings from environment variables, built once at start-up (never at import).
+"""Start-up configuration: read :class:`core.settings.Settings` once, make it safe to run.
 
 On the embedded default (``INTAKE_ENV=development``) nothing needs to be set: missing WeChat
-secrets and the admin token are generated once, kept in ``data/dev-secrets.json`` and
-printed. With ``INTAKE_ENV=production`` whatever is unsafe stops start-up with one clear line
-(:class:`~integrations.errors.ConfigurationError`): a missing, weak or example secret
-(:mod:`bot.secret_strength`), no ``REDIS_URL``, and plain mode (no
+secrets, the admin token and the personal-data key are generated once, kept in
+``data/dev-secrets.json`` and printed. With ``INTAKE_ENV=production`` whatever is unsafe
+stops start-up with one clear line (:class:`~core.errors.ConfigurationError`): a missing,
+weak or example secret (:mod:`bot.secret_strength`), no ``REDIS_URL``, and plain mode (no
 ``WECHAT_ENCODING_AES_KEY``) unless ``INTAKE_ALLOW_PLAIN_MODE=true`` says it is meant.
+``intake config check`` lists every such problem at once (:func:`production_problems`).
 """
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
 import secrets
 import string
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
-
-from pydantic import Field, PrivateAttr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.secret_strength import secret_problem
 from bot.wechat.security import decode_aes_key
-from integrations.errors import ConfigurationError
+from core.errors import ConfigurationError
+from core.settings import Settings
 from integrations.private_files import write_private_file
+from policies.workdays import load_calendar_overrides, load_department_hours
 from privacy import Sealer
 
-__all__ = ["Settings", "load_settings"]
+__all__ = [
+    "DEV_SECRETS",
+    "Settings",
+    "aes_key_problem",
+    "load_settings",
+    "production_problems",
+    "read_settings",
+    "sealer",
+    "stored_dev_secrets",
+]
 
 _TOKEN_RE = re.compile(r"^[A-Za-z0-9]{3,32}$")
 
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+#: key in ``data/dev-secrets.json`` → the setting it fills (the keys predate the names)
+DEV_SECRETS: Mapping[str, str] = {
+    "wechat_token": "WECHAT_TOKEN",
+    "wechat_app_id": "WECHAT_APP_ID",
+    "wechat_app_secret": "WECHAT_APP_SECRET",
+    "admin_token": "INTAKE_ADMIN_TOKEN",
+    "personal_data_key": "INTAKE_PERSONAL_DATA_KEY",
+}
 
 
-def parse_networks(value: str) -> tuple[IPNetwork, ...]:
-    """``"10.0.0.5, 172.30.80.0/24"`` → networks; raises ``ValueError`` naming a bad entry."""
-    networks = []
-    for item in value.replace(";", ",").split(","):
-        item = item.strip()
-        if not item:
-            continue
-        try:
-            networks.append(ipaddress.ip_network(item, strict=False))
-        except ValueError:
-            raise ValueError(f"{item!r} is not an IP address or network") from None
-    return tuple(networks)
-_DEV_SECRET_FIELDS = (
-    "wechat_token",
-    "wechat_app_id",
-    "wechat_app_secret",
-    "admin_token",
-    "personal_data_key",
-)
+def read_settings(environ: Mapping[str, str] | None = None, /, **overrides: object) -> Settings:
+    """The settings as configured, judged on nothing: no secrets generated, no production
+    refusal (``intake nlu`` and ``intake config check`` need no more)."""
+    return Settings.read(environ, **overrides)
 
 
-class Settings(BaseSettings):
-    """Every setting of the product; the README's configuration table lists them."""
+def load_settings(environ: Mapping[str, str] | None = None, /, **overrides: object) -> Settings:
+    """The settings a process runs with, read once at start-up.
 
-    model_config = SettingsConfigDict(env_prefix="", extra="ignore", populate_by_name=True)
+    ``overrides`` are by setting name (``INTAKE_DATA_DIR=...``). In production, raises
+    :class:`ConfigurationError` with the first problem of :func:`production_problems`;
+    in development fills unset secrets from ``data/dev-secrets.json`` (made once).
+    """
+    settings = Settings.read(environ, **overrides)
+    check_clock_files(settings)
+    if settings.production:
+        problems = production_problems(settings)
+        if problems:
+            raise ConfigurationError(problems[0])
+    else:
+        problem = aes_key_problem(settings)
+        if problem:
+            raise ConfigurationError(problem)
+        _fill_dev_secrets(settings)
+    return settings
 
-    env: Literal["development", "production"] = Field("development", alias="INTAKE_ENV")
-    host: str = Field("127.0.0.1", alias="INTAKE_HOST")
-    port: int = Field(8000, alias="INTAKE_PORT", ge=1, le=65535)
-    data_dir: Path = Field(Path("data"), alias="INTAKE_DATA_DIR")
-    model_dir_override: Path | None = Field(None, alias="INTAKE_MODEL_DIR")
-    database_url: str | None = Field(None, alias="DATABASE_URL")
-    redis_url: str | None = Field(None, alias="REDIS_URL")
 
-    wechat_token: str | None = Field(None, alias="WECHAT_TOKEN")
-    wechat_app_id: str | None = Field(None, alias="WECHAT_APP_ID")
-    wechat_app_secret: str | None = Field(None, alias="WECHAT_APP_SECRET")
-    wechat_encoding_aes_key: str | None = Field(None, alias="WECHAT_ENCODING_AES_KEY")
-    wechat_api_base_url: str = Field("https://api.weixin.qq.com", alias="WECHAT_API_BASE_URL")
-    admin_token: str | None = Field(None, alias="INTAKE_ADMIN_TOKEN")
-    #: seals the phone number a conversation holds in the state store (privacy.Sealer)
-    personal_data_key: str | None = Field(None, alias="INTAKE_PERSONAL_DATA_KEY")
-    #: the previous key, still opening what it sealed while the key changes
-    personal_data_previous_key: str | None = Field(
-        None, alias="INTAKE_PERSONAL_DATA_PREVIOUS_KEY"
-    )
-    #: days after which chat text (ticket chats, handoff lines, review items) is purged
-    chat_retention_days: int = Field(180, alias="INTAKE_CHAT_RETENTION_DAYS", ge=0)
-
-    reply_deadline: float = Field(4.0, alias="INTAKE_REPLY_DEADLINE", gt=0, le=4.8)
-    timestamp_window: float = Field(300.0, alias="INTAKE_TIMESTAMP_WINDOW", gt=0)
-    max_body_bytes: int = Field(64 * 1024, alias="INTAKE_MAX_BODY_BYTES", gt=0)
-    dialogue_ttl: float = Field(24 * 3600.0, alias="INTAKE_DIALOGUE_TTL", gt=0)
-    log_level: str = Field("INFO", alias="INTAKE_LOG_LEVEL")
-    inprocess_worker: bool = Field(True, alias="INTAKE_INPROCESS_WORKER")
-    dispatch_callback_secret: str | None = Field(None, alias="INTAKE_DISPATCH_CALLBACK_SECRET")
-    #: still accepted while the dispatch system moves to a new secret (docs/security.md)
-    dispatch_callback_previous_secret: str | None = Field(
-        None, alias="INTAKE_DISPATCH_CALLBACK_PREVIOUS_SECRET"
-    )
-    #: plain mode in production (its signature does not cover the message body)
-    allow_plain_mode: bool = Field(False, alias="INTAKE_ALLOW_PLAIN_MODE")
-    #: ``/api/docs``, ``/redoc`` and ``/openapi.json``; unset: on in development only
-    api_docs: bool | None = Field(None, alias="INTAKE_API_DOCS")
-    #: addresses or networks of reverse proxies whose X-Forwarded-For is believed
-    trusted_proxies: str = Field("", alias="INTAKE_TRUSTED_PROXIES")
-
-    _generated: list[str] = PrivateAttr(default_factory=list)
-    _proxy_networks: tuple[IPNetwork, ...] = PrivateAttr(default=())
-
-    @field_validator("trusted_proxies")
-    @classmethod
-    def _check_trusted_proxies(cls, value: str) -> str:
-        parse_networks(value)
-        return value
-
-    def model_post_init(self, context: Any, /) -> None:
-        self._proxy_networks = parse_networks(self.trusted_proxies)
-
-    @property
-    def trusted_proxy_networks(self) -> tuple[IPNetwork, ...]:
-        """The parsed ``INTAKE_TRUSTED_PROXIES`` (empty: X-Forwarded-For is never believed)."""
-        return self._proxy_networks
-
-    @property
-    def generated_secrets(self) -> list[str]:
-        """Names of the development secrets that were generated rather than configured."""
-        return list(self._generated)
-
-    @property
-    def production(self) -> bool:
-        return self.env == "production"
-
-    @property
-    def model_dir(self) -> Path:
-        """Where NLU model artifacts live (``<data dir>/models`` unless overridden)."""
-        return self.model_dir_override or self.data_dir / "models"
-
-    @property
-    def effective_database_url(self) -> str:
-        if self.database_url:
-            return self.database_url
-        return f"sqlite:///{(self.data_dir / 'intake.db').as_posix()}"
-
-    @property
-    def safe_mode(self) -> bool:
-        return bool(self.wechat_encoding_aes_key)
-
-    @property
-    def plain_mode_accepted(self) -> bool:
-        """Whether ``/wechat`` accepts plain-mode messages (their signature covers token,
-        timestamp and nonce only): always in development; in production only with
-        ``INTAKE_ALLOW_PLAIN_MODE=true`` (without it production requires the AES key)."""
-        return not self.production or self.allow_plain_mode
-
-    def sealer(self) -> Sealer:
-        """Seals personal data kept in the state store (``INTAKE_PERSONAL_DATA_KEY``, the
-        previous key still opening what it sealed)."""
-        assert self.personal_data_key, "load_settings fills or requires the key"
-        previous = [self.personal_data_previous_key] if self.personal_data_previous_key else []
-        return Sealer(self.personal_data_key, previous)
-
-    @property
-    def api_docs_enabled(self) -> bool:
-        return self.api_docs if self.api_docs is not None else not self.production
-
-    def require_secrets(self) -> None:
-        """Raise :class:`ConfigurationError` naming the first missing, weak or unsafe
-        production setting."""
-        for name, value in (
-            ("WECHAT_TOKEN", self.wechat_token),
-            ("WECHAT_APP_ID", self.wechat_app_id),
-            ("WECHAT_APP_SECRET", self.wechat_app_secret),
-            ("INTAKE_ADMIN_TOKEN", self.admin_token),
-        ):
-            if not value:
-                raise ConfigurationError(f"{name} is not set (required when INTAKE_ENV=production)")
-        assert self.wechat_token is not None and self.admin_token is not None
-        assert self.wechat_app_secret is not None
-        if not _TOKEN_RE.match(self.wechat_token):
-            raise ConfigurationError("WECHAT_TOKEN must be 3-32 letters or digits")
-        if len(self.admin_token) < 16:
-            raise ConfigurationError("INTAKE_ADMIN_TOKEN must be at least 16 characters")
-        self.check_aes_key()
-        if not self.personal_data_key:
-            raise ConfigurationError(
-                "INTAKE_PERSONAL_DATA_KEY is not set (required when INTAKE_ENV=production: it "
-                "seals the phone numbers conversations keep in Redis)"
-            )
-        secrets_to_check = [
-            ("WECHAT_TOKEN", self.wechat_token),
-            ("WECHAT_APP_SECRET", self.wechat_app_secret),
-            ("INTAKE_ADMIN_TOKEN", self.admin_token),
-            ("WECHAT_ENCODING_AES_KEY", self.wechat_encoding_aes_key),
-            ("INTAKE_DISPATCH_CALLBACK_SECRET", self.dispatch_callback_secret),
-            ("INTAKE_PERSONAL_DATA_KEY", self.personal_data_key),
-        ]
-        for name, secret in secrets_to_check:
-            problem = secret_problem(name, secret) if secret else None
-            if problem:
-                raise ConfigurationError(problem)
-        if not self.redis_url:
-            # Sessions, dedup, locks and replay ledgers must outlive a process and be shared.
-            raise ConfigurationError(
-                "REDIS_URL is not set (required when INTAKE_ENV=production: dialogue state, "
-                "dedup and sessions must be shared and survive a restart)"
-            )
-        if not self.safe_mode and not self.allow_plain_mode:
-            raise ConfigurationError(
-                "WECHAT_ENCODING_AES_KEY is not set: production runs WeChat's safe (AES) mode; "
-                "set INTAKE_ALLOW_PLAIN_MODE=true to accept plain mode, whose signature does "
-                "not cover the message body"
-            )
-
-    def check_aes_key(self) -> None:
-        if self.wechat_encoding_aes_key:
+def check_clock_files(settings: Settings) -> None:
+    """Read the working-day calendar and office-hours files once, so a typo stops start-up
+    with one line naming the variable, the file and the entry (not the first deadline)."""
+    tickets = settings.tickets
+    for name, path, load in (
+        ("INTAKE_WORKDAY_CALENDAR_FILE", tickets.workday_calendar_file, load_calendar_overrides),
+        ("INTAKE_OFFICE_HOURS_FILE", tickets.office_hours_file, load_department_hours),
+    ):
+        if path is not None:
             try:
-                decode_aes_key(self.wechat_encoding_aes_key)
+                load(path)
             except ValueError as exc:
-                raise ConfigurationError(f"WECHAT_ENCODING_AES_KEY is invalid: {exc}") from None
+                raise ConfigurationError(f"invalid setting {name}: {exc}") from None
+
+
+def production_problems(settings: Settings) -> list[str]:
+    """Every reason production would refuse ``settings``, one line each, most basic first."""
+    wechat, server, privacy = settings.wechat, settings.server, settings.privacy
+    problems: list[str] = []
+    for name, value in (
+        ("WECHAT_TOKEN", wechat.token),
+        ("WECHAT_APP_ID", wechat.app_id),
+        ("WECHAT_APP_SECRET", wechat.app_secret),
+        ("INTAKE_ADMIN_TOKEN", server.admin_token),
+    ):
+        if not value:
+            problems.append(f"{name} is not set (required when INTAKE_ENV=production)")
+    if wechat.token and not _TOKEN_RE.match(wechat.token):
+        problems.append("WECHAT_TOKEN must be 3-32 letters or digits")
+    if server.admin_token and len(server.admin_token) < 16:
+        problems.append("INTAKE_ADMIN_TOKEN must be at least 16 characters")
+    aes_problem = aes_key_problem(settings)
+    if aes_problem:
+        problems.append(aes_problem)
+    if not privacy.key:
+        problems.append(
+            "INTAKE_PERSONAL_DATA_KEY is not set (required when INTAKE_ENV=production: it "
+            "seals the phone numbers conversations keep in Redis)"
+        )
+    for name, secret in (
+        ("WECHAT_TOKEN", wechat.token),
+        ("WECHAT_APP_SECRET", wechat.app_secret),
+        ("INTAKE_ADMIN_TOKEN", server.admin_token),
+        ("WECHAT_ENCODING_AES_KEY", wechat.encoding_aes_key),
+        ("INTAKE_DISPATCH_CALLBACK_SECRET", settings.dispatch.callback_secret),
+        ("INTAKE_PERSONAL_DATA_KEY", privacy.key),
+        ("INTAKE_ANALYTICS_WEBHOOK_SECRET", settings.analytics.webhook_secret),
+    ):
+        problem = secret_problem(name, secret) if secret else None
+        if problem and not (name == "WECHAT_ENCODING_AES_KEY" and aes_problem):
+            problems.append(problem)
+    if not settings.redis_url:
+        # Sessions, dedup, locks and replay ledgers must outlive a process and be shared.
+        problems.append(
+            "REDIS_URL is not set (required when INTAKE_ENV=production: dialogue state, "
+            "dedup and sessions must be shared and survive a restart)"
+        )
+    if not wechat.encoding_aes_key and not wechat.allow_plain_mode:
+        problems.append(
+            "WECHAT_ENCODING_AES_KEY is not set: production runs WeChat's safe (AES) mode; "
+            "set INTAKE_ALLOW_PLAIN_MODE=true to accept plain mode, whose signature does "
+            "not cover the message body"
+        )
+    return problems
+
+
+def aes_key_problem(settings: Settings) -> str | None:
+    """Why ``WECHAT_ENCODING_AES_KEY`` cannot be used (``None``: unset or fine)."""
+    key = settings.wechat.encoding_aes_key
+    if not key:
+        return None
+    try:
+        decode_aes_key(key)
+    except ValueError as exc:
+        return f"WECHAT_ENCODING_AES_KEY is invalid: {exc}"
+    return None
+
+
+def sealer(settings: Settings) -> Sealer:
+    """Seals personal data kept in the state store (``INTAKE_PERSONAL_DATA_KEY``, the
+    previous key still opening what it sealed)."""
+    key, previous = settings.privacy.key, settings.privacy.previous_key
+    assert key, "load_settings fills or requires the key"
+    return Sealer(key, [previous] if previous else [])
+
+
+def _dev_secrets_path(settings: Settings) -> Path:
+    return settings.data_dir / "dev-secrets.json"
+
+
+def stored_dev_secrets(settings: Settings) -> dict[str, str]:
+    """What ``data/dev-secrets.json`` holds, by setting name (empty when not made yet)."""
+    path = _dev_secrets_path(settings)
+    if not path.exists():
+        return {}
+    try:
+        stored = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigurationError(f"{path} cannot be read ({exc.__class__.__name__})") from None
+    return {DEV_SECRETS[key]: str(value) for key, value in stored.items() if key in DEV_SECRETS}
 
 
 def _generate_dev_secrets() -> dict[str, str]:
@@ -227,37 +189,19 @@ def _generate_dev_secrets() -> dict[str, str]:
     }
 
 
-def _fill_dev_secrets(settings: Settings) -> list[str]:
-    """Fill unset secrets from ``data/dev-secrets.json`` (created once); return what was filled."""
-    missing = [name for name in _DEV_SECRET_FIELDS if not getattr(settings, name)]
+def _fill_dev_secrets(settings: Settings) -> None:
+    """Fill unset secrets from ``data/dev-secrets.json`` (created once)."""
+    missing = [
+        key for key, name in DEV_SECRETS.items() if settings.origin(name) == "default"
+    ]
     if not missing:
-        return []
-    path = settings.data_dir / "dev-secrets.json"
+        return
+    path = _dev_secrets_path(settings)
     stored: dict[str, str] = {}
     if path.exists():
         stored = json.loads(path.read_text())
-    if any(name not in stored for name in missing):
+    if any(key not in stored for key in missing):
         stored = {**_generate_dev_secrets(), **stored}
         write_private_file(path, json.dumps(stored, indent=2))  # the data directory too
-    for name in missing:
-        setattr(settings, name, stored[name])
-    return missing
-
-
-def load_settings(**overrides: object) -> Settings:
-    """Read the environment (plus ``overrides``, by field name), validate, fill dev secrets.
-
-    Raises :class:`ConfigurationError` with one line per problem a person can act on.
-    """
-    try:
-        settings = Settings(**overrides)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ConfigurationError(f"invalid setting {where}: {first['msg']}") from None
-    if settings.production:
-        settings.require_secrets()
-    else:
-        settings.check_aes_key()
-        settings._generated = _fill_dev_secrets(settings)
-    return settings
+    for key in missing:
+        settings.assign(DEV_SECRETS[key], stored[key], "generated")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 __all__ = ["Reply", "ReplyLike", "as_reply"]
@@ -13,13 +12,6 @@ class Reply:
     """A text reply to the resident. WeChat allows one passive reply per message."""
 
     text: str
-
-    def to_json(self) -> bytes:
-        return json.dumps({"text": self.text}, ensure_ascii=False).encode()
-
-    @classmethod
-    def from_json(cls, data: bytes) -> Reply:
-        return cls(text=str(json.loads(data)["text"]))
 
 
 ReplyLike = Reply | str | None

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.channel import Pusher, WeChatChannel
-from bot.config import Settings
+from bot.config import Settings, sealer
 from bot.delivery import DeliveryLedger
+from bot.dialogue.clusters import ServiceProblemClusters
 from bot.dialogue.desks import BufferedReview, ServiceHandoffDesk, ServiceTicketDesk
 from bot.dialogue.ports import HandoffDesk, TicketDesk
 from bot.dispatcher import Dispatcher, Router
@@ -39,13 +40,15 @@ from bot.middlewares.nlu import NLUMiddleware, Parser
 from bot.periodic import run_every
 from bot.push import CustomerServicePusher
 from bot.wechat.security import AESEnvelope
+from integrations.analytics.service import Analytics, AnalyticsConfig
 from integrations.conversations import ChatLog
 from integrations.db import create_engine, database_reachable
 from integrations.db.migrate import upgrade_database
 from integrations.dispatch import DispatchBackend
 from integrations.dispatch.worker import OutboxWorker, create_backend
 from integrations.faq import FAQStore
-from integrations.handoffs import HandoffService
+from integrations.handoffs import HandoffService, StaffReplies
+from integrations.notify.customer_service import QuotaPusher
 from integrations.notify.sender import PushSender
 from integrations.state import KeyValueStore, create_store
 from integrations.tickets import TicketConfig, TicketService
@@ -56,6 +59,7 @@ from integrations.training.review import ReviewQueue
 from integrations.training.sync import KnowledgeSync
 from integrations.wechat import DEFAULT_BASE_URL, WeChatClient
 from nlu.faq_retrieval import DEFAULT_KB_PATH, load_knowledge_base
+from nlu.features import set_cache_dir as set_jieba_cache_dir
 from nlu.parser import NLUService
 from policies import messages as msg
 from policies.taxonomy import load_taxonomy
@@ -63,7 +67,7 @@ from policies.taxonomy import load_taxonomy
 if TYPE_CHECKING:
     from integrations.wechat.fake_server import FakeWeChatAPI
 
-__all__ = ["Runtime", "build_dispatcher"]
+__all__ = ["Runtime", "analytics_config", "build_dispatcher"]
 
 log = logging.getLogger(__name__)
 
@@ -72,14 +76,23 @@ def _development_fake(settings: Settings) -> FakeWeChatAPI | None:
     """On the embedded default with generated (not real) WeChat credentials, WeChat's API is
     out of reach and would refuse them anyway: customer-service pushes go to an in-process
     fake instead, where ``intake chat`` and the simulator show them."""
-    if settings.production or "wechat_app_id" not in settings.generated_secrets:
+    if settings.production or "WECHAT_APP_ID" not in settings.generated_secrets:
         return None
-    if settings.wechat_api_base_url.rstrip("/") != DEFAULT_BASE_URL:
+    if settings.wechat.api_base_url.rstrip("/") != DEFAULT_BASE_URL:
         return None
     from integrations.wechat.fake_server import FakeWeChatAPI
 
-    assert settings.wechat_app_id and settings.wechat_app_secret
-    return FakeWeChatAPI(app_id=settings.wechat_app_id, app_secret=settings.wechat_app_secret)
+    assert settings.wechat.app_id and settings.wechat.app_secret
+    return FakeWeChatAPI(app_id=settings.wechat.app_id, app_secret=settings.wechat.app_secret)
+
+
+def analytics_config(settings: Settings) -> AnalyticsConfig:
+    """The analytics' settings (the alert webhook, how often to look for alerts)."""
+    return AnalyticsConfig(
+        webhook_url=settings.analytics.webhook_url,
+        webhook_secret=settings.analytics.webhook_secret,
+        check_interval=settings.analytics.check_seconds,
+    )
 
 
 def build_dispatcher(
@@ -122,7 +135,7 @@ class Runtime:
         routers: Sequence[Router] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        assert settings.wechat_token and settings.wechat_app_id
+        assert settings.wechat.token and settings.wechat.app_id
         self.settings = settings
         self.store = store
         self.engine = engine
@@ -132,7 +145,7 @@ class Runtime:
         self.handoff_service = handoff_service
         self.backend = backend
         #: seals the phone numbers conversations keep in the state store
-        self.sealer = settings.sealer()
+        self.sealer = sealer(settings)
         #: complaints confirmed while the database was out of reach, filed when it is back
         self.deferred = DeferredFilings(store)
         self.tickets: TicketDesk | None = (
@@ -143,6 +156,18 @@ class Runtime:
         self.handoffs: HandoffDesk | None = (
             ServiceHandoffDesk(handoff_service) if handoff_service else None
         )
+        #: problem clusters, hot spots, alerts (issue 15); this process keeps the clusters
+        #: when it runs the outbox worker too (the embedded default)
+        self.analytics: Analytics | None = (
+            Analytics(
+                ticket_service,
+                analytics_config(settings),
+                may_write=settings.server.inprocess_worker,
+            )
+            if ticket_service
+            else None
+        )
+        self._analytics_task: asyncio.Task[None] | None = None
         self._worker_task: asyncio.Task[None] | None = None
         self._worker_stop = asyncio.Event()
         self._sync_task: asyncio.Task[None] | None = None
@@ -158,7 +183,17 @@ class Runtime:
         self.knowledge: KnowledgeSync | None = (
             KnowledgeSync(store, nlu, self.faq_store.enabled_topics) if nlu else None
         )
-        self.pusher = pusher or CustomerServicePusher(wechat)
+        if pusher is None and isinstance(self.tickets, ServiceTicketDesk):
+            # The buffered message times are written first: the window must be on record.
+            windows = self.tickets.service.windows
+            pusher = QuotaPusher(windows, wechat, before=self.tickets.flush_inbound)
+        #: every customer-service text to a resident goes through it: late replies, staff
+        #: replies, ticket numbers filed later (counted against the resident's quota)
+        self.pusher: Pusher = pusher or CustomerServicePusher(wechat)
+        #: staff answering residents in the handoff queue (console and API alike)
+        self.staff_replies: StaffReplies | None = (
+            StaffReplies(handoff_service, self.pusher) if handoff_service else None
+        )
         self.ledger = DeliveryLedger(store)
         self.fsm_storage = FSMStorage(store, ttl=settings.dialogue_ttl)
         self.dispatcher = build_dispatcher(
@@ -172,20 +207,20 @@ class Runtime:
             pusher=self.pusher,
         )
         envelope = None
-        if settings.wechat_encoding_aes_key:
+        if settings.wechat.encoding_aes_key:
             envelope = AESEnvelope(
-                settings.wechat_token, settings.wechat_encoding_aes_key, settings.wechat_app_id
+                settings.wechat.token, settings.wechat.encoding_aes_key, settings.wechat.app_id
             )
         self.channel = WeChatChannel(
-            token=settings.wechat_token,
-            app_id=settings.wechat_app_id,
+            token=settings.wechat.token,
+            app_id=settings.wechat.app_id,
             dispatcher=self.dispatcher,
             ledger=self.ledger,
             pusher=self.pusher,
             envelope=envelope,
             allow_plain=settings.plain_mode_accepted,
-            reply_deadline=settings.reply_deadline,
-            timestamp_window=settings.timestamp_window,
+            reply_deadline=settings.wechat.reply_deadline,
+            timestamp_window=settings.wechat.timestamp_window,
             clock=clock,
         )
 
@@ -199,13 +234,14 @@ class Runtime:
         nlu: NLUService | None = None,
     ) -> Runtime:
         """Everything from settings; ``nlu`` lets several runtimes share one loaded model."""
+        set_jieba_cache_dir(settings.nlu.jieba_cache_dir)
         store = create_store(settings.redis_url)
-        assert settings.wechat_app_id and settings.wechat_app_secret
+        assert settings.wechat.app_id and settings.wechat.app_secret
         dev_wechat = _development_fake(settings)
         wechat = WeChatClient(
-            app_id=settings.wechat_app_id,
-            app_secret=settings.wechat_app_secret,
-            base_url=settings.wechat_api_base_url,
+            app_id=settings.wechat.app_id,
+            app_secret=settings.wechat.app_secret,
+            base_url=settings.wechat.api_base_url,
             store=store,
             transport=dev_wechat.asgi_transport() if dev_wechat else None,
         )
@@ -219,14 +255,16 @@ class Runtime:
             nlu=nlu or NLUService(settings.model_dir),
             ticket_service=ticket_service,
             handoff_service=HandoffService(engine, store),
-            backend=create_backend(ticket_service.config.dispatch_backend, service=ticket_service),
+            backend=create_backend(settings, service=ticket_service),
             routers=routers,
             clock=clock,
         )
         runtime.dev_wechat = dev_wechat
         return runtime
 
-    #: the in-process fake WeChat API on a development machine without WeChat credentials
+    #: the fake WeChat API the pushes go to, whose record ``intake chat`` and the simulator
+    #: show: the in-process one on a development machine without WeChat credentials (or a
+    #: test's); ``None`` when pushes reach WeChat's real API
     dev_wechat: FakeWeChatAPI | None = None
 
     def _default_routers(self) -> list[Router]:
@@ -242,6 +280,11 @@ class Runtime:
             chat=self.chat_log,
             review=self.review_buffer,
             sealer=self.sealer,
+            clusters=(
+                ServiceProblemClusters(self.analytics)
+                if self.analytics is not None and self.settings.analytics.cluster_notice
+                else None
+            ),
         )
         return [
             build_handoff_router(self.handoffs),
@@ -267,7 +310,9 @@ class Runtime:
                 self.tickets.run_inbound_flusher(self._worker_stop)
             )
         self._review_task = asyncio.create_task(self.review_buffer.run(self._worker_stop))
-        if self.settings.inprocess_worker and self.ticket_service and self.backend:
+        if self.analytics is not None:
+            self._analytics_task = asyncio.create_task(self.analytics.run(self._worker_stop))
+        if self.settings.server.inprocess_worker and self.ticket_service and self.backend:
             worker = OutboxWorker(
                 self.ticket_service,
                 self.backend,
@@ -311,6 +356,7 @@ class Runtime:
                 self._deferred_task,
                 self._inbound_task,
                 self._review_task,
+                self._analytics_task,
             )
             if t is not None
         }
@@ -324,6 +370,8 @@ class Runtime:
             try:
                 await self.tickets.flush_inbound()
             except Exception:
+                # Deliberately broad: shutting down, the other resources must still close;
+                # the fault is logged with its traceback.
                 log.exception("writing the last inbound times failed")
         await self.wechat.aclose()
         await self.store.close()

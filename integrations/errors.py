@@ -1,25 +1,11 @@
-"""The project's one exception family.
+"""Compatibility re-export of :mod:`core.errors` for one release: import from ``core.errors``.
 
-Third-party errors (httpx, wechatpy, redis, SQLAlchemy) are translated into these inside
-``integrations/`` so callers catch one family (httpx's ``_exceptions.py`` is the model).
+Nothing in the project imports this module any more; it stays so that branches written
+before the move still import (remove it in the next release).
 """
 
 from __future__ import annotations
 
-__all__ = [
-    "ConfigurationError",
-    "IntakeError",
-    "StateBackendError",
-]
+from core.errors import ConfigurationError, IntakeError, StateBackendError
 
-
-class IntakeError(Exception):
-    """Root of every error this project raises on purpose."""
-
-
-class ConfigurationError(IntakeError):
-    """A setting is missing or invalid; the message is one line a person can act on."""
-
-
-class StateBackendError(IntakeError):
-    """The dialogue-state backend (memory or Redis) could not serve a request."""
+__all__ = ["ConfigurationError", "IntakeError", "StateBackendError"]

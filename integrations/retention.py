@@ -32,7 +32,13 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from integrations.db.migrate import sqlite_writer_lock
-from integrations.db.models import HandoffMessageRow, HandoffRow, ReviewItemRow, TicketRow
+from integrations.db.models import (
+    HandoffMessageRow,
+    HandoffRow,
+    ReviewItemRow,
+    TicketFollowerRow,
+    TicketRow,
+)
 from integrations.state import KeyValueStore
 
 __all__ = ["ERASED", "Purged", "purge_chat_text", "purge_resident"]
@@ -116,6 +122,12 @@ async def purge_resident(
                 )
             )
             erased = _count(result)
+            # Their words kept with tickets they chose to follow instead of filing.
+            await session.execute(
+                update(TicketFollowerRow)
+                .where(TicketFollowerRow.openid == openid)
+                .values(location=ERASED, description=ERASED)
+            )
     for key in (f"chat:{openid}", f"fsm:{openid}"):
         await store.delete(key)
     return Purged(_count(chats), _count(lines), _count(reviews), erased)

@@ -25,7 +25,8 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,17 +102,13 @@ class EvaluationResult:
             if g != p
         ]
 
-    def metrics_of(self, intent: str) -> IntentMetrics | None:
-        """The metrics of one gold intent (``None`` when it has no message in the set)."""
-        return next((m for m in self.per_intent if m.intent == intent), None)
-
     def share_predicted(self, intent: str) -> float:
         """Share of all messages predicted as ``intent`` (e.g. how many went out of scope)."""
         return self.y_pred.count(intent) / len(self.y_pred) if self.y_pred else 0.0
 
     def precision_of(self, intent: str) -> float | None:
         """Precision of ``intent`` as a prediction, gold intent or not (``None``: never
-        predicted). Unlike :meth:`metrics_of`, also defined when no gold message has it."""
+        predicted); also defined when no gold message has it."""
         predicted = [g for g, p in zip(self.y_true, self.y_pred, strict=True) if p == intent]
         return predicted.count(intent) / len(predicted) if predicted else None
 
@@ -358,15 +355,37 @@ def _markdown(
     return "\n".join(lines) + "\n"
 
 
-def plot_confusion(result: EvaluationResult, path: str | Path) -> Path | None:
-    """Write a confusion-matrix PNG; ``None`` (and a warning) if matplotlib is missing."""
+def _pyplot(figure: str) -> Any | None:
+    """matplotlib's pyplot, headless (no display on servers or CI), imported on first use;
+    ``None`` (and a warning that ``figure`` is skipped) when matplotlib is missing."""
     try:
         import matplotlib
 
-        matplotlib.use("Agg")  # headless: no display on servers or CI
+        matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        log.warning("matplotlib is not installed; confusion matrix PNG skipped")
+        log.warning("matplotlib is not installed; %s skipped", figure)
+        return None
+    return plt
+
+
+@contextmanager
+def _figure(plt: Any, path: str | Path, *grid: int, **options: Any) -> Iterator[Any]:
+    """The axes of ``plt.subplots(*grid, **options)`` to draw on in the ``with``; then the
+    figure is laid out, written to ``path`` and closed (closed also when drawing fails)."""
+    fig, axes = plt.subplots(*grid, **options)
+    try:
+        yield axes
+        fig.tight_layout()
+        fig.savefig(Path(path))
+    finally:
+        plt.close(fig)
+
+
+def plot_confusion(result: EvaluationResult, path: str | Path) -> Path | None:
+    """Write a confusion-matrix PNG; ``None`` (and a warning) if matplotlib is missing."""
+    plt = _pyplot("confusion matrix PNG")
+    if plt is None:
         return None
     labels = result.labels
     matrix = confusion_matrix(result.y_true, result.y_pred, labels=labels)
@@ -375,8 +394,7 @@ def plot_confusion(result: EvaluationResult, path: str | Path) -> Path | None:
         matrix, row_sums, out=np.zeros(matrix.shape, dtype=float), where=row_sums > 0
     )
     size = max(6.0, 0.22 * len(labels) + 3)
-    fig, ax = plt.subplots(figsize=(size, size), dpi=110)
-    try:
+    with _figure(plt, path, figsize=(size, size), dpi=110) as ax:
         ax.imshow(shares, cmap="Blues", vmin=0.0, vmax=1.0)
         ax.set_xticks(range(len(labels)))
         ax.set_yticks(range(len(labels)))
@@ -393,31 +411,19 @@ def plot_confusion(result: EvaluationResult, path: str | Path) -> Path | None:
             ax.text(
                 j, i, str(matrix[i, j]), ha="center", va="center", fontsize=fontsize, color=color
             )
-        fig.tight_layout()
-        target = Path(path)
-        fig.savefig(target)
-    finally:
-        plt.close(fig)
-    return target
+    return Path(path)
 
 
 def plot_reliability(result: EvaluationResult, path: str | Path) -> Path | None:
     """Write a reliability diagram PNG (accuracy against confidence per bin, with the
     diagonal of perfect calibration and the bin sizes); ``None`` without matplotlib."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        log.warning("matplotlib is not installed; reliability diagram skipped")
+    plt = _pyplot("reliability diagram")
+    if plt is None:
         return None
     bins = calibration(result)
     ece = expected_calibration_error(bins)
-    fig, (top, bottom) = plt.subplots(
-        2, 1, figsize=(5.5, 6.5), dpi=110, gridspec_kw={"height_ratios": [3, 1]}, sharex=True
-    )
-    try:
+    options: dict[str, Any] = {"gridspec_kw": {"height_ratios": [3, 1]}, "sharex": True}
+    with _figure(plt, path, 2, 1, figsize=(5.5, 6.5), dpi=110, **options) as (top, bottom):
         width = bins[0].high - bins[0].low
         lefts = [b.low for b in bins]
         top.bar(
@@ -449,12 +455,7 @@ def plot_reliability(result: EvaluationResult, path: str | Path) -> Path | None:
         bottom.set_xlim(0, 1)
         bottom.set_xlabel("confidence")
         bottom.set_ylabel("messages")
-        fig.tight_layout()
-        target = Path(path)
-        fig.savefig(target)
-    finally:
-        plt.close(fig)
-    return target
+    return Path(path)
 
 
 def write_report(

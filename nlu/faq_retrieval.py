@@ -234,16 +234,6 @@ class FAQRetriever:
         """The topic with that id, if indexed."""
         return self._topics.get(topic_id)
 
-    def with_topic(self, topic: FAQTopic | Mapping[str, Any]) -> FAQRetriever:
-        """A new retriever with ``topic`` added, or replacing the topic of the same id."""
-        new = topic if isinstance(topic, FAQTopic) else FAQTopic.from_dict(topic)
-        topics = [t for t in self._topics.values() if t.id != new.id] + [new]
-        return FAQRetriever(topics, self._extra)
-
-    def without_topic(self, topic_id: str) -> FAQRetriever:
-        """A new retriever without the topic ``topic_id`` (unchanged if absent)."""
-        return FAQRetriever([t for t in self._topics.values() if t.id != topic_id], self._extra)
-
     # -- search ------------------------------------------------------------------------------
 
     def topic_scores(self, text: str | Prepared) -> NDArray[np.float64]:

@@ -64,6 +64,7 @@ __all__ = [
     "get_tokenizer",
     "mask_place_names",
     "prepare",
+    "set_cache_dir",
     "tokenize",
 ]
 
@@ -74,13 +75,22 @@ _tokenizer: Any = None
 _tokenizer_lock = threading.Lock()
 
 
+_cache_dir: Path | None = None
+
+
+def set_cache_dir(path: Path | None) -> None:
+    """Where jieba keeps its dictionary cache (``INTAKE_JIEBA_CACHE_DIR``; ``None``: the
+    default). Call it at start-up, before the first tokenisation."""
+    global _cache_dir
+    _cache_dir = path
+
+
 def _jieba_cache_dir() -> Path:
     # jieba's default cache is one shared /tmp/jieba.cache; a directory of our own (per
     # user, overridable) avoids clashing with other jieba users and never touches
     # site-packages. Offline is fine: the cache is rebuilt from the dictionary inside the
     # jieba wheel on first use (~1 s), nothing is downloaded.
-    base = os.environ.get("INTAKE_JIEBA_CACHE_DIR")
-    path = Path(base) if base else Path(tempfile.gettempdir()) / f"intake-jieba-{os.getuid()}"
+    path = _cache_dir or Path(tempfile.gettempdir()) / f"intake-jieba-{os.getuid()}"
     path.mkdir(parents=True, exist_ok=True)
     return path
 

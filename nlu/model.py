@@ -335,10 +335,6 @@ class IntentModel:
         ranking = [(OUT_OF_SCOPE, confidence), *rest[: size - 1]]
         return Prediction(OUT_OF_SCOPE, confidence, ranking, fallback, predicted, p_top)
 
-    def predict_many(self, texts: Sequence[str]) -> list[Prediction]:
-        """Classify several messages (same result as calling :meth:`predict` on each)."""
-        return [self.predict(t) for t in texts]
-
 
 # --------------------------------------------------------------------------- training
 

@@ -396,13 +396,3 @@ class NLUService:
             else:
                 self._install(runtime.model, new)
 
-    def upsert_faq_topic(self, topic: FAQTopic | Mapping[str, Any]) -> None:
-        """Add a topic or replace the one with the same id."""
-        new = topic if isinstance(topic, FAQTopic) else FAQTopic.from_dict(topic)
-        with self._lock:
-            self.set_faq_topics([*(t for t in self._topics if t.id != new.id), new])
-
-    def remove_faq_topic(self, topic_id: str) -> None:
-        """Remove a topic (no-op if absent)."""
-        with self._lock:
-            self.set_faq_topics([t for t in self._topics if t.id != topic_id])

@@ -38,7 +38,6 @@ __all__ = [
     "dump_rasa_yaml",
     "load_training_data",
     "parse_annotated",
-    "write_rasa_yaml",
 ]
 
 #: Where the project's NLU training files live (inside the package, so installs carry them).
@@ -106,13 +105,6 @@ class TrainingData:
     def intents(self) -> list[str]:
         """Intent names, sorted."""
         return sorted({ex.intent for ex in self.examples})
-
-    def texts_by_intent(self) -> dict[str, list[str]]:
-        """Example texts grouped by intent (intents sorted, examples in file order)."""
-        out: dict[str, list[str]] = {name: [] for name in self.intents}
-        for ex in self.examples:
-            out[ex.intent].append(ex.text)
-        return out
 
     def synonym_map(self) -> dict[str, str]:
         """Variant → canonical value, from ``synonym`` items and ``[x](e:value)`` annotations."""
@@ -387,11 +379,3 @@ def dump_rasa_yaml(data: TrainingData) -> str:
             items.append({key: name, "examples": _block(values)})
     doc = {"version": "3.1", "nlu": items}
     return yaml.dump(doc, Dumper=_Dumper, allow_unicode=True, sort_keys=False, width=1000)
-
-
-def write_rasa_yaml(data: TrainingData, path: str | Path) -> Path:
-    """Write :func:`dump_rasa_yaml` output to ``path`` (parent directories created)."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(dump_rasa_yaml(data), encoding="utf-8")
-    return target

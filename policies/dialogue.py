@@ -26,13 +26,18 @@ __all__ = [
     "CreateTicket",
     "Decision",
     "FAQEntry",
+    "FollowTicket",
     "LocationReading",
+    "NearbyProblem",
     "QueryStatus",
     "RateTicket",
     "StartHandoff",
     "Turn",
     "decide",
     "looks_like_rating",
+    "read_choice",
+    "read_rating",
+    "read_replacement",
 ]
 
 #: Below this the top intent is not acted on (the message counts as not understood).
@@ -230,12 +235,6 @@ class LocationReading:
     value: str | None = None
 
 
-def _naive_location(text: str) -> LocationReading:
-    # Only for contexts built without an NLU (policy unit tests); the bot passes the real one.
-    stripped = text.strip()
-    return LocationReading("place", stripped) if len(stripped) >= 4 else LocationReading("vague")
-
-
 @dataclass(frozen=True, slots=True)
 class FAQEntry:
     """A curated answer (admins edit these; the policy only reads them)."""
@@ -245,15 +244,30 @@ class FAQEntry:
 
 
 @dataclass(frozen=True, slots=True)
-class Context:
-    """What the bot layer knows about the resident and the world, as data."""
+class NearbyProblem:
+    """An open ticket about the same problem at the same place as the case being
+    confirmed (its problem cluster): ``residents`` others reported or follow it;
+    ``mine``: this resident already did."""
 
+    ticket_id: str
+    residents: int
+    status: str
+    mine: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Context:
+    """What the bot layer knows about the resident and the world, as data; ``read_location``
+    is how the NLU reads words as a place (``nlu.address.read_location_answer``)."""
+
+    read_location: Callable[[str], LocationReading]
     faq: Mapping[str, FAQEntry] = field(default_factory=dict)
     category_labels: Mapping[str, str] = field(default_factory=dict)
     known_phone: str | None = None
     #: ids of this resident's resolved tickets awaiting a rating, newest first
     awaiting_rating: tuple[str, ...] = ()
-    read_location: Callable[[str], LocationReading] = _naive_location
+    #: while confirming a case: an open ticket already covering it (looked up by the bot)
+    nearby: NearbyProblem | None = None
 
     def label(self, category: str) -> str:
         return self.category_labels.get(category, category)
@@ -266,6 +280,16 @@ class Context:
 class CreateTicket:
     """File the confirmed case; the bot replies with the ticket id as the API shows it."""
 
+    case: Case
+
+
+@dataclass(frozen=True, slots=True)
+class FollowTicket:
+    """Instead of filing the case, follow ``ticket_id`` (an open ticket about the same
+    problem): the resident gets its status pushes and counts as one more resident; their
+    words are kept with the follow."""
+
+    ticket_id: str
     case: Case
 
 
@@ -292,7 +316,7 @@ class RateTicket:
     reason: str | None = None
 
 
-Action = CreateTicket | QueryStatus | StartHandoff | RateTicket
+Action = CreateTicket | FollowTicket | QueryStatus | StartHandoff | RateTicket
 
 
 @dataclass(slots=True)
@@ -336,7 +360,7 @@ def decide(state: DialogueState, turn: Turn, ctx: Context) -> Decision:
         return _handoff(state, "upset", msg.HANDOFF_UPSET)
     if turn.is_("human_handoff", at_least=0.55):
         return _handoff(state, "requested", msg.HANDOFF_STARTED)
-    rating = _rating(turn.text) if ctx.awaiting_rating else None
+    rating = read_rating(turn.text) if ctx.awaiting_rating else None
     if rating is not None:
         value, reason = rating
         reply = msg.RATING_REOPENED if value == "unsatisfied" else msg.RATING_THANKS
@@ -344,7 +368,7 @@ def decide(state: DialogueState, turn: Turn, ctx: Context) -> Decision:
         return decision.say(reply)
 
     if state.mode == "choosing_faq":
-        chosen = _choice(turn.text, state.faq_choices)
+        chosen = read_choice(turn.text, state.faq_choices)
         idle = replace(state, mode="idle", faq_choices=[])
         if chosen is not None:
             decision = _answer_faq(idle, chosen, ctx)
@@ -359,6 +383,8 @@ def decide(state: DialogueState, turn: Turn, ctx: Context) -> Decision:
         if turn.is_("deny", "cancel"):
             return Decision(DialogueState(), answered=True).say(msg.URGENT_DECLINED)
         state = DialogueState()
+    if state.mode == "offer_follow" and state.case is not None and state.follow_ticket:
+        return _offer_follow(state, turn, ctx)
     if state.case is not None and state.mode in ("collecting", "reuse_phone", "confirming"):
         return _in_form(state, turn, ctx)
     return _fresh(state, turn, ctx)
@@ -467,7 +493,8 @@ def _answer_faq(state: DialogueState, topic: str, ctx: Context) -> Decision:
     return Decision(replace(state, misunderstood=0)).say(msg.faq_answer(entry.title, entry.answer))
 
 
-def _choice(text: str, options: Sequence[str]) -> str | None:
+def read_choice(text: str, options: Sequence[str]) -> str | None:
+    """The option a resident picked by number (``1``, ``第二个``, ``二``), if any."""
     match = _CHOICE_RE.match(text)
     if not match:
         return None
@@ -544,7 +571,7 @@ def _menu_click(state: DialogueState, turn: Turn) -> Decision:
     if key.endswith("HUMAN"):
         return _handoff(state, "requested", msg.HANDOFF_STARTED)
     if key.endswith("REPORT"):
-        return Decision(state).say("请直接告诉我您要反映的问题和具体地点，也可以先发一张照片。")
+        return Decision(state).say(msg.ASK_REPORT)
     return Decision(state).say(msg.GREETING)
 
 
@@ -747,10 +774,51 @@ def _confirming(state: DialogueState, turn: Turn, ctx: Context) -> Decision:
         new = replace(state, mode="collecting", asking=slot)
         return Decision(new, answered=True).say(msg.ask_slot(slot))
     if _is_yes(turn):
+        nearby = ctx.nearby
+        if nearby is not None:
+            # Said before filing, never instead of it: the resident chooses (no silent merge).
+            offer = DialogueState(mode="offer_follow", case=case, follow_ticket=nearby.ticket_id)
+            text = msg.nearby_problem(
+                nearby.residents, nearby.ticket_id, nearby.status, mine=nearby.mine
+            )
+            return Decision(offer, answered=True).say(text)
         return Decision(DialogueState(), actions=[CreateTicket(case)], answered=True)
     if turn.is_("deny"):
         return Decision(state, answered=True).say(msg.ASK_WHAT_TO_CHANGE)
     return Decision(state).say(msg.CONFIRM_REMINDER)
+
+
+_FOLLOW_WORDS = ("关注", "跟进", "同一个", "一样的", "就是这个", "是这个")
+# Checked first: "不是同一个" contains "同一个".
+_SEPARATE_WORDS = (
+    "单独", "分开", "另外", "重新", "不一样", "不是同一个", "不是这个", "新的", "再提交",
+)
+
+
+def _offer_follow(state: DialogueState, turn: Turn, ctx: Context) -> Decision:
+    """An open ticket covers the confirmed case: "1" follows it, "2" files the case."""
+    case = state.case
+    ticket_id = state.follow_ticket
+    assert case is not None and ticket_id is not None
+    text = _PUNCT_RE.sub("", turn.text.strip())
+    choice = read_choice(text, ("follow", "separate"))
+    if choice is None and text:
+        if any(w in text for w in _SEPARATE_WORDS) or turn.is_("deny"):
+            choice = "separate"
+        elif any(w in text for w in _FOLLOW_WORDS) or _is_yes(turn):
+            choice = "follow"
+    if choice == "follow":
+        return Decision(DialogueState(), actions=[FollowTicket(ticket_id, case)], answered=True)
+    if choice == "separate":
+        return Decision(DialogueState(), actions=[CreateTicket(case)], answered=True)
+    if turn.is_("cancel", at_least=0.6) or text in ("取消", "不用了", "算了"):
+        return Decision(DialogueState(), answered=True).say(msg.CANCELLED)
+    interrupted = _interruption(state, turn, ctx)
+    if interrupted is not None:
+        if interrupted.after:
+            interrupted.after[-1] = msg.RESUME + msg.FOLLOW_REMINDER
+        return interrupted
+    return Decision(state).say(msg.FOLLOW_REMINDER)
 
 
 def _correction(case: Case, turn: Turn, ctx: Context) -> tuple[str, bool] | None:
@@ -766,7 +834,7 @@ def _correction(case: Case, turn: Turn, ctx: Context) -> tuple[str, bool] | None
         return None
     if slot == "phone":
         return "phone", False  # said the phone is wrong without a valid new one
-    new, old = _replacement(text)
+    new, old = read_replacement(text)
     current = getattr(case, slot) or ""
     if new and old and old in current:
         setattr(case, slot, current.replace(old, new, 1))
@@ -782,7 +850,7 @@ def _correction(case: Case, turn: Turn, ctx: Context) -> tuple[str, bool] | None
     return slot, False
 
 
-def _replacement(text: str) -> tuple[str | None, str | None]:
+def read_replacement(text: str) -> tuple[str | None, str | None]:
     """``地址不对，是8栋不是6栋`` → ``("8栋", "6栋")``; ``不是6栋，是8栋`` likewise."""
     match = _CORRECTION_NOT_FIRST_RE.search(text)
     if match is None:
@@ -817,10 +885,12 @@ def _upset(text: str) -> bool:
 
 def looks_like_rating(text: str) -> bool:
     """Whether ``text`` reads as a rating (so the bot looks up tickets awaiting one)."""
-    return _rating(text) is not None
+    return read_rating(text) is not None
 
 
-def _rating(text: str) -> tuple[str, str | None] | None:
+def read_rating(text: str) -> tuple[str, str | None] | None:
+    """``不满意，路灯还是不亮`` → ``("unsatisfied", "路灯还是不亮")``; ``None`` when the
+    text is not a rating (a complaint that merely mentions 不满意 is not one)."""
     stripped = text.strip()
     for word, value in _RATING_WORDS:
         if stripped.startswith(word) or (word in stripped and len(stripped) <= 8):

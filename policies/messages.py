@@ -1,15 +1,19 @@
-"""Every sentence the bot says to a resident, in one place: natural, polite, short Chinese.
+"""Every sentence the bot says to a resident in the conversation, in one place: natural,
+polite, short Chinese.
 
 Pure functions of their arguments, so the dialogue tests read the same words residents see.
+The wording of ticket status pushes lives with the ticket rules (:mod:`policies.tickets`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from policies.tickets import STATUS_LABELS  # one vocabulary: the ticket rules'
 from privacy import mask_phone
 
 __all__ = [
+    "FOLLOW_REMINDER",
     "MENU",
     "STATUS_LABELS",
     "WELCOME",
@@ -18,6 +22,9 @@ __all__ = [
     "emergency_guidance",
     "faq_answer",
     "faq_choices",
+    "follow_update",
+    "following",
+    "nearby_problem",
     "status_list",
     "ticket_created",
 ]
@@ -32,6 +39,7 @@ MENU = (
 WELCOME = "您好，欢迎关注！这里是12345接诉即办服务号。\n" + MENU
 GREETING = "您好！请问有什么可以帮您？\n" + MENU
 THANKS = "不客气，能帮到您就好。还有其他事情随时告诉我。"
+ASK_REPORT = "请直接告诉我您要反映的问题和具体地点，也可以先发一张照片。"
 GOODBYE = "好的，祝您生活愉快，再见！有事随时找我。"
 NOTHING_TO_CANCEL = "好的。目前没有正在办理的事项，有需要随时告诉我。"
 CANCELLED = "好的，这次的登记已取消，没有生成工单。有需要随时再找我。"
@@ -41,6 +49,8 @@ HANDOFF_STARTED = "好的，正在为您转接人工客服，工作人员会尽�
 HANDOFF_AFTER_MISUNDERSTANDING = "抱歉，我几次都没能理解您的意思，已为您转接人工客服，请稍候。"
 HANDOFF_STUCK = "抱歉，我这边没能登记完整，已为您转接人工客服，工作人员会接着帮您办理，请稍候。"
 HANDOFF_UPSET = "非常抱歉给您带来不好的体验，已为您转接人工客服，工作人员会尽快处理。"
+#: sent to the resident when staff hand the chat back to the bot
+HANDOFF_CLOSED = "本次人工服务已结束，如还有问题，直接留言即可。"
 OFFER_PERSON = "如果不方便说明，也可以回复“转人工”，由工作人员为您登记。"
 ASK_WHAT_TO_CHANGE = "好的，请告诉我需要修改哪一项：地址、问题描述还是联系电话？"
 PHOTO_ATTACHED = "照片收到了，已附在这次登记里。"
@@ -52,16 +62,9 @@ RESUME = "我们继续刚才的登记："
 CONFIRM_PENDING = "刚才的登记还没提交，确认无误请回复“确认”。"
 CONFIRM_REMINDER = "刚才的登记还没提交，确认无误请回复“确认”，需要修改请直接告诉我。"
 UNSUPPORTED = "抱歉，暂时还不支持这种消息。您可以发文字、语音、图片或位置给我。"
-
-STATUS_LABELS: Mapping[str, str] = {
-    "received": "已受理",
-    "dispatched": "已派单",
-    "in_progress": "处理中",
-    "resolved": "已办结",
-    "closed": "已评价",
-    "reopened": "重新办理中",
-    "rejected": "已退回",
-}
+VOICE_NOT_RECOGNISED = "抱歉，这条语音没能识别出来，麻烦您再说一遍，或者直接打字告诉我。"
+VIDEO_RECEIVED = "视频收到了。请用文字简单说一下是什么问题、在什么地方。"
+LINK_RECEIVED = "链接收到了。请问您想反映或咨询什么问题？"
 
 _SLOT_QUESTIONS = {
     "location": "请问具体在什么位置？比如“幸福小区3号楼东门”或“人民路88号门口”。",
@@ -150,6 +153,10 @@ MESSAGE_TOO_LONG = "抱歉，这条消息太长了，我没能收下。请分成
 STATE_UNAVAILABLE = "抱歉，系统刚才开了个小差，没能接上您的话，请稍等几秒再发一次。"
 STATUS_UNAVAILABLE = "抱歉，系统正忙，暂时查不到办理进度，请稍后再试。"
 HANDOFF_UNAVAILABLE = "抱歉，人工客服暂时联系不上，请稍后再试；紧急情况请拨打12345。"
+#: a handler failed (the fault is logged); never a WeChat error page
+ERROR_REPLY = "抱歉，系统刚才出了点小问题，请稍后再发一次；着急的话也可以拨打12345热线。"
+#: the resident's previous message is still being handled (another process holds it)
+BUSY_REPLY = "您的上一条消息还在处理中，请稍等片刻再发送。"
 
 
 def ticket_failed() -> str:
@@ -203,3 +210,63 @@ def status_list(tickets: Sequence[Mapping[str, str]], *, asked_id: str | None = 
         label = STATUS_LABELS.get(ticket["status"], ticket["status"])
         lines.append(f"· {ticket['id']}（{ticket['category_label']}）：{label}")
     return "\n".join(lines)
+
+
+# -- a problem others already reported (issue 15) ----------------------------------------------
+
+_WORKING = frozenset({"received", "dispatched", "in_progress", "reopened"})
+FOLLOW_REMINDER = (
+    "请回复“1”关注已有的工单，或回复“2”单独提交您的工单；不需要了请回复“取消”。"
+)
+
+
+def nearby_problem(residents: int, ticket_id: str, status: str, *, mine: bool = False) -> str:
+    """Before filing: an open ticket about the same problem nearby; follow it or file."""
+    doing = "正在办理" if status in _WORKING else f"目前{STATUS_LABELS.get(status, status)}"
+    if mine:
+        first = f"您之前已经反映过这个问题，工单 {ticket_id} {doing}。"
+    elif residents > 0:
+        first = f"这个问题附近已有 {residents} 位居民反映，工单 {ticket_id} {doing}。"
+    else:
+        first = f"这个问题附近已有居民反映，工单 {ticket_id} {doing}。"
+    return (
+        first + "\n"
+        "回复“1”关注这张工单：办理进展会推送给您，也算您一份反映；\n"
+        "回复“2”单独提交您的工单（和它不是同一个问题时请选这个）。"
+    )
+
+
+def following(ticket_id: str, *, already: bool = False) -> str:
+    if already:
+        return f"您已经在关注工单 {ticket_id} 了，办理进展会第一时间推送给您。"
+    return f"好的，已为您关注工单 {ticket_id}，您的反映也记下了。办理进展会第一时间推送给您。"
+
+
+def follow_failed() -> str:
+    return "抱歉，系统正忙，没能关注成功。请稍后回复“1”再试，或回复“2”单独提交。"
+
+
+def follow_update(
+    *,
+    ticket_id: str,
+    category_label: str,
+    status: str,
+    department: str | None = None,
+    note: str | None = None,
+) -> str | None:
+    """A status change of a ticket the resident follows (None: nothing worth a message)."""
+    subject = f"您关注的“{category_label}”问题（工单号{ticket_id}）"
+    outcome = (note or "").strip().rstrip("。.")
+    if status == "dispatched":
+        return f"{subject}已派单至{department or '相关部门'}处理。"
+    if status == "in_progress":
+        return f"{subject}正在处理中。"
+    if status == "resolved":
+        done = f"，处理结果：{outcome}" if outcome else ""
+        return f"{subject}已办结{done}。感谢您的关注！如问题仍未解决，可以直接告诉我。"
+    if status == "reopened":
+        return f"{subject}已重新办理，并提交上一级部门跟进。"
+    if status == "rejected":
+        why = f"，原因：{outcome}" if outcome else ""
+        return f"很抱歉，{subject}未能受理{why}。如仍需反映，请直接告诉我。"
+    return None

@@ -34,6 +34,7 @@ from typing import Final
 
 __all__ = [
     "PlaceKey",
+    "admin_parts",
     "cells_around",
     "distance_m",
     "grid_cell",
@@ -151,10 +152,12 @@ _ADMIN_PREFIX_RE: Final = re.compile(
     r"(?:[\u4e00-\u9fff]{2,7}?(?:省|自治区))?"
     r"(?:[\u4e00-\u9fff]{2,7}?(?:自治州|地区|盟|(?<![超菜夜集街门花])市))?"
     r"(?:[\u4e00-\u9fff]{1,6}?(?:新区|(?<![小园校景厂营社])区|县|旗))?"
-    r"(?:[\u4e00-\u9fff]{2,6}?(?:街道办事处|街道办|街道|镇|乡))?"
-    r"(?:[\u4e00-\u9fff]{2,6}?(?:社区居委会|居委会|社区))?"
+    r"(?P<street>[\u4e00-\u9fff]{2,6}?(?:街道办事处|街道办|街道|镇|乡))?"
+    r"(?P<community>[\u4e00-\u9fff]{2,6}?(?:社区居委会|居委会|社区))?"
     r")"
 )
+_STREET_SUFFIX_RE: Final = re.compile("(?:街道办事处|街道办)$")
+_COMMUNITY_SUFFIX_RE: Final = re.compile("(?:社区居委会|居委会)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -379,6 +382,22 @@ def place_key(text: str) -> PlaceKey:
         building=building,
         names=written,
     )
+
+
+def admin_parts(text: str) -> tuple[str | None, str | None]:
+    """The street (街道/镇/乡) and community (社区) a location names in its administrative
+    prefix (``朝阳区望京街道幸福社区3号楼`` → ``("望京街道", "幸福社区")``), in their
+    short forms (``望京街道办事处`` → ``望京街道``, ``幸福社区居委会`` → ``幸福社区``)."""
+    admin = _ADMIN_PREFIX_RE.match(_clean(text))
+    if admin is None:
+        return None, None
+    street = admin.group("street")
+    community = admin.group("community")
+    if street:
+        street = _STREET_SUFFIX_RE.sub("街道", street)
+    if community:
+        community = _COMMUNITY_SUFFIX_RE.sub("社区", community)
+    return street or None, community or None
 
 
 def place_names(text: str) -> list[str]:

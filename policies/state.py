@@ -18,6 +18,7 @@ Mode = Literal[
     "confirming",  # summary shown, waiting for 确认 or a correction
     "choosing_faq",  # numbered FAQ topics offered
     "offer_urgent",  # emergency guidance given, offered an urgent ticket
+    "offer_follow",  # an open ticket covers the confirmed case: follow it, or file anyway
 ]
 
 
@@ -67,6 +68,8 @@ class DialogueState:
     pending_location: str | None = None
     pending_latitude: float | None = None
     pending_longitude: float | None = None
+    #: in ``offer_follow``: the open ticket offered to follow
+    follow_ticket: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -86,4 +89,5 @@ class DialogueState:
             pending_location=data.get("pending_location"),
             pending_latitude=data.get("pending_latitude"),
             pending_longitude=data.get("pending_longitude"),
+            follow_ticket=data.get("follow_ticket"),
         )

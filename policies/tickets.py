@@ -17,6 +17,11 @@ Status machine (``received`` 已受理 → ``dispatched`` 已派单 → ``in_pro
 ``*`` staff may resolve or reject from any open status; ``rejected`` needs a note (the reason
 the resident is told). A department *returning* a ticket is not a rejection: it escalates
 the ticket one level up (see :func:`next_level`) and keeps it open.
+
+Every refusal is a :class:`Refusal`: the reason in English for the API and logs, the same
+in Chinese for staff. The timeline notes and the pushes residents read are worded here too
+(``timeline_*``, :func:`status_push_text`), and the customer-service quota that every text
+to a resident is counted against (:func:`customer_service_refusal`).
 """
 
 from __future__ import annotations
@@ -32,7 +37,11 @@ from typing import Any, Literal
 import yaml
 
 __all__ = [
+    "AT_DEPARTMENT",
+    "CHANNELS",
+    "CHANNEL_LABELS",
     "DEFAULT_GRID",
+    "DISPATCH_DONE",
     "LEVELS",
     "LEVEL_LABELS",
     "OPEN_STATUSES",
@@ -43,12 +52,22 @@ __all__ = [
     "STATUS_LABELS",
     "TERMINAL_STATUSES",
     "TICKET_ID_RE",
+    "TIMELINE_REQUEUED",
+    "UNDISPATCHED",
+    "UNSTATED_REASON",
     "WORKING_STATUSES",
+    "CustomerServiceRefusal",
     "GridRule",
     "GridRules",
     "PushChannel",
+    "Refusal",
+    "ReportedChange",
     "SlaRules",
+    "assignment_refusal",
     "choose_push_channel",
+    "customer_service_refusal",
+    "escalation_refusal",
+    "escalation_wording",
     "format_ticket_id",
     "level_label",
     "load_grid_rules",
@@ -57,11 +76,28 @@ __all__ = [
     "parse_grid_rules",
     "parse_sla_rules",
     "rating_outcome",
+    "rating_refusal",
+    "reported_change",
+    "return_refusal",
     "short_category_label",
+    "staff_status_choices",
     "status_label",
+    "status_locked_text",
     "status_push_text",
     "status_template_fields",
-    "transition_problem",
+    "timeline_assigned",
+    "timeline_delivered",
+    "timeline_delivered_too_late",
+    "timeline_department_return",
+    "timeline_desk_assignment",
+    "timeline_downstream_return",
+    "timeline_external_id",
+    "timeline_filed",
+    "timeline_overdue",
+    "timeline_parked",
+    "timeline_rated",
+    "timeline_staff_escalation",
+    "transition_refusal",
 ]
 
 STATUSES: tuple[str, ...] = (
@@ -88,6 +124,12 @@ TERMINAL_STATUSES = frozenset({"closed", "rejected"})
 OPEN_STATUSES = frozenset(STATUSES) - TERMINAL_STATUSES
 #: Work is still owed: the SLA clock runs, a passed deadline makes the ticket overdue.
 WORKING_STATUSES = frozenset({"received", "dispatched", "in_progress", "reopened"})
+#: The ticket sits at a department: it can be returned (退单), and it escalates when overdue.
+AT_DEPARTMENT = frozenset({"dispatched", "in_progress"})
+#: Not yet (or no longer) at a department: the next delivery makes them ``dispatched``.
+UNDISPATCHED = frozenset({"received", "reopened"})
+#: Finished by staff or downstream: deliveries still waiting are cancelled.
+DISPATCH_DONE = frozenset({"resolved", "rejected"})
 
 _ALLOWED: Mapping[str, frozenset[str]] = {
     "received": frozenset({"dispatched", "in_progress", "resolved", "rejected"}),
@@ -118,6 +160,18 @@ RATING_PROMPT = "请回复：满意 / 基本满意 / 不满意"
 
 DEFAULT_GRID = "街道网格化指挥中心"
 
+#: Where a ticket came from, as staff read it.
+CHANNEL_LABELS: Mapping[str, str] = {
+    "wechat": "微信公众号",
+    "phone": "电话",
+    "walk_in": "现场",
+    "web": "网站",
+    "app": "App",
+    "email": "邮件",
+    "other": "其他渠道",
+}
+CHANNELS = frozenset(CHANNEL_LABELS)
+
 #: ``20261123-0042``: the local date the ticket was received, then a per-day counter.
 TICKET_ID_RE = re.compile(r"^\d{8}-\d{4,}$")
 
@@ -141,26 +195,143 @@ def next_level(level: str) -> str | None:
     return LEVELS[index + 1] if index + 1 < len(LEVELS) else None
 
 
-def transition_problem(
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why the rules refuse a change to a ticket.
+
+    ``reason`` is English (the API's ``detail``, logs), ``text`` the same in polite Chinese
+    for staff; ``incomplete``: the request lacks something (a known status, a reason) — with
+    it the change would be allowed.
+    """
+
+    reason: str
+    text: str
+    incomplete: bool = False
+
+
+def transition_refusal(
     current: str, target: str, *, note: str | None = None, via_rating: bool = False
-) -> str | None:
+) -> Refusal | None:
     """Why ``current → target`` is refused, or ``None`` when it is allowed.
 
     ``via_rating``: the change comes from a rating (the only way out of ``resolved``).
     """
     if target not in _ALLOWED:
-        return f"unknown status {target!r}; one of {', '.join(STATUSES)}"
+        return Refusal(
+            f"unknown status {target!r}; one of {', '.join(STATUSES)}",
+            "请从列表中选择一个状态。",
+            incomplete=True,
+        )
     if current not in _ALLOWED:
-        return f"ticket has unknown status {current!r}"
-    if target not in _ALLOWED[current]:
-        if current in TERMINAL_STATUSES:
-            return f"cannot change a {current} ticket (to {target}): it is final"
-        return f"cannot change a ticket from {current} to {target}"
+        return Refusal(
+            f"ticket has unknown status {current!r}", f"工单状态“{current}”无法识别，请联系管理员。"
+        )
+    now, then = status_label(current), status_label(target)
+    if current in TERMINAL_STATUSES:
+        return Refusal(
+            f"cannot change a {current} ticket (to {target}): it is final",
+            f"工单已是“{now}”，不能再更改状态。",
+        )
     if target in _RATING_ONLY and not via_rating:
-        return f"{current} → {target} happens only through the resident's rating"
+        return Refusal(
+            f"{current} → {target} happens only through the resident's rating",
+            f"“{then}”只能由群众评价产生，不能手动设置。",
+        )
+    if target not in _ALLOWED[current]:
+        if current == "resolved":
+            text = "工单已办结，正在等待群众评价，不能再更改状态。"
+        elif target == current:
+            text = f"工单已经是“{now}”了。"
+        else:
+            text = f"工单当前是“{now}”，不能改为“{then}”。"
+        return Refusal(f"cannot change a ticket from {current} to {target}", text)
     if target == "rejected" and not (note and note.strip()):
-        return "rejecting a ticket needs a note: the reason the resident is told"
+        return Refusal(
+            "rejecting a ticket needs a note: the reason the resident is told",
+            "退回工单需要填写原因，原因会告知群众。",
+            incomplete=True,
+        )
     return None
+
+
+def staff_status_choices(current: str) -> tuple[str, ...]:
+    """The statuses staff may move a ``current`` ticket to (given a note where needed)."""
+    return tuple(s for s in STATUSES if transition_refusal(current, s, note="-") is None)
+
+
+def status_locked_text(current: str) -> str:
+    """Why staff have no status to choose for a ``current`` ticket."""
+    if current == "resolved":
+        return "工单已办结，正在等待群众评价。"
+    return "工单已结束，不能再更改状态。"
+
+
+def return_refusal(status: str, level: str) -> Refusal | None:
+    """Why a department cannot return (退单) a ticket now, or ``None``."""
+    if status not in AT_DEPARTMENT:
+        return Refusal(
+            f"only a dispatched or in-progress ticket can be returned (it is {status})",
+            "只有“已派单”或“处理中”的工单可以退回上一级，"
+            f"这张工单当前是“{status_label(status)}”。",
+        )
+    if next_level(level) is None:
+        return Refusal(
+            "the ticket is already at the city level: resolve it, or reject it with a reason",
+            "工单已在市级，无法再升级；请办结，或填写原因后将工单退回群众。",
+        )
+    return None
+
+
+def escalation_refusal(status: str, level: str) -> Refusal | None:
+    """Why staff cannot escalate (督办) a ticket now, or ``None``."""
+    if status not in WORKING_STATUSES or next_level(level) is None:
+        return Refusal(
+            "only an open ticket below the city level can be escalated",
+            "这张工单已办结或已在市级办理，不能再升级。",
+        )
+    return None
+
+
+def assignment_refusal(status: str) -> Refusal | None:
+    """Why staff cannot change who works on a ticket now, or ``None``."""
+    if status not in WORKING_STATUSES:
+        return Refusal(
+            f"only an open ticket still being worked on can be assigned (it is {status})",
+            f"工单已是“{status_label(status)}”，不能再指派。",
+        )
+    return None
+
+
+def rating_refusal(status: str) -> Refusal | None:
+    """Why a ticket cannot be rated now, or ``None``."""
+    if status != "resolved":
+        return Refusal(
+            f"only a resolved ticket can be rated (it is {status})",
+            f"只有已办结的工单可以评价，这张工单当前是“{status_label(status)}”。",
+        )
+    return None
+
+
+#: What a dispatch system's status report does to a ticket (:func:`reported_change`).
+ReportedChange = Literal["apply", "return", "note_return", "ignore"]
+
+
+def reported_change(current: str, level: str, reported: str) -> ReportedChange:
+    """What a status reported by a dispatch system does to a ``current`` ticket.
+
+    ``reported`` is already in our vocabulary (``closed`` read as ``resolved``: closing is
+    the resident's rating). ``rejected`` is a department return (escalation) while the
+    ticket sits at a department below the city level, else only noted for staff on an open
+    ticket. Repeats, statuses only we set and changes the status machine refuses are
+    ignored (stale or out of order).
+    """
+    if reported == "rejected":
+        if return_refusal(current, level) is None:
+            return "return"
+        return "note_return" if current in OPEN_STATUSES else "ignore"
+    if reported == current or reported in UNDISPATCHED:
+        return "ignore"
+    return "apply" if transition_refusal(current, reported, note="-") is None else "ignore"
 
 
 def rating_outcome(rating: str) -> str:
@@ -298,22 +469,34 @@ def load_grid_rules(path: str | Path | None = None) -> GridRules:
 # -- pushes to the resident ----------------------------------------------------------------------
 
 
-def choose_push_channel(
+#: Why a customer-service text cannot go to a resident now (:func:`customer_service_refusal`).
+CustomerServiceRefusal = Literal["window_closed", "over_quota"]
+
+
+def customer_service_refusal(
     *,
     last_inbound_at: datetime | None,
     now: datetime,
     sent_in_window: int,
     quota: int,
     window: timedelta = timedelta(hours=48),
-    template_configured: bool,
+) -> CustomerServiceRefusal | None:
+    """WeChat takes customer-service texts to a resident only within ``window`` of their
+    last message, and we send at most ``quota`` of them per window (every text counts:
+    status pushes, late replies, staff replies). ``None``: one more may go out."""
+    if last_inbound_at is None or now - last_inbound_at >= window:
+        return "window_closed"
+    if sent_in_window >= quota:
+        return "over_quota"
+    return None
+
+
+def choose_push_channel(
+    refusal: CustomerServiceRefusal | None, *, template_configured: bool
 ) -> PushChannel:
-    """Customer-service text while the resident wrote within ``window`` and the quota lasts,
-    else the template message, else nothing can reach them."""
-    if (
-        last_inbound_at is not None
-        and now - last_inbound_at < window
-        and sent_in_window < quota
-    ):
+    """A status push goes as a customer-service text unless that is refused, else as the
+    template message, else nothing can reach the resident."""
+    if refusal is None:
         return "custom"
     return "template" if template_configured else "none"
 
@@ -393,3 +576,73 @@ def status_template_fields(
         "remark": remark[:200],
     }
 
+
+# -- timeline notes (staff read them with the ticket; the API shows them) ---------------------
+
+#: Said when a department or a dispatch system gives no reason.
+UNSTATED_REASON = "未说明原因"
+TIMELINE_REQUEUED = "重新派单（人工重试）"
+
+
+def escalation_wording(upper: str | None) -> str:
+    """What an escalation did: one level up to ``upper``, or nothing above the city."""
+    return f"升级至{level_label(upper)}级办理" if upper else "已在市级，由市级督办"
+
+
+def timeline_filed(channel: str) -> str:
+    return f"渠道：{CHANNEL_LABELS.get(channel, channel)}"
+
+
+def timeline_rated(rating: str, reason: str | None, escalation: str | None = None) -> str:
+    note = f"评价：{RATING_LABELS.get(rating, rating)}" + (f"（{reason}）" if reason else "")
+    return f"{note}；{escalation}" if escalation else note
+
+
+def timeline_assigned(department: str | None, grid: str | None, note: str | None) -> str:
+    changes = [f"责任部门：{department}"] if department else []
+    changes += [f"网格：{grid}"] if grid else []
+    return "指派 " + "，".join(changes) + (f"（{note}）" if note else "")
+
+
+def timeline_staff_escalation(reason: str, escalation: str) -> str:
+    return f"人工升级：{reason}；{escalation}"
+
+
+def timeline_department_return(note: str, escalation: str) -> str:
+    return f"部门退回：{note}；{escalation}"
+
+
+def timeline_downstream_return(note: str | None) -> str:
+    """A dispatch system returned a ticket that cannot go further up: staff decide."""
+    return f"下游退回：{note or UNSTATED_REASON}；需人工处理"
+
+
+def timeline_overdue(deadline: str, escalation: str) -> str:
+    return f"超过办理时限（{deadline}）；{escalation}"
+
+
+def timeline_delivered(department: str, reference: str | None, note: str | None) -> str:
+    """A delivery reached the dispatch system (``note``: what it said, if anything)."""
+    text = note or f"已派单至{department}"
+    return text + (f"（编号{reference}）" if reference else "")
+
+
+def timeline_delivered_too_late(generation: int, reference: str | None) -> str:
+    return f"第{generation}次派单已送达（{reference or '无编号'}），但已不再需要"
+
+
+def timeline_parked(permanent: bool, attempts: int, error: str) -> str:
+    why = "下游拒收" if permanent else f"连续{attempts}次派单失败"
+    return f"{why}，已转人工处理：{error}"
+
+
+def timeline_external_id(token: str, external_id: str | None) -> str:
+    """What a dispatch system's token resolved into (``None``: it never did)."""
+    if external_id is None:
+        return f"下游长期未分配编号（token {token}），需人工核实"
+    return f"下游编号：{external_id}"
+
+
+def timeline_desk_assignment(department: str, grid: str, level: str) -> str:
+    """The embedded desk's receipt: where the ticket went."""
+    return f"已派单至{department}（{grid}，{level_label(level)}级）"

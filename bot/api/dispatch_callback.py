@@ -50,9 +50,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from bot.api.body import BodyTooLarge, read_limited_body
-from integrations.errors import StateBackendError
+from core.errors import StateBackendError
 from integrations.state import KeyValueStore
-from integrations.tickets.service import EventOutcome
+from integrations.tickets.reports import EventOutcome
 
 __all__ = [
     "CALLBACK_PATH",
@@ -77,7 +77,7 @@ DISPATCH_STATUSES = frozenset(
 
 #: ``apply_event(event_id, ticket_id, external_id, status, note, actor)`` →
 #: ``"applied"``, ``"duplicate"`` (this event id was applied before) or ``"unknown"`` (no such
-#: ticket); :meth:`TicketService.apply_status_event`.
+#: ticket); :meth:`~integrations.tickets.reports.StatusReports.apply_status_event`.
 ApplyEvent = Callable[
     [str, str | None, str | None, str, str | None, str], Awaitable[EventOutcome]
 ]

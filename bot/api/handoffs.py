@@ -1,13 +1,16 @@
 """The staff queue API: escalated chats, their transcripts, staff replies, closing.
 
-Staff replies reach the resident through the customer-service message API; when WeChat
-refuses (the resident's 48-hour window is closed) the answer is 409 with the reason, and
-the reply is still recorded in the transcript.
+Replies and closing are :class:`~integrations.handoffs.StaffReplies`, the same as the
+console's inbox: a reply to a closed chat is refused (409, nothing recorded); a reply is
+recorded, then sent as a customer-service text within the resident's quota; one that does
+not arrive (the 48-hour window is closed, the quota is used, WeChat refuses) answers 409
+or 502 with a ``code`` and stays in the transcript marked ``"delivered": false``. Closing
+tells the resident they are back with the bot (``notified``).
 """
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -16,24 +19,48 @@ from pydantic import BaseModel, Field
 
 from bot.api.auth import require_bearer_token
 from bot.api.bounds import Limit, RowId
-from bot.channel import Pusher
-from integrations.errors import IntakeError
-from integrations.handoffs import HandoffNotFound, HandoffService
-from integrations.wechat import CustomerServiceWindowClosed
+from integrations.handoffs import (
+    MAX_REPLY,
+    HandoffNotFound,
+    HandoffService,
+    ReplyCode,
+    StaffReplies,
+)
 
-__all__ = ["create_handoffs_router"]
+__all__ = ["REPLY_STATUS", "create_handoffs_router"]
 
-log = logging.getLogger(__name__)
+#: The HTTP status of each outcome of a staff reply (the console's inbox uses it too).
+REPLY_STATUS: Mapping[ReplyCode, int] = {
+    "sent": 200,
+    "empty": 400,
+    "too-long": 400,
+    "already-closed": 409,
+    "window-closed": 409,
+    "over-quota": 409,
+    "send-failed": 502,
+}
+_REPLY_ERRORS: Mapping[ReplyCode, str] = {
+    "empty": "the reply is empty",
+    "too-long": f"the reply is longer than {MAX_REPLY} characters",
+    "already-closed": "the handoff is closed: the resident is back with the bot",
+    "window-closed": "WeChat refused: the resident's 48-hour window is closed",
+    "over-quota": (
+        "not sent: the customer-service quota of the resident's window is used up; "
+        "reply after the resident writes again"
+    ),
+    "send-failed": "WeChat did not take the message; try again",
+}
 
 
 class StaffMessage(BaseModel):
     """A staff reply to the resident."""
 
-    text: str = Field(min_length=1, max_length=2000)
+    text: str = Field(min_length=1, max_length=MAX_REPLY)
+    staff: str | None = Field(None, max_length=64, description="who answers")
 
 
 def create_handoffs_router(
-    *, handoffs: HandoffService, pusher: Pusher, admin_token: str
+    *, handoffs: HandoffService, replies: StaffReplies, admin_token: str
 ) -> APIRouter:
     router = APIRouter(
         prefix="/api/handoffs",
@@ -65,32 +92,25 @@ def create_handoffs_router(
         handoff_id: RowId, message: StaffMessage
     ) -> dict[str, Any] | JSONResponse:
         try:
-            handoff = await handoffs.staff_message(handoff_id, message.text)
+            outcome = await replies.reply(handoff_id, message.text, staff=message.staff)
+            handoff = await handoffs.get(handoff_id)
         except HandoffNotFound as exc:
             return not_found(exc)
-        try:
-            await pusher.push_text(handoff.openid, message.text)
-        except CustomerServiceWindowClosed as exc:
-            return JSONResponse(
-                {
-                    "error": "WeChat refused: the resident's 48-hour window is closed",
-                    "detail": str(exc),
-                },
-                status_code=409,
-            )
-        except IntakeError as exc:
-            log.warning("staff reply not delivered: %s", exc)
-            return JSONResponse(
-                {"error": "WeChat did not take the message; try again", "detail": str(exc)},
-                status_code=502,
-            )
-        return handoff.as_dict(transcript=True)
+        if outcome.sent:
+            return handoff.as_dict(transcript=True)
+        body: dict[str, Any] = {"error": _REPLY_ERRORS[outcome.code], "code": outcome.code}
+        if outcome.detail:
+            body["detail"] = outcome.detail
+        if outcome.line is not None:
+            body["message"] = outcome.line.as_dict()
+        return JSONResponse(body, status_code=REPLY_STATUS[outcome.code])
 
     @router.post("/{handoff_id}/close", response_model=None)
     async def close_handoff(handoff_id: RowId) -> dict[str, Any] | JSONResponse:
         try:
-            return (await handoffs.close(handoff_id)).as_dict(transcript=True)
+            closed = await replies.close(handoff_id)
         except HandoffNotFound as exc:
             return not_found(exc)
+        return {**closed.handoff.as_dict(transcript=True), "notified": closed.code == "closed"}
 
     return router

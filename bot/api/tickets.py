@@ -35,13 +35,14 @@ each time written to the audit log (docs/security.md, "Personal data").
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, tzinfo
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 
 from bot.api.auth import require_bearer_token
 from bot.api.bounds import Limit, Offset, RowId, TicketId
@@ -56,20 +57,38 @@ from integrations.tickets import (
     PushJob,
     Ticket,
     TicketError,
+    TicketFilter,
     TicketNotFound,
     TicketService,
 )
 from policies.taxonomy import Taxonomy
-from policies.tickets import STATUSES
+from policies.tickets import CHANNELS, RATINGS, STATUSES
 from privacy import mask_phone
 
 __all__ = ["create_tickets_router", "outbox_job_json", "push_job_json", "ticket_json"]
 
-Status = Literal[
-    "received", "dispatched", "in_progress", "resolved", "closed", "reopened", "rejected"
-]
-Channel = Literal["phone", "walk_in", "wechat", "web", "app", "email", "other"]
-Rating = Literal["satisfied", "basically_satisfied", "unsatisfied"]
+
+
+def _known(values: Iterable[str], what: str) -> AfterValidator:
+    """Accept only ``values`` (the rules' own vocabulary: the API never restates it)."""
+    allowed = tuple(values)
+
+    def check(value: str) -> str:
+        if value not in allowed:
+            raise ValueError(f"unknown {what} {value!r}; one of {', '.join(allowed)}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _listed(values: Iterable[str]) -> WithJsonSchema:
+    """The OpenAPI schema of such a field: a string, one of ``values``."""
+    return WithJsonSchema({"type": "string", "enum": list(values)})
+
+
+Status = Annotated[str, _known(STATUSES, "status"), _listed(STATUSES)]
+Channel = Annotated[str, _known(sorted(CHANNELS), "channel"), _listed(sorted(CHANNELS))]
+Rating = Annotated[str, _known(RATINGS, "rating"), _listed(RATINGS)]
 
 
 class TicketIn(BaseModel):
@@ -177,6 +196,8 @@ def ticket_json(ticket: Ticket, *, now: datetime, tz: tzinfo, taxonomy: Taxonomy
         "urgent": ticket.urgent,
         "department": ticket.department,
         "grid": ticket.grid,
+        "street": ticket.street,
+        "community": ticket.community,
         "level": ticket.level,
         "level_label": ticket.level_label,
         "channel": ticket.channel,
@@ -257,7 +278,7 @@ def create_tickets_router(
                 ]
             )
         try:
-            ticket = await service.create(
+            ticket = await service.filing.file(
                 category=body.category,
                 description=body.description,
                 location=body.location,
@@ -300,15 +321,14 @@ def create_tickets_router(
                 ]
             )
         try:
-            tickets = await service.list_tickets(
+            where = TicketFilter(
                 openid=openid,
-                statuses=statuses,
+                statuses=tuple(statuses) if statuses is not None else None,
                 category=category,
                 urgent=urgent,
                 overdue=overdue,
-                limit=limit,
-                offset=offset,
             )
+            tickets = await service.queries.list_tickets(where, limit=limit, offset=offset)
         except TicketError as exc:
             return _error(exc)
         return {"items": [as_json(t) for t in tickets], "limit": limit, "offset": offset}
@@ -316,7 +336,7 @@ def create_tickets_router(
     @router.get("/tickets/{ticket_id}", tags=["tickets"])
     async def get_ticket(ticket_id: TicketId) -> Any:
         try:
-            return as_json(await service.get(ticket_id))
+            return as_json(await service.queries.get(ticket_id))
         except TicketError as exc:
             return _error(exc)
 
@@ -324,7 +344,7 @@ def create_tickets_router(
     async def ticket_contact(ticket_id: TicketId, request: Request) -> Any:
         """The contact details whole, for calling the resident back (audited)."""
         try:
-            ticket = await service.get(ticket_id)
+            ticket = await service.queries.get(ticket_id)
         except TicketError as exc:
             return _error(exc)
         await audit_log.record(
@@ -341,7 +361,7 @@ def create_tickets_router(
     @router.post("/tickets/{ticket_id}/status", tags=["tickets"])
     async def change_status(ticket_id: TicketId, body: StatusIn) -> Any:
         try:
-            ticket = await service.transition(
+            ticket = await service.status.transition(
                 ticket_id, body.status, note=body.note, actor=_staff(body.staff)
             )
         except TicketError as exc:
@@ -351,7 +371,7 @@ def create_tickets_router(
     @router.post("/tickets/{ticket_id}/return", tags=["tickets"])
     async def return_ticket(ticket_id: TicketId, body: ReturnIn) -> Any:
         try:
-            ticket = await service.department_return(
+            ticket = await service.escalation.department_return(
                 ticket_id, body.note, actor=_staff(body.staff), department=body.department
             )
         except TicketError as exc:
@@ -361,7 +381,7 @@ def create_tickets_router(
     @router.post("/tickets/{ticket_id}/rating", tags=["tickets"])
     async def rate_ticket(ticket_id: TicketId, body: RatingIn) -> Any:
         try:
-            ticket = await service.rate(
+            ticket = await service.rating.rate(
                 ticket_id, body.rating, body.reason, actor=_staff(body.staff)
             )
         except TicketError as exc:
@@ -374,13 +394,13 @@ def create_tickets_router(
         limit: Limit = 100,
         offset: Offset = 0,
     ) -> Any:
-        jobs = await service.outbox_jobs(status, limit=limit, offset=offset)
+        jobs = await service.outbox.jobs(status, limit=limit, offset=offset)
         return {"items": [outbox_job_json(job, tz) for job in jobs]}
 
     @router.post("/outbox/{job_id}/retry", tags=["outbox"])
     async def retry_outbox(job_id: RowId) -> Any:
         try:
-            return outbox_job_json(await service.retry_outbox_job(job_id), tz)
+            return outbox_job_json(await service.outbox.requeue(job_id), tz)
         except TicketError as exc:
             return _error(exc)
 
@@ -390,13 +410,13 @@ def create_tickets_router(
         limit: Limit = 100,
         offset: Offset = 0,
     ) -> Any:
-        jobs = await service.push_jobs(status, limit=limit, offset=offset)
+        jobs = await service.pushes.jobs(status, limit=limit, offset=offset)
         return {"items": [push_job_json(job, tz) for job in jobs]}
 
     @router.post("/pushes/{job_id}/retry", tags=["pushes"])
     async def retry_push(job_id: RowId) -> Any:
         try:
-            return push_job_json(await service.retry_push_job(job_id), tz)
+            return push_job_json(await service.pushes.retry(job_id), tz)
         except TicketError as exc:
             return _error(exc)
 

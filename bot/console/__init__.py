@@ -33,6 +33,7 @@ def mount_console(app: FastAPI, runtime: Runtime) -> Console:
     from bot.console.admin_faq import build_faq_router
     from bot.console.admin_model import build_model_router
     from bot.console.admin_training import build_training_router
+    from bot.console.analytics import build_analytics_router
     from bot.console.audit_pages import build_audit_router
     from bot.console.auth_pages import build_auth_router
     from bot.console.inbox import build_inbox_router
@@ -45,6 +46,7 @@ def mount_console(app: FastAPI, runtime: Runtime) -> Console:
         build_auth_router,
         build_inbox_router,
         build_tickets_router,
+        build_analytics_router,
         build_faq_router,
         build_training_router,
         build_model_router,

@@ -10,7 +10,6 @@ at once (this one) or within a second (the others).
 
 from __future__ import annotations
 
-import os
 import re
 from datetime import datetime, timedelta, timezone, tzinfo
 from typing import Annotated, Any
@@ -22,7 +21,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Redirect
 from bot.console.context import Console
 from bot.console.security import AdminSession
 from integrations.accounts import ConsoleSession
-from integrations.training.jobs import EVAL_SET_ENV, MIN_EXAMPLES, Release, TrainingJobs
+from integrations.training.jobs import MIN_EXAMPLES, Release, TrainingJobs
 from nlu.model import ModelError
 from policies.taxonomy import load_taxonomy
 
@@ -72,7 +71,11 @@ def build_model_router(console: Console) -> APIRouter:
     jobs: TrainingJobs | None = None
     if runtime.nlu is not None:
         jobs = TrainingJobs(
-            store=runtime.store, engine=runtime.engine, nlu=runtime.nlu, faq_store=runtime.faq_store
+            store=runtime.store,
+            engine=runtime.engine,
+            nlu=runtime.nlu,
+            faq_store=runtime.faq_store,
+            eval_set=runtime.settings.nlu.eval_set,
         )
 
     def zone() -> tzinfo:
@@ -117,7 +120,7 @@ def build_model_router(console: Console) -> APIRouter:
             ),
             artifact_exists=jobs.artifact_exists,
             job=await jobs.state(),
-            eval_file=os.environ.get(EVAL_SET_ENV, "").strip(),
+            eval_file=str(jobs.eval_set or ""),
             min_examples=MIN_EXAMPLES,
             when=when,
             flash=MESSAGES.get(msg),

@@ -53,7 +53,7 @@ def build_auth_router(console: Console) -> APIRouter:
     router = APIRouter(prefix="/console", include_in_schema=False)
     settings = console.runtime.settings
     secure = settings.production
-    fingerprint_key = settings.admin_token or ""
+    fingerprint_key = settings.server.admin_token or ""
 
     def form_page(
         request: Request,

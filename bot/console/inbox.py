@@ -1,7 +1,10 @@
 """人工会话: the staff inbox of escalated chats.
 
 Staff see the queue (waiting, theirs, closed), open a chat, take it, answer the resident
-through the customer-service message API and hand the resident back to the bot. The chat
+through the customer-service message API and hand the resident back to the bot (replies
+and closing are :class:`~integrations.handoffs.StaffReplies`, the same as the staff API's:
+counted against the resident's customer-service quota, kept and flagged when they do not
+arrive). The chat
 page polls a JSON endpoint for new lines, so a resident's message shows up without a
 reload. Residents are shown by masked openid only; opening a chat and every change are
 audited.
@@ -15,7 +18,6 @@ are masked again.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -27,30 +29,28 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from pydantic import BaseModel
 
 from bot.api.bounds import LineAfter, RowId
+from bot.api.handoffs import REPLY_STATUS
 from bot.console.bidi import neutralise_bidi
 from bot.console.context import Console
 from bot.console.security import StaffSession
 from integrations.accounts import ConsoleSession
-from integrations.errors import IntakeError
 from integrations.handoffs import (
+    MAX_REPLY,
     OPEN,
     Handoff,
     HandoffClosed,
     HandoffMessage,
     HandoffNotFound,
     HandoffService,
+    ReplyCode,
+    ReplyOutcome,
+    StaffReplies,
 )
-from integrations.wechat import CustomerServiceWindowClosed
 from privacy import mask_openid, mask_text
 
-__all__ = ["CLOSING_NOTICE", "build_inbox_router", "load_canned_replies"]
-
-log = logging.getLogger(__name__)
+__all__ = ["build_inbox_router", "load_canned_replies"]
 
 CANNED_REPLIES_FILE = Path(__file__).parent / "canned_replies.yml"
-#: sent to the resident when staff hand the chat back to the bot
-CLOSING_NOTICE = "本次人工服务已结束，如还有问题，直接留言即可。"
-MAX_REPLY = 2000
 #: the staff work in Beijing time; the database keeps UTC
 LOCAL_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
 
@@ -68,6 +68,10 @@ WINDOW_CLOSED_ERROR = (
     "请等居民再次留言后回复，或改用电话联系。"
 )
 SEND_FAILED_ERROR = "发送失败，请重试"
+OVER_QUOTA_ERROR = (
+    "没有送达：居民上次留言后发给他的消息已达微信客服消息的上限。"
+    "请等居民再次留言后回复，或改用电话联系。"
+)
 REVEALED_NOTICE = "已显示完整的聊天内容，本次查看已记入审计日志。新收到的消息仍按默认隐藏显示。"
 #: fixed messages the forms redirect with (``?done=…``): nothing from the URL is echoed
 NOTICES = {
@@ -79,7 +83,14 @@ NOTICES = {
     "empty": "请先输入回复内容",
     "too-long": f"回复太长了，请分几次发送（每次最多 {MAX_REPLY} 字）",
     "window-closed": WINDOW_CLOSED_ERROR,
+    "over-quota": OVER_QUOTA_ERROR,
     "send-failed": SEND_FAILED_ERROR,
+}
+#: what the audit log says of a reply that was recorded
+_REPLY_AUDIT: dict[ReplyCode, str] = {
+    "window-closed": "未送达：48 小时窗口已关闭",
+    "over-quota": "未送达：客服消息已达上限",
+    "send-failed": "未送达：发送失败",
 }
 
 
@@ -151,19 +162,6 @@ class ReplyBody(BaseModel):
     text: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class ReplyOutcome:
-    """What became of a reply: ``code`` is a key of :data:`NOTICES`."""
-
-    code: str
-    status: int
-    line: HandoffMessage | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.status == 200
-
-
 def build_inbox_router(console: Console) -> APIRouter:
     router = APIRouter(include_in_schema=False)
     canned = load_canned_replies()
@@ -174,6 +172,12 @@ def build_inbox_router(console: Console) -> APIRouter:
             raise HandoffNotFound("handoffs are not enabled")
         return handoffs
 
+    def replies() -> StaffReplies:
+        staff_replies = console.runtime.staff_replies
+        if staff_replies is None:
+            raise HandoffNotFound("handoffs are not enabled")
+        return staff_replies
+
     def not_found_page(request: Request) -> HTMLResponse:
         return console.render(request, "error.html", 404, message="没有找到这个会话")
 
@@ -181,38 +185,17 @@ def build_inbox_router(console: Console) -> APIRouter:
         return RedirectResponse(f"/console/inbox/{handoff_id}?done={code}", status_code=303)
 
     async def reply(
-        request: Request, session: ConsoleSession, handoff_id: int, raw_text: str
+        request: Request, session: ConsoleSession, handoff_id: int, text: str
     ) -> ReplyOutcome:
-        """Record a staff reply and send it; the line stays, flagged, if it was refused."""
-        text = raw_text.strip()
-        if not text:
-            return ReplyOutcome("empty", 400)
-        if len(text) > MAX_REPLY:
-            return ReplyOutcome("too-long", 400)
-        handoffs = service()
-        before = await handoffs.get(handoff_id)
-        if not before.is_open:
-            return ReplyOutcome("already-closed", 409)
-        handoff, line = await handoffs.staff_reply(handoff_id, text, staff=session.username)
+        """Send a staff reply (:class:`StaffReplies`) and audit what became of it."""
+        outcome = await replies().reply(handoff_id, text, staff=session.username)
         target = f"handoff:{handoff_id}"
-        if before.assignee is None:
+        if outcome.took:
             await console.audit(request, session, "handoff.take", target, "回复时自动接手")
-        try:
-            await console.runtime.pusher.push_text(handoff.openid, text)
-        except CustomerServiceWindowClosed as exc:
-            await handoffs.mark_undelivered(line.id)
-            await console.audit(
-                request, session, "handoff.reply", target, "未送达：48 小时窗口已关闭"
-            )
-            log.info("staff reply refused, window closed: %s", exc)
-            return ReplyOutcome("window-closed", 409, _undelivered(line))
-        except IntakeError as exc:
-            await handoffs.mark_undelivered(line.id)
-            await console.audit(request, session, "handoff.reply", target, "未送达：发送失败")
-            log.warning("staff reply not delivered: %s", exc)
-            return ReplyOutcome("send-failed", 502, _undelivered(line))
-        await console.audit(request, session, "handoff.reply", target, f"已送达，{len(text)} 字")
-        return ReplyOutcome("sent", 200, line)
+        if outcome.line is not None:
+            detail = _REPLY_AUDIT.get(outcome.code, f"已送达，{len(outcome.line.text)} 字")
+            await console.audit(request, session, "handoff.reply", target, detail)
+        return outcome
 
     @router.get("/console/inbox", response_class=HTMLResponse)
     async def inbox(request: Request, session: StaffSession, tab: str = "waiting") -> Response:
@@ -292,32 +275,19 @@ def build_inbox_router(console: Console) -> APIRouter:
 
     @router.post("/console/inbox/{handoff_id}/close")
     async def close(request: Request, session: StaffSession, handoff_id: RowId) -> Response:
-        handoffs = service()
         try:
-            before = await handoffs.get(handoff_id)
+            closed = await replies().close(handoff_id)
         except HandoffNotFound:
             return not_found_page(request)
-        if not before.is_open:
-            return back_to_chat(handoff_id, "already-closed")
-        # Closed first: whatever the resident writes from now on goes to the bot again.
-        await handoffs.close(handoff_id)
-        notice = await handoffs.add_line(handoff_id, "bot", CLOSING_NOTICE)
-        code = "closed"
-        try:
-            await console.runtime.pusher.push_text(before.openid, CLOSING_NOTICE)
-        except IntakeError as exc:
-            # The chat is over either way; staff only need to know the notice did not arrive.
-            await handoffs.mark_undelivered(notice.id)
-            log.info("closing notice not delivered: %s", exc)
-            code = "closed-unnotified"
-        await console.audit(
-            request,
-            session,
-            "handoff.close",
-            f"handoff:{handoff_id}",
-            "结束提醒已送达" if code == "closed" else "结束提醒未送达",
-        )
-        return back_to_chat(handoff_id, code)
+        if closed.code != "already-closed":
+            await console.audit(
+                request,
+                session,
+                "handoff.close",
+                f"handoff:{handoff_id}",
+                "结束提醒已送达" if closed.code == "closed" else "结束提醒未送达",
+            )
+        return back_to_chat(handoff_id, closed.code)
 
     @router.post("/console/inbox/{handoff_id}/reply")
     async def reply_form(
@@ -351,15 +321,12 @@ def build_inbox_router(console: Console) -> APIRouter:
             outcome = await reply(request, session, handoff_id, body.text)
         except HandoffNotFound:
             return JSONResponse({"error": "没有找到这个会话"}, status_code=404)
-        data: dict[str, Any] = {"ok": outcome.ok, "code": outcome.code}
-        if not outcome.ok:
+        data: dict[str, Any] = {"ok": outcome.sent, "code": outcome.code}
+        if not outcome.sent:
             data["error"] = NOTICES[outcome.code]
         if outcome.line is not None:
             data["line"] = line_view(outcome.line)
-        return JSONResponse(data, status_code=outcome.status)
+        return JSONResponse(data, status_code=REPLY_STATUS[outcome.code])
 
     return router
 
-
-def _undelivered(line: HandoffMessage) -> HandoffMessage:
-    return HandoffMessage(line.at, line.role, line.text, id=line.id, delivered=False)

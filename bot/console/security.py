@@ -22,7 +22,7 @@ from fastapi import Depends, Request
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot.config import IPNetwork
+from core.settings import IPNetwork
 from integrations.accounts import AccountStates, ConsoleSession, SessionStore
 
 __all__ = [
@@ -112,7 +112,7 @@ def client_ip(request: Request) -> str:
     ``request.client`` is the real TCP peer."""
     peer = request.client.host if request.client else "-"
     settings = getattr(request.app.state, "settings", None)
-    trusted = settings.trusted_proxy_networks if settings is not None else ()
+    trusted = settings.server.trusted_proxy_networks if settings is not None else ()
     return client_address(peer, request.headers.getlist("x-forwarded-for"), trusted)
 
 

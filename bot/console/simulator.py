@@ -87,13 +87,13 @@ def build_simulator_router(console: Console) -> APIRouter:
     router = APIRouter(include_in_schema=False)
     runtime = console.runtime
     settings = runtime.settings
-    assert settings.wechat_token and settings.wechat_app_id
+    assert settings.wechat.token and settings.wechat.app_id
     envelope = (
-        AESEnvelope(settings.wechat_token, settings.wechat_encoding_aes_key, settings.wechat_app_id)
-        if settings.wechat_encoding_aes_key
+        AESEnvelope(settings.wechat.token, settings.wechat.encoding_aes_key, settings.wechat.app_id)
+        if settings.wechat.encoding_aes_key
         else None
     )
-    signer = CallbackSigner(settings.wechat_token, envelope=envelope)
+    signer = CallbackSigner(settings.wechat.token, envelope=envelope)
 
     def foreign(request: Request) -> JSONResponse | None:
         origin = request.headers.get("origin")
@@ -119,7 +119,7 @@ def build_simulator_router(console: Console) -> APIRouter:
         return now
 
     def fake() -> FakeWeChatAPI | None:
-        return runtime.dev_wechat or FakeWeChatAPI.serving_at(settings.wechat_api_base_url)
+        return runtime.dev_wechat
 
     @router.get("/simulator", response_class=HTMLResponse)
     async def page(request: Request, session: Access) -> HTMLResponse:

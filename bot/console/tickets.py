@@ -17,25 +17,29 @@
                                               return: escalates (``ticket.return``)
 ``POST /console/tickets/{id}/assign``         ``department``, ``grid``, ``note``
                                               (``ticket.assign``)
+``POST /console/tickets/{id}/escalate``       ``reason`` (``ticket.escalate``)
 ============================================  ============================================
 
-A successful action redirects to the detail page (``?done=…`` picks a fixed message, so
-nothing a visitor typed is echoed back); a refused one shows the page again with a Chinese
-explanation and 409 (the status machine says no) or 422 (a field is missing). The actor
-recorded on the ticket's timeline is ``staff:<username>``. Masking rules:
-:mod:`privacy.masking`.
+The four actions are one handler and one table (:data:`ACTIONS`: the form each reads, the
+ticket service it calls, what is audited); the rules are the ticket services' (and through
+them :mod:`policies.tickets`), never restated here. A successful action redirects to the
+detail page (``?done=…`` picks a fixed message, so nothing a visitor typed is echoed back);
+a refused one shows the page again with the rules' Chinese explanation and 409 (the rules
+say no) or 422 (a field is missing). The actor recorded on the ticket's timeline is
+``staff:<username>``. Masking rules: :mod:`privacy.masking`.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from bot.api.bounds import TicketId
@@ -46,28 +50,31 @@ from integrations.tickets import (
     IllegalTransition,
     InvalidTicket,
     Ticket,
-    TicketError,
+    TicketFilter,
     TicketNotFound,
     TicketService,
 )
 from integrations.wechat.photos import PhotoUnavailable
 from policies.tickets import (
+    CHANNEL_LABELS,
     DEFAULT_GRID,
     OPEN_STATUSES,
     RATING_LABELS,
     STATUSES,
-    TERMINAL_STATUSES,
     WORKING_STATUSES,
     GridRules,
+    assignment_refusal,
+    escalation_refusal,
     level_label,
     load_grid_rules,
-    next_level,
+    return_refusal,
+    staff_status_choices,
     status_label,
-    transition_problem,
+    status_locked_text,
 )
 from privacy import mask_address, mask_openid, mask_phone, mask_text
 
-__all__ = ["PAGE_SIZE", "build_tickets_router"]
+__all__ = ["ACTIONS", "PAGE_SIZE", "build_tickets_router"]
 
 log = logging.getLogger(__name__)
 
@@ -78,26 +85,11 @@ MAX_PHOTO_INDEX = 8
 MAX_PAGE = 100_000
 _MAX_NOTE = 4000
 
-_DONE = {
-    "status": "工单状态已更新。",
-    "return": "已退回并提交上一级办理，系统会重新派单。",
-    "assign": "已保存指派，时间线里有记录。",
-    "escalate": "已升级办理，新的办理时限已生效。",
-}
 _DELIVERY_LABELS = {
     "pending": "等待派送",
     "delivered": "已送达派单系统",
     "parked": "派送暂停，需要人工处理",
     "cancelled": "已取消",
-}
-_CHANNEL_LABELS = {
-    "wechat": "微信公众号",
-    "phone": "电话",
-    "walk_in": "现场",
-    "web": "网站",
-    "app": "App",
-    "email": "邮件",
-    "other": "其他渠道",
 }
 _CHAT_ROLES = {"resident": "群众", "bot": "机器人", "staff": "工作人员"}
 
@@ -116,32 +108,102 @@ def _actor_label(actor: str) -> str:
     return actor
 
 
-def _status_refusal(current: str, target: str, note: str) -> str:
-    """Why the status machine refuses ``current → target``, in Chinese."""
-    if target not in STATUSES:
-        return "请从列表中选择一个状态。"
-    if current in TERMINAL_STATUSES:
-        return f"工单已是“{status_label(current)}”，不能再更改状态。"
-    if target in ("closed", "reopened"):
-        return f"“{status_label(target)}”只能由群众评价产生，不能手动设置。"
-    if current == "resolved":
-        return "工单已办结，正在等待群众评价，不能再更改状态。"
-    if target == "rejected" and not note:
-        return "退回工单需要填写原因，原因会告知群众。"
-    if target == current:
-        return f"工单已经是“{status_label(current)}”了。"
-    return f"工单当前是“{status_label(current)}”，不能改为“{status_label(target)}”。"
+#: The text fields of the action forms are at most this long.
+_TOO_LONG = f"备注太长了，请精简到 {_MAX_NOTE} 字以内。"
+Fields = dict[str, str]
+Run = Callable[[TicketService, str, Fields, str], Awaitable[Ticket]]
 
 
-def _return_refusal(ticket: Ticket) -> str:
-    if ticket.status not in ("dispatched", "in_progress"):
-        return (
-            "只有“已派单”或“处理中”的工单可以退回上一级，"
-            f"这张工单当前是“{ticket.status_label}”。"
-        )
-    if next_level(ticket.level) is None:
-        return "工单已在市级，无法再升级；请办结，或填写原因后将工单退回群众。"
-    return "退回没有成功，请刷新页面后重试。"
+@dataclass(frozen=True, slots=True)
+class Action:
+    """One staff action on the ticket page: its form, the service it calls, its audit.
+
+    ``fields`` maps the form's fields to the names the page shows them again under after a
+    refusal; ``required`` must be filled (``missing`` says so); ``listed`` fields must be
+    one of the page's choices (``unlisted`` says so); ``invalid`` answers a request the
+    service finds incomplete when the rules have no words for it.
+    """
+
+    fields: Mapping[str, str]
+    run: Run
+    audit: str
+    detail: Callable[[Ticket, Ticket, Fields], str]
+    done: str
+    required: str | None = None
+    missing: str = ""
+    listed: tuple[str, ...] = ()
+    unlisted: str = ""
+    invalid: str = "信息不完整，请检查后重试。"
+
+
+def _or_none(value: str) -> str | None:
+    return value or None
+
+
+ACTIONS: Mapping[str, Action] = {
+    "status": Action(
+        fields={"status": "status", "note": "note"},
+        run=lambda tickets, ticket_id, form, actor: tickets.status.transition(
+            ticket_id, form["status"], note=_or_none(form["note"]), actor=actor
+        ),
+        audit="ticket.status",
+        detail=lambda before, after, form: f"{before.status} → {after.status}",
+        done="工单状态已更新。",
+    ),
+    "return": Action(
+        fields={"note": "return_note", "department": "return_department"},
+        run=lambda tickets, ticket_id, form, actor: tickets.escalation.department_return(
+            ticket_id, form["note"], actor=actor, department=_or_none(form["department"])
+        ),
+        audit="ticket.return",
+        detail=lambda before, after, form: f"升级至{after.level_label}级"
+        + (f"，{form['department']}" if form["department"] else ""),
+        done="已退回并提交上一级办理，系统会重新派单。",
+        required="note",
+        missing=f"请填写退回原因（不超过 {_MAX_NOTE} 字）。",
+        listed=("department",),
+        unlisted="请从列表中选择接手的部门。",
+        invalid="退回信息不完整，请检查后重试。",
+    ),
+    "assign": Action(
+        fields={"department": "assign_department", "grid": "assign_grid", "note": "assign_note"},
+        run=lambda tickets, ticket_id, form, actor: tickets.assignment.assign(
+            ticket_id,
+            department=_or_none(form["department"]),
+            grid=_or_none(form["grid"]),
+            note=_or_none(form["note"]),
+            actor=actor,
+        ),
+        audit="ticket.assign",
+        detail=lambda before, after, form: f"{after.department} / {after.grid or '-'}",
+        done="已保存指派，时间线里有记录。",
+        listed=("department", "grid"),
+        unlisted="请从列表中选择部门和网格。",
+    ),
+    "escalate": Action(
+        fields={"reason": "escalate_reason"},
+        run=lambda tickets, ticket_id, form, actor: tickets.escalation.escalate(
+            ticket_id, form["reason"], actor=actor
+        ),
+        audit="ticket.escalate",
+        detail=lambda before, after, form: after.level,
+        done="已升级办理，新的办理时限已生效。",
+        required="reason",
+        missing=f"请填写升级原因（不超过 {_MAX_NOTE} 字）。",
+    ),
+}
+
+
+def _form_problem(action: Action, form: Fields, choices: Mapping[str, list[str]]) -> str | None:
+    """What is wrong with the form itself (before any rule of the ticket is asked)."""
+    for name, value in form.items():
+        if name == action.required and not value:
+            return action.missing
+        if len(value) > _MAX_NOTE:
+            return action.missing if name == action.required else _TOO_LONG
+    if any(form[name] and form[name] not in choices[name] for name in action.listed):
+        return action.unlisted
+    return None
 
 
 def _flag(value: str) -> bool | None:
@@ -203,11 +265,11 @@ def build_tickets_router(console: Console) -> APIRouter:
         taxonomy = tickets.core.taxonomy
         q = q.strip()[:200]
         # Unknown values are ignored rather than refused: a hand-edited URL still shows a list.
-        statuses: list[str] | None = None
+        statuses: tuple[str, ...] | None = None
         if status == "open":
-            statuses = [s for s in STATUSES if s in OPEN_STATUSES]
+            statuses = tuple(s for s in STATUSES if s in OPEN_STATUSES)
         elif status in STATUSES:
-            statuses = [status]
+            statuses = (status,)
         else:
             status = ""
         if category not in taxonomy.report_ids:
@@ -215,19 +277,19 @@ def build_tickets_router(console: Console) -> APIRouter:
         known_departments = departments()
         if department not in known_departments:
             department = ""
-        filters: dict[str, Any] = {
-            "statuses": statuses,
-            "category": category or None,
-            "department": department or None,
-            "urgent": _flag(urgent),
-            "overdue": _flag(overdue),
-            "search": q or None,
-        }
-        total = await tickets.count_tickets(**filters)
+        where = TicketFilter(
+            statuses=statuses,
+            category=category or None,
+            department=department or None,
+            urgent=_flag(urgent),
+            overdue=_flag(overdue),
+            search=q or None,
+        )
+        total = await tickets.queries.count_tickets(where)
         pages = max(1, math.ceil(total / PAGE_SIZE))
         number = min(page, pages)
-        found = await tickets.list_tickets(
-            **filters, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE
+        found = await tickets.queries.list_tickets(
+            where, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE
         )
         now = tickets.now()
         query = {
@@ -278,17 +340,12 @@ def build_tickets_router(console: Console) -> APIRouter:
     def detail_context(ticket: Ticket, revealed: bool) -> dict[str, Any]:
         text = (lambda value: value or "") if revealed else mask_text
         now = service().now()
-        next_statuses = [
-            (s, status_label(s))
-            for s in STATUSES
-            if transition_problem(ticket.status, s, note="-") is None
-        ]
         delivery = ticket.delivery
         return {
             "ticket": ticket,
             "revealed": revealed,
             "category": category_label(ticket.category),
-            "channel": _CHANNEL_LABELS.get(ticket.channel, ticket.channel),
+            "channel": CHANNEL_LABELS.get(ticket.channel, ticket.channel),
             "level": level_label(ticket.level),
             "phone": (ticket.phone if revealed else mask_phone(ticket.phone)) or "（未留）",
             "location": ticket.location if revealed else mask_address(ticket.location),
@@ -358,11 +415,11 @@ def build_tickets_router(console: Console) -> APIRouter:
                 }
                 for n, url in enumerate(ticket.photos)
             ],
-            "next_statuses": next_statuses,
-            "can_return": ticket.status in ("dispatched", "in_progress")
-            and next_level(ticket.level) is not None,
-            "can_escalate": ticket.status in WORKING_STATUSES
-            and next_level(ticket.level) is not None,
+            "next_statuses": [(s, status_label(s)) for s in staff_status_choices(ticket.status)],
+            "status_locked": status_locked_text(ticket.status),
+            "can_assign": assignment_refusal(ticket.status) is None,
+            "can_return": return_refusal(ticket.status, ticket.level) is None,
+            "can_escalate": escalation_refusal(ticket.status, ticket.level) is None,
             "departments": departments(ticket.department),
             "grids": grids(ticket.grid),
         }
@@ -378,7 +435,7 @@ def build_tickets_router(console: Console) -> APIRouter:
         status_code: int = 200,
         form: Mapping[str, str] | None = None,
     ) -> Response:
-        ticket = await service().find(ticket_id)
+        ticket = await service().queries.find(ticket_id)
         if ticket is None:
             return console.render(
                 request, "error.html", 404, message="没有找到这张工单，请核对工单号。"
@@ -405,7 +462,8 @@ def build_tickets_router(console: Console) -> APIRouter:
     async def ticket_detail(
         request: Request, session: StaffSession, ticket_id: TicketId, done: str = ""
     ) -> Response:
-        return await show(request, session, ticket_id, flash=_DONE.get(done, ""))
+        known = ACTIONS.get(done)
+        return await show(request, session, ticket_id, flash=known.done if known else "")
 
     @router.post("/console/tickets/{ticket_id}/reveal", response_class=HTMLResponse)
     async def ticket_reveal(
@@ -427,7 +485,7 @@ def build_tickets_router(console: Console) -> APIRouter:
     ) -> Response:
         """One of the ticket's photos, fetched from WeChat's image hosts (only addresses on
         the ticket, only those hosts, size and type checked)."""
-        ticket = await service().find(ticket_id)
+        ticket = await service().queries.find(ticket_id)
         if ticket is None or n >= len(ticket.photos):
             return Response("没有这张照片", status_code=404, media_type="text/plain")
         try:
@@ -443,177 +501,44 @@ def build_tickets_router(console: Console) -> APIRouter:
 
     # -- actions ----------------------------------------------------------------------------
 
-    @router.post("/console/tickets/{ticket_id}/status")
-    async def ticket_status(
-        request: Request,
-        session: StaffSession,
-        ticket_id: TicketId,
-        status: Annotated[str, Form()] = "",
-        note: Annotated[str, Form()] = "",
+    @router.post("/console/tickets/{ticket_id}/{name}")
+    async def ticket_action(
+        request: Request, session: StaffSession, ticket_id: TicketId, name: str
     ) -> Response:
-        note = note.strip()
-        form = {"status": status, "note": note}
-        current = await service().find(ticket_id)
-        if current is None:
+        """Every action of :data:`ACTIONS`: the form checked, the service called, the
+        outcome audited — or the page again with why not."""
+        action = ACTIONS.get(name)
+        if action is None:
+            return console.render(request, "error.html", 404, message="没有这个操作。")
+        posted = await request.form()
+        form = {f: str(posted.get(f) or "").strip() for f in action.fields}
+        shown = {action.fields[f]: value for f, value in form.items()}
+        before = await service().queries.find(ticket_id)
+        if before is None:
             return await show(request, session, ticket_id)
-        if len(note) > _MAX_NOTE:
+
+        async def refuse(status_code: int, error: str) -> Response:
             return await show(
-                request, session, ticket_id, status_code=422, form=form,
-                error=f"备注太长了，请精简到 {_MAX_NOTE} 字以内。",
+                request, session, ticket_id, status_code=status_code, form=shown, error=error
             )
-        problem = transition_problem(current.status, status, note=note)
+
+        choices = {"department": departments(before.department), "grid": grids(before.grid)}
+        problem = _form_problem(action, form, choices)
         if problem is not None:
-            # Checked here for a Chinese explanation; the service checks again under its lock.
-            # 422: the form is incomplete (unknown status, a rejection without its reason);
-            # 409: the status machine does not allow this change.
-            fixable = transition_problem(current.status, status, note="-") is None
-            code = 422 if status not in STATUSES or fixable else 409
-            return await show(
-                request, session, ticket_id, status_code=code, form=form,
-                error=_status_refusal(current.status, status, note),
-            )
+            return await refuse(422, problem)
         try:
-            ticket = await service().transition(
-                ticket_id, status, note=note or None, actor=f"staff:{session.username}"
-            )
-        except IllegalTransition as exc:  # someone else changed it in between
-            return await show(
-                request, session, ticket_id, status_code=409, form=form,
-                error=_status_refusal(exc.from_status, status, note),
-            )
-        except InvalidTicket:
-            return await show(
-                request, session, ticket_id, status_code=422, form=form,
-                error=_status_refusal(current.status, status, note),
-            )
-        await console.audit(
-            request, session, "ticket.status", f"ticket:{ticket.id}",
-            detail=f"{current.status} → {ticket.status}",
-        )
-        return redirect_done(ticket.id, "status")
-
-    @router.post("/console/tickets/{ticket_id}/return")
-    async def ticket_return(
-        request: Request,
-        session: StaffSession,
-        ticket_id: TicketId,
-        note: Annotated[str, Form()] = "",
-        department: Annotated[str, Form()] = "",
-    ) -> Response:
-        note, department = note.strip(), department.strip()
-        form = {"return_note": note, "return_department": department}
-        if not note or len(note) > _MAX_NOTE:
-            return await show(
-                request, session, ticket_id, status_code=422, form=form,
-                error="请填写退回原因（不超过 4000 字）。",
-            )
-        if department and department not in departments():
-            return await show(
-                request, session, ticket_id, status_code=422, form=form,
-                error="请从列表中选择接手的部门。",
-            )
-        try:
-            ticket = await service().department_return(
-                ticket_id, note, actor=f"staff:{session.username}", department=department or None
-            )
+            ticket = await action.run(service(), ticket_id, form, f"staff:{session.username}")
         except TicketNotFound:
             return await show(request, session, ticket_id)
-        except IllegalTransition:
-            current = await service().find(ticket_id)
-            return await show(
-                request, session, ticket_id, status_code=409, form=form,
-                error=_return_refusal(current) if current else "",
-            )
-        except TicketError:
-            return await show(
-                request, session, ticket_id, status_code=422, form=form,
-                error="退回信息不完整，请检查后重试。",
-            )
+        except IllegalTransition as exc:  # the rules say no (perhaps someone changed it)
+            return await refuse(409, exc.text or "")
+        except InvalidTicket as exc:
+            return await refuse(422, exc.text or action.invalid)
         await console.audit(
-            request, session, "ticket.return", f"ticket:{ticket.id}",
-            detail=f"升级至{ticket.level_label}级" + (f"，{department}" if department else ""),
+            request, session, action.audit, f"ticket:{ticket.id}",
+            detail=action.detail(before, ticket, form),
         )
-        return redirect_done(ticket.id, "return")
-
-    @router.post("/console/tickets/{ticket_id}/assign")
-    async def ticket_assign(
-        request: Request,
-        session: StaffSession,
-        ticket_id: TicketId,
-        department: Annotated[str, Form()] = "",
-        grid: Annotated[str, Form()] = "",
-        note: Annotated[str, Form()] = "",
-    ) -> Response:
-        department, grid, note = department.strip(), grid.strip(), note.strip()
-        form = {"assign_department": department, "assign_grid": grid, "assign_note": note}
-        current = await service().find(ticket_id)
-        if current is None:
-            return await show(request, session, ticket_id)
-        if (department and department not in departments(current.department)) or (
-            grid and grid not in grids(current.grid)
-        ):
-            return await show(
-                request, session, ticket_id, status_code=422, form=form,
-                error="请从列表中选择部门和网格。",
-            )
-        if len(note) > _MAX_NOTE:
-            return await show(
-                request, session, ticket_id, status_code=422, form=form,
-                error=f"备注太长了，请精简到 {_MAX_NOTE} 字以内。",
-            )
-        try:
-            ticket = await service().assign(
-                ticket_id,
-                department=department or None,
-                grid=grid or None,
-                note=note or None,
-                actor=f"staff:{session.username}",
-            )
-        except IllegalTransition as exc:
-            return await show(
-                request, session, ticket_id, status_code=409, form=form,
-                error=f"工单已是“{status_label(exc.from_status)}”，不能再指派。",
-            )
-        except InvalidTicket:
-            return await show(
-                request, session, ticket_id, status_code=422, form=form,
-                error="部门和网格都没有变化，无需保存。",
-            )
-        await console.audit(
-            request, session, "ticket.assign", f"ticket:{ticket.id}",
-            detail=f"{ticket.department} / {ticket.grid or '-'}",
-        )
-        return redirect_done(ticket.id, "assign")
-
-    @router.post("/console/tickets/{ticket_id}/escalate")
-    async def ticket_escalate(
-        request: Request,
-        session: StaffSession,
-        ticket_id: TicketId,
-        reason: Annotated[str, Form()] = "",
-    ) -> Response:
-        reason = reason.strip()
-        form = {"escalate_reason": reason}
-        if not reason or len(reason) > _MAX_NOTE:
-            return await show(
-                request, session, ticket_id, status_code=422, form=form,
-                error="请填写升级原因（不超过 4000 字）。",
-            )
-        try:
-            ticket = await service().escalate_ticket(
-                ticket_id, reason, actor=f"staff:{session.username}"
-            )
-        except TicketNotFound:
-            return await show(request, session, ticket_id)
-        except IllegalTransition:
-            return await show(
-                request, session, ticket_id, status_code=409, form=form,
-                error="这张工单已办结或已在市级办理，不能再升级。",
-            )
-        await console.audit(
-            request, session, "ticket.escalate", f"ticket:{ticket.id}", detail=ticket.level
-        )
-        return redirect_done(ticket.id, "escalate")
+        return redirect_done(ticket.id, name)
 
     return router
 

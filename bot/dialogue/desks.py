@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from bot.dialogue.ports import ChatLine, TicketView
 from bot.periodic import run_every
-from integrations.db import database_unavailable
+from core.errors import DatabaseUnavailable
 from integrations.handoffs import HandoffService
 from integrations.state import KeyValueStore
 from integrations.tickets import TicketService
@@ -85,9 +85,9 @@ class ServiceTicketDesk:
         try:
             # Status pushes check the resident's 48-hour window: it must be on record.
             await self.flush_inbound()
-            ticket = await self.service.create(**filing)
-        except Exception as exc:
-            if self.deferred is None or source_key is None or not database_unavailable(exc):
+            ticket = await self.service.filing.file(**filing)
+        except DatabaseUnavailable:
+            if self.deferred is None or source_key is None:
                 raise
             phone = filing["phone"]
             if phone:
@@ -107,22 +107,20 @@ class ServiceTicketDesk:
                 # staff see no phone and reach the resident through the chat.
                 log.warning("a deferred complaint's phone number could not be opened")
                 phone = ""
-        return await self.service.create(**{**filing, "phone": phone})
+        return await self.service.filing.file(**{**filing, "phone": phone})
 
     async def for_resident(self, openid: str, *, open_only: bool = True) -> list[TicketView]:
-        return [_view(t) for t in await self.service.list_for_resident(openid, open_only)]
+        return [_view(t) for t in await self.service.queries.list_for_resident(openid, open_only)]
 
     async def last_phone(self, openid: str) -> str | None:
         try:
-            return await self.service.last_phone(openid)
-        except Exception as exc:
-            if not database_unavailable(exc):
-                raise
+            return await self.service.queries.last_phone(openid)
+        except DatabaseUnavailable:
             log.warning("database unreachable: no remembered phone number")
             return None
 
     async def rate(self, openid: str, ticket_id: str, rating: str, reason: str | None) -> None:
-        await self.service.rate(ticket_id, rating, reason, openid=openid)
+        await self.service.rating.rate(ticket_id, rating, reason, openid=openid)
 
     async def record_inbound(self, openid: str) -> None:
         if await self.store.set(
@@ -137,10 +135,8 @@ class ServiceTicketDesk:
             return
         items, self._inbound = list(self._inbound.items()), {}
         try:
-            await self.service.record_inbound_many(items)
-        except Exception as exc:
-            if not database_unavailable(exc):
-                raise
+            await self.service.windows.record_inbound_many(items)
+        except DatabaseUnavailable:
             # Only the 48-hour windows' starts are late: they are written next time.
             for openid, at in items:
                 self._inbound.setdefault(openid, at)
@@ -159,9 +155,7 @@ class ServiceHandoffDesk:
     async def active(self, openid: str) -> bool:
         try:
             return await self.service.active(openid)
-        except Exception as exc:
-            if not database_unavailable(exc):
-                raise
+        except DatabaseUnavailable:
             log.warning("database unreachable: handoff state unknown, the bot answers")
             return False
 
@@ -189,21 +183,11 @@ class BufferedReview:
         self.limit = limit
         self._pending: list[ReviewCandidate] = []
 
-    async def add(
-        self,
-        *,
-        openid: str,
-        text: str,
-        reason: str,
-        guess: str | None,
-        confidence: float | None,
-    ) -> None:
+    async def add(self, candidate: ReviewCandidate) -> None:
         if len(self._pending) >= self.limit:
             log.warning("review buffer full: a message for review was dropped")
             return
-        self._pending.append(
-            ReviewCandidate(openid, text, reason, guess, confidence, at=datetime.now(UTC))
-        )
+        self._pending.append(candidate)
 
     async def flush(self) -> None:
         if self._pending:

@@ -10,9 +10,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from integrations.training.review import ReviewCandidate
+from policies.dialogue import NearbyProblem
 from policies.state import Case
 
-__all__ = ["ChatLine", "ChatMemory", "HandoffDesk", "ReviewSink", "TicketDesk", "TicketView"]
+__all__ = [
+    "ChatLine",
+    "ChatMemory",
+    "HandoffDesk",
+    "ProblemClusters",
+    "ReviewSink",
+    "TicketDesk",
+    "TicketView",
+]
 
 #: one line of a chat: ``{"at": iso time, "role": "resident" | "bot" | "staff", "text"}``
 ChatLine = dict[str, str]
@@ -33,14 +43,11 @@ class TicketDesk(Protocol):
     """Tickets as the resident's conversation sees them."""
 
     async def create_from_case(
-        self,
-        openid: str,
-        case: Case,
-        chat: Sequence[ChatLine] = (),
-        source_key: str | None = None,
+        self, openid: str, case: Case, chat: Sequence[ChatLine], source_key: str
     ) -> TicketView | None:
-        """File the ticket (once per ``source_key``); ``None``: the database is out of
-        reach, the complaint is kept and filed later (the resident gets the number then)."""
+        """File the ticket, with the chat that led to it, once per ``source_key`` (the
+        message that confirmed it); ``None``: the database is out of reach, the complaint
+        is kept and filed later (the resident gets the number then)."""
 
     async def for_resident(self, openid: str, *, open_only: bool = True) -> list[TicketView]: ...
 
@@ -74,13 +81,16 @@ class ChatMemory(Protocol):
 class ReviewSink(Protocol):
     """Where messages the bot was unsure about go for an admin to label."""
 
-    async def add(
-        self,
-        *,
-        openid: str,
-        text: str,
-        reason: str,
-        guess: str | None,
-        confidence: float | None,
-    ) -> object:
+    async def add(self, candidate: ReviewCandidate) -> object:
         """Queue the message; must not raise (a failure is logged, the reply goes on)."""
+
+
+class ProblemClusters(Protocol):
+    """Problems others already reported (issue 15): the "已有居民反映" notice."""
+
+    async def nearby(self, openid: str, case: Case) -> NearbyProblem | None:
+        """An open ticket about the same problem at the same place, if any; None also
+        when it cannot be told now (the filing must never wait on this)."""
+
+    async def follow(self, openid: str, ticket_id: str, case: Case) -> bool:
+        """Follow the ticket (its pushes, one more resident); False if already following."""

@@ -63,7 +63,7 @@ class Observer:
         return callback
 
     def __call__(self, *filters: Filter) -> Callable[[HandlerFunc], HandlerFunc]:
-        """Decorator form: ``@router.text(IntentFilter("greet"))``."""
+        """Decorator form: ``@router.event(EventFilter("click"))``."""
 
         def decorator(callback: HandlerFunc) -> HandlerFunc:
             return self.register(callback, *filters)

@@ -1,7 +1,6 @@
-"""Per-resident finite-state machine: states, context and storage."""
+"""Per-resident conversation data: the context handlers get and its storage."""
 
 from bot.fsm.context import FSMContext
-from bot.fsm.state import State, StatesGroup
 from bot.fsm.storage import FSMRecord, FSMStorage
 
-__all__ = ["FSMContext", "FSMRecord", "FSMStorage", "State", "StatesGroup"]
+__all__ = ["FSMContext", "FSMRecord", "FSMStorage"]

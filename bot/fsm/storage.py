@@ -1,6 +1,6 @@
 """Where each resident's dialogue state lives: the shared key-value store.
 
-One JSON document per resident (``{"state": ..., "data": {...}}``) under ``fsm:{openid}``
+One JSON document per resident (``{"data": {...}}``) under ``fsm:{openid}``
 with a TTL, so abandoned forms expire by themselves. The store is the memory one on the
 embedded default and Redis in production; the same contract tests run against both.
 """
@@ -18,9 +18,8 @@ __all__ = ["FSMRecord", "FSMStorage"]
 
 @dataclass(slots=True)
 class FSMRecord:
-    """A resident's state name and form data."""
+    """A resident's conversation data."""
 
-    state: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
 
 
@@ -40,11 +39,11 @@ class FSMStorage:
         if raw is None:
             return FSMRecord()
         doc = json.loads(raw)
-        return FSMRecord(state=doc.get("state"), data=dict(doc.get("data") or {}))
+        return FSMRecord(data=dict(doc.get("data") or {}))
 
     async def save(self, openid: str, record: FSMRecord) -> None:
-        if record.state is None and not record.data:
+        if not record.data:
             await self._store.delete(self._key(openid))
             return
-        payload = json.dumps({"state": record.state, "data": record.data}, ensure_ascii=False)
+        payload = json.dumps({"data": record.data}, ensure_ascii=False)
         await self._store.set(self._key(openid), payload.encode(), ttl=self._ttl)

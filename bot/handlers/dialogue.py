@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
-from bot.dialogue.ports import ChatMemory, HandoffDesk, ReviewSink, TicketDesk
+from bot.dialogue.ports import ChatMemory, HandoffDesk, ProblemClusters, ReviewSink, TicketDesk
 from bot.dialogue.stored_state import dump_state, load_state
 from bot.dispatcher import Router
 from bot.filters import EventFilter
@@ -18,7 +19,8 @@ from bot.wechat.messages import (
     IncomingMessage,
     LocationMessage,
 )
-from integrations.db import database_unavailable
+from core.errors import DatabaseUnavailable
+from integrations.training.review import ReviewCandidate
 from nlu.address import read_location_answer
 from nlu.parser import NLUService
 from policies import messages as msg
@@ -27,6 +29,7 @@ from policies.dialogue import (
     CreateTicket,
     Decision,
     FAQEntry,
+    FollowTicket,
     LocationReading,
     QueryStatus,
     RateTicket,
@@ -37,6 +40,7 @@ from policies.dialogue import (
 )
 from policies.state import DialogueState
 from policies.taxonomy import Taxonomy
+from policies.tickets import rating_refusal
 from privacy import Sealer
 
 __all__ = [
@@ -105,8 +109,11 @@ class Conversation:
         sealer: Sealer,
         chat: ChatMemory | None = None,
         review: ReviewSink | None = None,
+        clusters: ProblemClusters | None = None,
     ) -> None:
         self.tickets = tickets
+        #: open problems others reported (the notice before filing); None: no notice
+        self.clusters = clusters
         #: seals the case's phone number in the stored dialogue state
         self.sealer = sealer
         self.handoffs = handoffs
@@ -121,12 +128,10 @@ class Conversation:
         awaiting: tuple[str, ...] = ()
         if turn.text and looks_like_rating(turn.text):
             try:
-                resolved = await self.tickets.for_resident(openid, open_only=True)
-            except Exception as exc:
-                if not database_unavailable(exc):
-                    raise
-                resolved = []
-            awaiting = tuple(t.id for t in resolved if t.status == "resolved")
+                mine = await self.tickets.for_resident(openid, open_only=True)
+            except DatabaseUnavailable:
+                mine = []
+            awaiting = tuple(t.id for t in mine if rating_refusal(t.status) is None)
         known_phone = None
         if (
             turn.intent.startswith("report.")
@@ -134,12 +139,22 @@ class Conversation:
             or (state.case is not None and not state.case.phone)
         ):
             known_phone = await self.tickets.last_phone(openid)
+        nearby = None
+        if (
+            self.clusters is not None
+            and state.mode == "confirming"
+            and state.case is not None
+            and not state.case.missing()
+        ):
+            # Only when a confirmation may file the case: the notice comes before filing.
+            nearby = await self.clusters.nearby(openid, state.case)
         return Context(
             faq=self.faq(),
             category_labels=self.labels,
             known_phone=known_phone,
             awaiting_rating=awaiting,
             read_location=self.read_location,
+            nearby=nearby,
         )
 
     async def turn(self, message: IncomingMessage, fsm: FSMContext, turn: Turn) -> str | None:
@@ -190,9 +205,11 @@ class Conversation:
         for text, reason, guess, confidence in items:
             try:
                 await self.review.add(
-                    openid=openid, text=text, reason=reason, guess=guess, confidence=confidence
+                    ReviewCandidate(openid, text, reason, guess, confidence, at=datetime.now(UTC))
                 )
             except Exception:
+                # Deliberately broad: the review queue is a by-product of the turn; its fault
+                # must not cost the resident the answer. Logged with its traceback.
                 log.exception("could not queue a message for review")
 
     async def perform(self, message: IncomingMessage, decision: Decision, action: Any) -> str:
@@ -204,20 +221,33 @@ class Conversation:
                 source_key = f"wechat:{openid}:{message.dedup_key}"
                 view = await self.tickets.create_from_case(openid, action.case, chat, source_key)
             except Exception:
+                # Deliberately broad: the resident is answered within WeChat's 5 s and the case
+                # is kept to confirm again (an unreachable database is handled inside, by
+                # deferring the filing). The fault is logged with its traceback.
                 log.exception("creating a ticket failed")
                 decision.state = DialogueState(mode="confirming", case=action.case)
                 return msg.ticket_failed()
             if view is None:
                 return msg.ticket_deferred()
             return msg.ticket_created(view.id, view.department, urgent=view.urgent)
+        if isinstance(action, FollowTicket):
+            if self.clusters is None:  # pragma: no cover - the policy offers it only with them
+                raise TypeError("following needs the problem clusters")
+            try:
+                followed = await self.clusters.follow(openid, action.ticket_id, action.case)
+            except Exception:
+                log.exception("following a ticket failed")
+                decision.state = DialogueState(
+                    mode="offer_follow", case=action.case, follow_ticket=action.ticket_id
+                )
+                return msg.follow_failed()
+            return msg.following(action.ticket_id, already=not followed)
         if isinstance(action, QueryStatus):
             try:
                 tickets = await self.tickets.for_resident(
                     openid, open_only=action.ticket_id is None
                 )
-            except Exception as exc:
-                if not database_unavailable(exc):
-                    raise
+            except DatabaseUnavailable:
                 return msg.STATUS_UNAVAILABLE
             if action.ticket_id:
                 tickets = [t for t in tickets if t.id == action.ticket_id]
@@ -238,9 +268,7 @@ class Conversation:
                 else:
                     await self.handoffs.start(openid, action.reason)
                     await self.handoffs.record(openid, "resident", _transcript_text(message))
-            except Exception as exc:
-                if not database_unavailable(exc):
-                    raise
+            except DatabaseUnavailable:
                 decision.replies.clear()
                 return msg.HANDOFF_UNAVAILABLE
             return ""

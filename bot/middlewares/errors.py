@@ -8,12 +8,12 @@ from typing import Any
 from bot.dispatcher import NextHandler
 from bot.replies import Reply
 from bot.wechat.messages import IncomingMessage
+from policies.messages import ERROR_REPLY
 
 __all__ = ["ERROR_REPLY", "ErrorGuardMiddleware"]
 
 log = logging.getLogger(__name__)
 
-ERROR_REPLY = "抱歉，系统刚才出了点小问题，请稍后再发一次；着急的话也可以拨打12345热线。"
 
 
 class ErrorGuardMiddleware:
@@ -25,5 +25,7 @@ class ErrorGuardMiddleware:
         try:
             return await handler(event, data)
         except Exception:
+            # Deliberately broad: whatever a handler raises, WeChat must get an answer within
+            # its 5 s (an apology, not an error page). The fault is logged with its traceback.
             log.exception("handler failed for a %s message", event.kind)
             return Reply(ERROR_REPLY)

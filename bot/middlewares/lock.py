@@ -10,12 +10,11 @@ from bot.replies import Reply
 from bot.wechat.messages import IncomingMessage
 from integrations.state import KeyValueStore, LockTimeout
 from integrations.state.lease import renewing
+from policies.messages import BUSY_REPLY
 
 __all__ = ["ResidentLockMiddleware"]
 
 log = logging.getLogger(__name__)
-
-BUSY_REPLY = "您的上一条消息还在处理中，请稍等片刻再发送。"
 
 
 class ResidentLockMiddleware:

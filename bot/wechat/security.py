@@ -16,7 +16,7 @@ import time
 
 from wechatpy.crypto import PrpCrypto
 
-from integrations.errors import IntakeError
+from core.errors import IntakeError
 
 __all__ = [
     "AESEnvelope",

@@ -13,7 +13,7 @@ from xml.etree.ElementTree import Element, ParseError
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
-from integrations.errors import IntakeError
+from core.errors import IntakeError
 
 __all__ = ["MalformedXML", "parse_xml", "render_text_reply"]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from integrations.errors import IntakeError
+from core.errors import IntakeError
 
 __all__ = ["AccountError"]
 

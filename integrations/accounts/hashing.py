@@ -20,7 +20,7 @@ from typing import TypeVar
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from integrations.errors import IntakeError
+from core.errors import IntakeError
 
 __all__ = ["HashingBusy", "PasswordHashing", "shared_hashing"]
 

@@ -183,18 +183,6 @@ class UserStore:
             raise AccountError(f"用户 {username} 已存在") from None
         return _user(row)
 
-    async def set_password(self, username: str, password: str) -> User:
-        """A new password; every session of the account ends."""
-        check_password(password, username=username)
-        password_hash = await self._hashing.hash(password)
-        async with self._sessions() as session, session.begin():
-            row = await self._existing(session, username)
-            row.password_hash = password_hash
-            row.reset_code_hash = None
-            row.reset_expires_at = None
-            row.session_epoch = (row.session_epoch or 0) + 1
-            return _user(row)
-
     async def check_login(self, username: str, password: str) -> LoginCheck:
         """Check a login. The password check runs in the hashing pool and no database
         transaction is open meanwhile (SQLite has one writer)."""
@@ -217,11 +205,6 @@ class UserStore:
                 values["password_hash"] = new_hash
             await session.execute(update(UserRow).where(UserRow.id == row.id).values(**values))
         return LoginCheck(LoginOutcome.OK, _user(row), exists=True)
-
-    async def authenticate(self, username: str, password: str) -> User | None:
-        """The user when the password is right and the account active, else ``None``."""
-        check = await self.check_login(username, password)
-        return check.user if check.outcome is LoginOutcome.OK else None
 
     async def get(self, user_id: int) -> User | None:
         async with self._sessions() as session:
@@ -315,17 +298,6 @@ class UserStore:
             fresh = await session.get(UserRow, row.id, populate_existing=True)
             assert fresh is not None
             return _user(fresh)
-
-    async def reset_code_valid(self, code: str) -> bool:
-        async with self._sessions() as session:
-            row = (
-                await session.execute(
-                    select(UserRow.reset_expires_at).where(
-                        UserRow.reset_code_hash == _code_hash(code)
-                    )
-                )
-            ).first()
-        return row is not None and row[0] is not None and row[0] > self._clock()
 
     # -- helpers --------------------------------------------------------------------------
 

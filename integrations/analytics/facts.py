@@ -30,6 +30,8 @@ class TicketFact:
     ``signed_at``: when the handling unit signed for it (签收; the first move out of
     ``received``); ``due_at``: its deadline; ``resolved_at``: when it was last finished.
     ``reopened``: how many times it was reopened; ``rating``: the resident's rating.
+    ``timed``: whether its handling times are known — history imported without a signing
+    time (签收时间) is not judged on response (its ``signed_at`` is unknown, not late).
     All times must be timezone-aware.
     """
 
@@ -50,6 +52,7 @@ class TicketFact:
     status: str = "received"
     reopened: int = 0
     rating: str | None = None
+    timed: bool = True
 
     def __post_init__(self) -> None:
         if not self.id:

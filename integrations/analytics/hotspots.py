@@ -81,22 +81,30 @@ def hotspots(
     facts: Mapping[str, TicketFact],
     now: datetime,
     rule: HotspotRule = DEFAULT_HOTSPOT_RULE,
+    *,
+    followers: Mapping[str, Iterable[tuple[str, datetime]]] | None = None,
 ) -> list[Hotspot]:
     """The clusters that are hot spots at ``now``, hottest first (tickets filed after
-    ``now`` are ignored; tickets missing from ``facts`` too)."""
+    ``now`` are ignored; tickets missing from ``facts`` too). ``followers``: by cluster
+    id, the residents who chose to follow one of its tickets instead of filing one
+    (resident, when): each counts as one more resident."""
     found: list[Hotspot] = []
     for cluster in clusters:
         members = [
             facts[t] for t in cluster.ticket_ids if t in facts and facts[t].created_at <= now
         ]
-        if len(members) < rule.min_residents:
+        extra = [
+            (who, at) for who, at in (followers or {}).get(cluster.id, ()) if at <= now
+        ]
+        if len(members) + len(extra) < rule.min_residents or not members:
             continue
         latest: dict[str, datetime] = {}
-        for fact in members:
-            if fact.openid:
-                seen = latest.get(fact.openid)
-                if seen is None or fact.created_at > seen:
-                    latest[fact.openid] = fact.created_at
+        reports = [(f.openid, f.created_at) for f in members] + extra
+        for resident, at in reports:
+            if resident:
+                seen = latest.get(resident)
+                if seen is None or at > seen:
+                    latest[resident] = at
         if len(latest) < rule.min_residents:
             continue
         reopen_ages = [now - f.created_at for f in members for _ in range(f.reopened)]

@@ -130,7 +130,9 @@ def three_rates(
             continue
         t = tallies[group]
         t.tickets += 1
-        signed = response_outcome(fact.created_at, fact.signed_at, as_of, rule)
+        signed = (
+            response_outcome(fact.created_at, fact.signed_at, as_of, rule) if fact.timed else None
+        )
         if signed is not None:
             t.sign_judged += 1
             t.signed_in_time += signed

@@ -3,7 +3,6 @@
 from integrations.db.engine import (
     create_engine,
     database_reachable,
-    database_unavailable,
     normalize_database_url,
 )
 from integrations.db.models import utcnow
@@ -11,7 +10,6 @@ from integrations.db.models import utcnow
 __all__ = [
     "create_engine",
     "database_reachable",
-    "database_unavailable",
     "normalize_database_url",
     "utcnow",
 ]

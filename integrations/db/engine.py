@@ -1,20 +1,36 @@
-"""Async SQLAlchemy engines from ``DATABASE_URL``.
+"""Async SQLAlchemy engines from ``DATABASE_URL``, and the boundary of database errors.
 
 ``DATABASE_URL`` accepts the plain forms people write (``postgresql://user@host:5432/db``,
-``sqlite:///data/intake.db``); the async drivers (psycopg 3, aiosqlite) are chosen here.
+``sqlite:///data/intake.db``); the async drivers (psycopg 3, aiosqlite) are chosen here,
+and a missing driver is a :class:`~core.errors.ConfigurationError` saying what to install.
+
+Engines made by :func:`create_engine` raise the project's errors instead of SQLAlchemy's:
+a connection refused or lost, a locked or unreachable database, no free connection in time
+→ :class:`~core.errors.DatabaseUnavailable`; any other failure of the database →
+:class:`~core.errors.DatabaseError` (the original attached as ``__cause__``). Constraint
+violations (``IntegrityError``) stay as they are: the services catch them to detect races.
 """
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy import event, text
+from sqlalchemy.engine import Engine, ExceptionContext, make_url
+from sqlalchemy.exc import (
+    DBAPIError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    SQLAlchemyError,
+)
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import AsyncAdaptedQueuePool
 
-from integrations.errors import ConfigurationError
+from core.errors import ConfigurationError, DatabaseError, DatabaseUnavailable
 from integrations.private_files import private_file
 
 __all__ = [
@@ -22,7 +38,12 @@ __all__ = [
     "database_reachable",
     "normalize_database_url",
     "prepare_sqlite_file",
+    "require_driver",
+    "translate_errors",
 ]
+
+#: What to install for PostgreSQL (psycopg 3 is an optional dependency).
+POSTGRES_EXTRA = "pip install 'intake[postgres]'"
 
 _ASYNC_DRIVERS = {
     "postgresql": "postgresql+psycopg",
@@ -61,22 +82,94 @@ def prepare_sqlite_file(url: str) -> None:
         private_file(Path(parsed.database))
 
 
+def require_driver(url: str) -> None:
+    """Raise :class:`ConfigurationError` when the driver ``url`` needs is not installed."""
+    if make_url(normalize_database_url(url)).get_backend_name() != "postgresql":
+        return  # sqlite3 and aiosqlite are always installed
+    try:
+        importlib.import_module("psycopg")
+    except ImportError:
+        raise ConfigurationError(
+            f"DATABASE_URL is a PostgreSQL database, but its driver (psycopg) is not "
+            f"installed: {POSTGRES_EXTRA}"
+        ) from None
+
+
+class _Pool(AsyncAdaptedQueuePool):
+    """The default pool of async engines, whose "no free connection in time" is
+    :class:`DatabaseUnavailable` (the pool raises it outside the ``handle_error`` event)."""
+
+    def _do_get(self) -> Any:
+        try:
+            return super()._do_get()
+        except PoolTimeout as exc:
+            raise DatabaseUnavailable("no free database connection in time") from exc
+
+
+#: SQLite's result codes meaning "not now" (busy past the wait, cannot open the file, disk
+#: trouble); its other OperationalErrors (no such table, syntax) are faults of ours.
+_SQLITE_UNAVAILABLE = (
+    "SQLITE_BUSY",
+    "SQLITE_LOCKED",
+    "SQLITE_CANTOPEN",
+    "SQLITE_IOERR",
+    "SQLITE_FULL",
+)
+
+
+def _unavailable(context: ExceptionContext) -> bool:
+    error, original = context.sqlalchemy_exception, context.original_exception
+    if context.is_disconnect or isinstance(error, InterfaceError):
+        return True
+    if not isinstance(error, OperationalError):
+        return False
+    sqlite_code = getattr(original, "sqlite_errorname", None)
+    return sqlite_code is None or sqlite_code.startswith(_SQLITE_UNAVAILABLE)
+
+
+def _translate(context: ExceptionContext) -> BaseException | None:
+    """``handle_error`` listener: SQLAlchemy's errors → the project's (see the module)."""
+    error = context.sqlalchemy_exception
+    if isinstance(error, IntegrityError) or not isinstance(error, DBAPIError):
+        return None
+    # The driver's class name only: its message may quote statements and their values.
+    cause = type(context.original_exception).__name__
+    if _unavailable(context):
+        return DatabaseUnavailable(f"the database cannot be reached ({cause})")
+    return DatabaseError(f"the database failed a statement ({cause})")
+
+
+def translate_errors(engine: Engine) -> None:
+    """Make ``engine`` (a sync engine, or an async engine's ``sync_engine``) raise the
+    project's errors; installed once."""
+    if not event.contains(engine, "handle_error", _translate):
+        event.listen(engine, "handle_error", _translate, retval=True)
+
+
 def create_engine(url: str) -> AsyncEngine:
-    """An async engine; creates a SQLite file owner-only (:func:`prepare_sqlite_file`)."""
+    """An async engine raising the project's errors; creates a SQLite file owner-only
+    (:func:`prepare_sqlite_file`). :class:`ConfigurationError` when the URL is unsupported
+    or its driver missing."""
     async_url = normalize_database_url(url)
     parsed = make_url(async_url)
     if parsed.get_backend_name() == "sqlite":
         prepare_sqlite_file(url)
-        return create_async_engine(async_url)
-    # A database that does not answer must fail fast (a holding reply), not hang the turn.
-    return create_async_engine(
-        async_url,
-        pool_pre_ping=True,
-        pool_size=10,
-        max_overflow=10,
-        pool_timeout=3,
-        connect_args={"connect_timeout": 3},
-    )
+        engine = create_async_engine(async_url, poolclass=_Pool)
+    else:
+        require_driver(url)
+        # A database that does not answer must fail fast (a holding reply), not hang the
+        # turn.
+        engine = create_async_engine(
+            async_url,
+            poolclass=_Pool,
+            pool_pre_ping=True,
+            pool_size=10,
+            max_overflow=10,
+            pool_timeout=3,
+            connect_args={"connect_timeout": 3},
+        )
+    translate_errors(engine.sync_engine)
+    return engine
 
 
 async def database_reachable(engine: AsyncEngine) -> bool:
@@ -84,12 +177,6 @@ async def database_reachable(engine: AsyncEngine) -> bool:
     try:
         async with engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
-    except (SQLAlchemyError, OSError):
+    except (DatabaseError, SQLAlchemyError, OSError):
         return False
     return True
-
-
-def database_unavailable(exc: BaseException) -> bool:
-    """Whether ``exc`` means the database cannot be reached right now (refused or dropped
-    connections, a pool timeout), as opposed to a bug or a constraint violation."""
-    return isinstance(exc, OperationalError | InterfaceError | PoolTimeout | OSError)

@@ -16,7 +16,7 @@ process, writers also queue on :func:`sqlite_writer_lock` (an ``asyncio.Lock``):
 busy handler waits by sleeping up to 100 ms at a time, so connections of one process
 competing for the write lock would spend most of their time asleep.
 
-Command line (uses ``DATABASE_URL``)::
+Command line (uses ``DATABASE_URL``, else the SQLite file in ``INTAKE_DATA_DIR``)::
 
     python -m integrations.db.migrate upgrade
     python -m integrations.db.migrate current
@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import threading
 import weakref
@@ -43,8 +42,14 @@ from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.pool import NullPool
 
-from integrations.db.engine import normalize_database_url, prepare_sqlite_file
-from integrations.errors import ConfigurationError
+from core.errors import ConfigurationError, DatabaseUnavailable, IntakeError
+from core.settings import Settings
+from integrations.db.engine import (
+    normalize_database_url,
+    prepare_sqlite_file,
+    require_driver,
+    translate_errors,
+)
 
 __all__ = [
     "MIGRATIONS_DIR",
@@ -150,11 +155,13 @@ def alembic_config(connection: Connection | None = None) -> Config:
 @contextmanager
 def _migration_connection(url: str) -> Iterator[Connection]:
     sync_url = sync_database_url(url)
+    require_driver(url)
     prepare_sqlite_file(url)
     engine = create_sync_engine(sync_url, poolclass=NullPool)
+    translate_errors(engine)
     enable_sqlite_transactions(engine)
     try:
-        with engine.connect() as connection:
+        with _where(url), engine.connect() as connection:
             if connection.dialect.name == "postgresql":
                 # Outside any transaction: held across Alembic's own transaction.
                 connection.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _ADVISORY_LOCK_KEY})
@@ -171,6 +178,16 @@ def _migration_connection(url: str) -> Iterator[Connection]:
                 yield connection
     finally:
         engine.dispose()
+
+
+@contextmanager
+def _where(url: str) -> Iterator[None]:
+    """Name the database (without its password) when it cannot be reached."""
+    try:
+        yield
+    except DatabaseUnavailable as exc:
+        shown = make_url(url).render_as_string(hide_password=True)
+        raise DatabaseUnavailable(f"{exc}: {shown}") from exc
 
 
 def upgrade_database(url: str, revision: str = "head") -> None:
@@ -199,7 +216,7 @@ def _revision(url: str, message: str, autogenerate: bool) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m integrations.db.migrate {upgrade,current,revision}``."""
     parser = argparse.ArgumentParser(prog="python -m integrations.db.migrate")
-    parser.add_argument("--url", default=os.environ.get("DATABASE_URL"), help="DATABASE_URL")
+    parser.add_argument("--url", default=None, help="database URL (default: DATABASE_URL)")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("upgrade", help="apply all migrations")
     sub.add_parser("current", help="show the applied revision")
@@ -207,8 +224,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     revision.add_argument("-m", "--message", required=True)
     revision.add_argument("--autogenerate", action="store_true")
     args = parser.parse_args(argv)
-    url = args.url or "sqlite:///data/intake.db"
     try:
+        url = args.url or Settings.read().effective_database_url
         if args.command == "upgrade":
             upgrade_database(url)
         elif args.command == "current":
@@ -218,6 +235,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigurationError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except IntakeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

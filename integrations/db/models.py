@@ -30,8 +30,12 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 __all__ = [
+    "AnalyticsAlertRow",
+    "AnalyticsLeaseRow",
     "AuditRow",
     "Base",
+    "ClusterCorrectionRow",
+    "ClusterRow",
     "DeskAssignmentRow",
     "DispatchEventRow",
     "DispatchJobRow",
@@ -42,7 +46,9 @@ __all__ = [
     "PushJobRow",
     "ResidentRow",
     "ReviewItemRow",
+    "TicketClusterRow",
     "TicketCounterRow",
+    "TicketFollowerRow",
     "TicketRow",
     "TimelineRow",
     "TrainingExampleRow",
@@ -126,6 +132,10 @@ class TicketRow(Base):
     urgent: Mapped[bool] = mapped_column(Boolean)
     department: Mapped[str] = mapped_column(String(64))
     grid: Mapped[str | None] = mapped_column(String(64))
+    #: the street (街道/镇) and community (社区/村) the location lies in, set at filing
+    #: (integrations/analytics/areas.py); None when neither the words nor the grid say
+    street: Mapped[str | None] = mapped_column(String(64), default=None)
+    community: Mapped[str | None] = mapped_column(String(64), default=None)
     level: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16))
     sla_due_at: Mapped[datetime]
@@ -427,3 +437,113 @@ class ModelReleaseRow(Base):
     metrics: Mapped[dict[str, Any]] = mapped_column(JSON)
     published_at: Mapped[datetime | None] = mapped_column(default=None)
     published_by: Mapped[str | None] = mapped_column(String(64), default=None)
+
+
+# -- analytics (issue 15) ----------------------------------------------------------------------
+
+
+class TicketClusterRow(Base):
+    """The problem cluster (一类问题) a ticket belongs to, as the cluster keeper decided it
+    (``integrations/analytics/keeper.py``). ``reason``: new, similar, correction, rebuild."""
+
+    __tablename__ = "ticket_clusters"
+
+    ticket_id: Mapped[str] = mapped_column(
+        String(16), ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True
+    )
+    cluster_id: Mapped[str] = mapped_column(String(16), index=True)
+    reason: Mapped[str] = mapped_column(String(16))
+    similarity: Mapped[float] = mapped_column(Float)
+    assigned_at: Mapped[datetime]
+
+
+class ClusterRow(Base):
+    """A cluster of two or more tickets, summarised for the console and the map (rewritten
+    by the keeper; the tickets' ``ticket_clusters`` rows are the truth)."""
+
+    __tablename__ = "clusters"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    category: Mapped[str] = mapped_column(String(64))
+    place: Mapped[str] = mapped_column(String(128))
+    street: Mapped[str | None] = mapped_column(String(64))
+    community: Mapped[str | None] = mapped_column(String(64))
+    first_at: Mapped[datetime]
+    last_at: Mapped[datetime] = mapped_column(index=True)
+    size: Mapped[int] = mapped_column(Integer)
+    residents: Mapped[int] = mapped_column(Integer)
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    updated_at: Mapped[datetime]
+
+
+class ClusterCorrectionRow(Base):
+    """A staff merge or split of clusters (append-only; also in ``audit_log``): replayed on
+    every rebuild as must-link / cannot-link constraints."""
+
+    __tablename__ = "cluster_corrections"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    #: the ticket ids of each group (one group for a merge, two or more for a split)
+    groups: Mapped[list[list[str]]] = mapped_column(JSON)
+    actor: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]
+
+
+class AnalyticsAlertRow(Base):
+    """A surge or hot-spot alert (未诉先办), once per ``key`` (a surge's area × category ×
+    week; a hot spot's cluster × day), and its delivery to the alert webhook
+    (``webhook_status``: pending, sent, failed, off)."""
+
+    __tablename__ = "analytics_alerts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    area: Mapped[str | None] = mapped_column(String(64))
+    category: Mapped[str | None] = mapped_column(String(64))
+    cluster_id: Mapped[str | None] = mapped_column(String(16))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    webhook_status: Mapped[str] = mapped_column(String(16))
+    webhook_attempts: Mapped[int] = mapped_column(Integer)
+    webhook_next_at: Mapped[datetime | None]
+    webhook_error: Mapped[str | None] = mapped_column(Text)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(64), default=None)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    __table_args__ = (
+        Index("ix_analytics_alerts_webhook_status_webhook_next_at", "webhook_status",
+              "webhook_next_at"),
+    )
+
+
+class TicketFollowerRow(Base):
+    """A resident who reported a problem already being handled and chose to follow that
+    ticket instead of filing another: they get its status pushes and count as one more
+    resident of its cluster. Their own words are kept for staff (phones redacted)."""
+
+    __tablename__ = "ticket_followers"
+    __table_args__ = (UniqueConstraint("ticket_id", "openid"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[str] = mapped_column(
+        String(16), ForeignKey("tickets.id", ondelete="CASCADE")
+    )
+    openid: Mapped[str] = mapped_column(String(64), index=True)
+    description: Mapped[str] = mapped_column(Text)
+    location: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    #: the ticket's last timeline entry this follower was told about (pushes fan out later)
+    last_event_id: Mapped[int] = mapped_column(BigInteger)
+
+
+class AnalyticsLeaseRow(Base):
+    """Which process keeps the problem clusters (one writer), until when."""
+
+    __tablename__ = "analytics_leases"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(64))
+    until: Mapped[datetime]

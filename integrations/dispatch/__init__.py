@@ -1,21 +1,9 @@
-"""Dispatch systems that take tickets (工单): the embedded desk, Open311 servers."""
+"""Dispatch systems that take tickets (工单): the embedded desk, Open311 servers.
 
-from integrations.dispatch.base import (
-    DispatchBackend,
-    DispatchError,
-    DispatchReceipt,
-    DispatchRejected,
-    DispatchRequest,
-    DispatchUnavailable,
-    ExternalStatus,
-)
+The package's API is :mod:`integrations.dispatch.base` (the interface and its errors).
+"""
 
-__all__ = [
-    "DispatchBackend",
-    "DispatchError",
-    "DispatchReceipt",
-    "DispatchRejected",
-    "DispatchRequest",
-    "DispatchUnavailable",
-    "ExternalStatus",
-]
+from integrations.dispatch import base
+from integrations.dispatch.base import *  # noqa: F403 - exactly base's public names
+
+__all__ = base.__all__

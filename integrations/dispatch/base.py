@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from integrations.errors import IntakeError
+from core.errors import RemoteServiceError
 
 __all__ = [
     "DispatchBackend",
@@ -26,7 +26,7 @@ __all__ = [
 ]
 
 
-class DispatchError(IntakeError):
+class DispatchError(RemoteServiceError):
     """Base of dispatch failures."""
 
 

@@ -7,10 +7,10 @@ ticket already carries, e.g. after staff reassigned it) and by location keywords
 on the ticket. The ticket then sits at the desk: staff move it through its statuses with
 the ticket API, so there is nothing to ``poll`` and no token to resolve.
 
-Escalation is the desk's too, carried out by the ticket service and triggered by the
-worker: a ticket past its SLA deadline goes one level up with a new deadline
-(:meth:`TicketService.escalate_overdue`), and a department returning a ticket escalates it
-instead of ending it (:meth:`TicketService.department_return`).
+Escalation is the desk's too, carried out by the ticket services and triggered by the
+worker: a ticket past its SLA deadline goes one level up with a new deadline, and a
+department returning a ticket escalates it instead of ending it (both in
+:mod:`integrations.tickets.escalation`).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
+from core.errors import DatabaseError
 from integrations.db.migrate import enable_sqlite_transactions, sqlite_writer_lock
 from integrations.db.models import DeskAssignmentRow, TicketRow
 from integrations.dispatch.base import (
@@ -34,7 +35,7 @@ from integrations.dispatch.base import (
 )
 from integrations.tickets.sql import Clock, insert_for, utcnow
 from policies.taxonomy import Taxonomy, load_taxonomy
-from policies.tickets import DEFAULT_GRID, GridRules, level_label, load_grid_rules
+from policies.tickets import DEFAULT_GRID, GridRules, load_grid_rules, timeline_desk_assignment
 
 __all__ = ["EmbeddedDesk"]
 
@@ -108,12 +109,13 @@ class EmbeddedDesk(DispatchBackend):
                     .values(grid=assignment.grid)
                     .execution_options(synchronize_session=False)
                 )
-        except SQLAlchemyError as exc:
+        except (DatabaseError, SQLAlchemyError) as exc:
             raise DispatchUnavailable(f"desk database: {type(exc).__name__}") from exc
-        level = level_label(assignment.level)
         return DispatchReceipt(
             external_id=assignment.external_id,
-            note=f"已派单至{assignment.department}（{assignment.grid}，{level}级）",
+            note=timeline_desk_assignment(
+                assignment.department, assignment.grid, assignment.level
+            ),
         )
 
     async def resolve_token(self, token: str) -> str | None:

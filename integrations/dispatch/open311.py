@@ -25,19 +25,19 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
-from types import MappingProxyType, TracebackType
-from typing import Any, Literal
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote, urlencode
 
 import httpx
 import yaml
 
+from core.errors import ConfigurationError
 from integrations.dispatch.base import (
     DispatchBackend,
     DispatchReceipt,
@@ -46,15 +46,17 @@ from integrations.dispatch.base import (
     DispatchUnavailable,
     ExternalStatus,
 )
-from integrations.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from core.settings import Open311Settings
+
+from integrations.owned_http import OwnedHTTPClient
 
 __all__ = [
-    "DEFAULT_POLL_SECONDS",
     "DEFAULT_TIMEOUT",
     "ENV_API_KEY",
     "ENV_FORMAT",
     "ENV_JURISDICTION_ID",
-    "ENV_POLL_SECONDS",
     "ENV_SERVICE_MAP",
     "ENV_TICKET_ATTRIBUTE",
     "ENV_URL",
@@ -76,11 +78,9 @@ ENV_URL = "OPEN311_URL"
 ENV_API_KEY = "OPEN311_API_KEY"
 ENV_JURISDICTION_ID = "OPEN311_JURISDICTION_ID"
 ENV_SERVICE_MAP = "OPEN311_SERVICE_MAP"
-ENV_POLL_SECONDS = "OPEN311_POLL_SECONDS"
 ENV_FORMAT = "OPEN311_FORMAT"
 ENV_TICKET_ATTRIBUTE = "OPEN311_TICKET_ATTRIBUTE"
 
-DEFAULT_POLL_SECONDS = 300.0
 #: City servers are often slow (a CRM behind them), but a stuck call must not hold the outbox.
 DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=20.0, write=10.0, pool=5.0)
 #: The spec limits ``description`` to 4,000 characters; longer text would only earn a 400.
@@ -110,7 +110,6 @@ class Open311Config:
     api_key: str = field(repr=False)
     jurisdiction_id: str | None = None
     service_map: Mapping[str, str] = field(default_factory=dict)
-    poll_seconds: float = DEFAULT_POLL_SECONDS
     format: Literal["json"] = "json"
     ticket_attribute: str | None = "intake_ticket_id"
     poll_batch_size: int = 50
@@ -127,8 +126,6 @@ class Open311Config:
             raise ConfigurationError(f"{ENV_API_KEY} is not set (the Open311 server requires it)")
         if self.format != "json":
             raise ConfigurationError(f"{ENV_FORMAT}: only json is supported, got {self.format!r}")
-        if not self.poll_seconds > 0:
-            raise ConfigurationError(f"{ENV_POLL_SECONDS} must be positive")
         if self.poll_batch_size < 1:
             raise ConfigurationError("poll_batch_size must be at least 1")
         object.__setattr__(self, "url", url)
@@ -138,31 +135,20 @@ class Open311Config:
         object.__setattr__(self, "service_map", MappingProxyType(dict(self.service_map)))
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str] | None = None) -> Open311Config | None:
-        """Build from ``OPEN311_*`` variables; ``None`` when ``OPEN311_URL`` is unset.
+    def from_settings(cls, section: Open311Settings) -> Open311Config | None:
+        """From the settings' ``open311`` section; ``None`` when ``OPEN311_URL`` is unset.
 
-        Raises :class:`ConfigurationError` (one line) when a set value is invalid.
+        Raises :class:`ConfigurationError` (one line) when a value is unusable.
         """
-        env = os.environ if environ is None else environ
-        url = env.get(ENV_URL, "").strip()
-        if not url:
+        if not section.url:
             return None
-        map_path = env.get(ENV_SERVICE_MAP, "").strip()
-        poll_text = env.get(ENV_POLL_SECONDS, "").strip()
-        try:
-            poll_seconds = float(poll_text) if poll_text else DEFAULT_POLL_SECONDS
-        except ValueError:
-            raise ConfigurationError(f"{ENV_POLL_SECONDS} is not a number: {poll_text!r}") from None
-        fmt = env.get(ENV_FORMAT, "json").strip().lower() or "json"
-        if fmt != "json":
-            raise ConfigurationError(f"{ENV_FORMAT}: only json is supported, got {fmt!r}")
         return cls(
-            url=url,
-            api_key=env.get(ENV_API_KEY, "").strip(),
-            jurisdiction_id=env.get(ENV_JURISDICTION_ID, "").strip() or None,
-            service_map=load_service_map(map_path) if map_path else {},
-            poll_seconds=poll_seconds,
-            ticket_attribute=env.get(ENV_TICKET_ATTRIBUTE, "intake_ticket_id").strip() or None,
+            url=section.url,
+            api_key=section.api_key or "",
+            jurisdiction_id=section.jurisdiction_id,
+            service_map=load_service_map(section.service_map) if section.service_map else {},
+            format=section.format,
+            ticket_attribute=section.ticket_attribute,
         )
 
 
@@ -469,7 +455,7 @@ def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
         yield items[start : start + size]
 
 
-class Open311Backend(DispatchBackend):
+class Open311Backend(OwnedHTTPClient, DispatchBackend):
     """A :class:`DispatchBackend` over one Open311 GeoReport v2 server (JSON format).
 
     ``http_client`` (or ``transport``) lets tests and the app inject the HTTP layer; an
@@ -488,36 +474,13 @@ class Open311Backend(DispatchBackend):
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
         naive_timezone: tzinfo = UTC,
     ) -> None:
-        if http_client is not None and transport is not None:
-            raise ValueError("pass http_client or transport, not both")
         self.config = config
         self._timeout = httpx.Timeout(timeout)
         self._naive_timezone = naive_timezone
-        self._owns_http = http_client is None
-        if http_client is None:
-            http_client = httpx.AsyncClient(
-                transport=transport, timeout=self._timeout, follow_redirects=False
-            )
-        self._http = http_client
+        self._use_http(http_client, transport, timeout=self._timeout, follow_redirects=False)
 
     def __repr__(self) -> str:
         return f"Open311Backend(url={self.config.url!r})"
-
-    async def __aenter__(self) -> Open311Backend:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the HTTP client if this object created it."""
-        if self._owns_http:
-            await self._http.aclose()
 
     # -- DispatchBackend -------------------------------------------------------------------
 

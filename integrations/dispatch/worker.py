@@ -25,12 +25,12 @@ import contextlib
 import logging
 import os
 import random
-from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from core.errors import ConfigurationError, DatabaseError, DatabaseUnavailable
 from integrations.db.engine import create_engine
 from integrations.db.migrate import upgrade_database
 from integrations.dispatch.base import (
@@ -40,8 +40,7 @@ from integrations.dispatch.base import (
     DispatchUnavailable,
 )
 from integrations.dispatch.embedded import EmbeddedDesk
-from integrations.errors import ConfigurationError
-from integrations.notify.sender import PushSender, StatusMessenger
+from integrations.notify.sender import PushSender
 from integrations.retention import purge_chat_text
 from integrations.tickets.config import TicketConfig
 from integrations.tickets.outbox import ClaimedJob, Outcome
@@ -49,7 +48,10 @@ from integrations.tickets.service import TicketService
 from policies.tickets import load_grid_rules
 from privacy import mask_text
 
-__all__ = ["OutboxWorker", "WorkerSettings", "create_backend", "run_worker"]
+if TYPE_CHECKING:
+    from core.settings import Settings
+
+__all__ = ["OutboxWorker", "create_backend", "run_worker"]
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +82,7 @@ class OutboxWorker:
         self._next_poll: datetime | None = None
         self._next_escalation: datetime | None = None
         self._next_purge: datetime | None = None
-        service.add_listener(self.wake)
+        service.core.add_listener(self.wake)
 
     def __repr__(self) -> str:
         return f"OutboxWorker({self.worker_id!r}, backend={self.backend.name!r})"
@@ -109,7 +111,7 @@ class OutboxWorker:
         if self._next_escalation is None or now >= self._next_escalation:
             self._next_escalation = now + timedelta(seconds=self.config.escalation_interval)
             if isinstance(self.backend, EmbeddedDesk):
-                await self.service.escalate_overdue(backend=self.backend.name)
+                await self.service.escalation.escalate_overdue(backend=self.backend.name)
         days = self.config.chat_retention_days
         if days and (self._next_purge is None or now >= self._next_purge):
             self._next_purge = now + timedelta(seconds=self.config.retention_interval)
@@ -125,7 +127,7 @@ class OutboxWorker:
                 processed = await self.run_once()
                 if processed >= self.config.batch_size:
                     pause = 0.0  # more may be waiting
-            except (SQLAlchemyError, OSError) as exc:
+            except (DatabaseUnavailable, OSError) as exc:
                 log.warning("worker pass failed (%s); retrying in %.0fs",
                             type(exc).__name__, _ERROR_PAUSE)
                 pause = _ERROR_PAUSE
@@ -164,7 +166,7 @@ class OutboxWorker:
             outcomes = await asyncio.gather(*(self._submit(job) for job in todo))
             try:
                 await outbox.record(self.worker_id, self.backend.name, outcomes)
-            except SQLAlchemyError as exc:
+            except (DatabaseError, SQLAlchemyError) as exc:
                 # Our database failed: the leases expire and the jobs are delivered again.
                 log.warning("recording %d deliveries failed: %s", len(outcomes),
                             type(exc).__name__)
@@ -209,7 +211,7 @@ class OutboxWorker:
             if ticket_id is None:
                 continue
             try:
-                await self.service.apply_external_status(
+                await self.service.reports.apply_external_status(
                     ticket_id, status.external_id, status.status, status.note, actor
                 )
             except DispatchError as exc:  # pragma: no cover - defensive
@@ -242,61 +244,34 @@ class OutboxWorker:
 # -- wiring -------------------------------------------------------------------------------
 
 
-class WorkerSettings(Protocol):
-    """The fields of ``bot.config.Settings`` that :func:`run_worker` reads."""
-
-    @property
-    def effective_database_url(self) -> str: ...
-
-    @property
-    def redis_url(self) -> str | None: ...
-
-    @property
-    def wechat_app_id(self) -> str | None: ...
-
-    @property
-    def wechat_app_secret(self) -> str | None: ...
-
-    @property
-    def wechat_api_base_url(self) -> str: ...
-
-
-def create_backend(
-    name: str,
-    *,
-    service: TicketService,
-    environ: Mapping[str, str] | None = None,
-) -> DispatchBackend:
+def create_backend(settings: Settings, *, service: TicketService) -> DispatchBackend:
     """The backend ``DISPATCH_BACKEND`` names: ``embedded`` (default) or ``open311``
-    (configured by the ``OPEN311_*`` variables)."""
-    if name == "embedded":
-        return EmbeddedDesk(
-            service.engine,
-            taxonomy=service.core.taxonomy,
-            grid_rules=load_grid_rules(service.config.grid_rules_file),
-            clock=service.core.clock,
-        )
-    if name == "open311":
+    (configured by the ``OPEN311_*`` settings)."""
+    if settings.dispatch.backend == "open311":
         from integrations.dispatch.open311 import Open311Backend, Open311Config
 
-        config = Open311Config.from_environ(environ)
+        config = Open311Config.from_settings(settings.open311)
         if config is None:
             raise ConfigurationError("DISPATCH_BACKEND=open311 needs OPEN311_URL")
         return Open311Backend(config)
-    raise ConfigurationError(f"DISPATCH_BACKEND must be embedded or open311, got {name!r}")
+    return EmbeddedDesk(
+        service.engine,
+        taxonomy=service.core.taxonomy,
+        grid_rules=load_grid_rules(service.config.grid_rules_file),
+        clock=service.core.clock,
+    )
 
 
 async def run_worker(
-    settings: WorkerSettings,
+    settings: Settings,
     stop_event: asyncio.Event,
     *,
-    messenger: StatusMessenger | None = None,
     backend: DispatchBackend | None = None,
 ) -> None:
     """Everything ``intake worker`` needs: migrate, build, loop until ``stop_event``.
 
-    ``messenger`` (default: a WeChat client from the settings) and ``backend`` (default:
-    ``DISPATCH_BACKEND``) can be injected; what this function builds, it closes.
+    ``backend`` (default: ``DISPATCH_BACKEND``) can be injected; what this function builds,
+    it closes.
     """
     config = TicketConfig.from_settings(settings)
     url = settings.effective_database_url
@@ -306,26 +281,37 @@ async def run_worker(
     try:
         service = TicketService(engine, config=config)
         if backend is None:
-            backend = create_backend(config.dispatch_backend, service=service)
+            backend = create_backend(settings, service=service)
             closers.append(backend)
-        if messenger is None and settings.wechat_app_id and settings.wechat_app_secret:
+        pusher: PushSender | None = None
+        if settings.wechat.app_id and settings.wechat.app_secret:
             from integrations.state import create_store
             from integrations.wechat import WeChatClient
 
             store = create_store(settings.redis_url)
             client = WeChatClient(
-                app_id=settings.wechat_app_id,
-                app_secret=settings.wechat_app_secret,
-                base_url=settings.wechat_api_base_url,
+                app_id=settings.wechat.app_id,
+                app_secret=settings.wechat.app_secret,
+                base_url=settings.wechat.api_base_url,
                 store=store,
             )
             closers.extend([client, store])
-            messenger = client
-        pusher = PushSender(service.core, messenger) if messenger is not None else None
-        if pusher is None:
+            pusher = PushSender(service.core, client)
+        else:
             log.warning("no WeChat credentials: status pushes stay queued")
         worker = OutboxWorker(service, backend, pusher=pusher)
-        await worker.run_forever(stop_event)
+        # The worker process keeps the problem clusters and sends the analytics alerts.
+        from integrations.analytics.service import Analytics, AnalyticsConfig
+
+        analytics = Analytics(
+            service,
+            AnalyticsConfig(
+                webhook_url=settings.analytics.webhook_url,
+                webhook_secret=settings.analytics.webhook_secret,
+                check_interval=settings.analytics.check_seconds,
+            ),
+        )
+        await asyncio.gather(worker.run_forever(stop_event), analytics.run(stop_event))
     finally:
         for resource in closers:
             closer = getattr(resource, "aclose", None) or getattr(resource, "close", None)

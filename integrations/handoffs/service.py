@@ -17,8 +17,8 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from core.errors import IntakeError
 from integrations.db.models import HandoffMessageRow, HandoffRow, utcnow
-from integrations.errors import IntakeError
 from integrations.state import KeyValueStore
 from privacy import redact
 
@@ -97,9 +97,7 @@ class Handoff:
             "assignee": self.assignee,
         }
         if transcript:
-            data["transcript"] = [
-                {"at": m.at.isoformat(), "role": m.role, "text": m.text} for m in self.transcript
-            ]
+            data["transcript"] = [line.as_dict() for line in self.transcript]
         return data
 
 
@@ -255,30 +253,38 @@ class HandoffService:
             row.updated_at = now
         return await self.get(handoff_id)
 
-    async def staff_message(
-        self, handoff_id: int, text: str, *, staff: str | None = None
-    ) -> Handoff:
-        """Record a staff reply (the caller sends it); a waiting handoff becomes active."""
-        await self.staff_reply(handoff_id, text, staff=staff)
-        return await self.get(handoff_id)
-
     async def staff_reply(
         self, handoff_id: int, text: str, *, staff: str | None = None
-    ) -> tuple[Handoff, HandoffMessage]:
-        """Record a staff reply and return the handoff and the new line; the chat becomes
-        active and, when nobody has taken it yet, ``staff``'s."""
+    ) -> tuple[Handoff, HandoffMessage, bool]:
+        """Record a staff reply (the caller sends it): the handoff, the new line, and
+        whether the reply made ``staff`` the chat's assignee (nobody had taken it). The chat
+        becomes active. Raises :class:`HandoffClosed` for a closed chat (nothing recorded)."""
         now = self._clock()
         async with self._sessions() as session, session.begin():
-            row = await self._row(session, handoff_id)
-            if row.status == "waiting":
-                row.status = "active"
-            if staff and row.assignee is None:
+            row = await self._row(session, handoff_id, lock=True)
+            if row.status not in OPEN:
+                raise HandoffClosed(f"handoff {handoff_id} is closed")
+            took = bool(staff) and row.assignee is None
+            row.status = "active"
+            if took:
                 row.assignee = staff
             row.updated_at = now
             line = HandoffMessageRow(handoff_id=row.id, at=now, role="staff", text=redact(text))
             session.add(line)
             await session.flush()
-            return _handoff(row), _message(line)
+            return _handoff(row), _message(line), took
+
+    async def resident_wrote_at(self, handoff_id: int) -> datetime | None:
+        """When the resident last wrote in this chat (``None``: never)."""
+        async with self._sessions() as session:
+            return (
+                await session.execute(
+                    select(func.max(HandoffMessageRow.at)).where(
+                        HandoffMessageRow.handoff_id == handoff_id,
+                        HandoffMessageRow.role == "resident",
+                    )
+                )
+            ).scalar_one_or_none()
 
     async def add_line(self, handoff_id: int, role: str, text: str) -> HandoffMessage:
         """Add a line to this handoff's transcript, whatever its status."""
@@ -310,8 +316,8 @@ class HandoffService:
         return await self.get(handoff_id)
 
     @staticmethod
-    async def _row(session: AsyncSession, handoff_id: int) -> HandoffRow:
-        row = await session.get(HandoffRow, handoff_id)
+    async def _row(session: AsyncSession, handoff_id: int, *, lock: bool = False) -> HandoffRow:
+        row = await session.get(HandoffRow, handoff_id, with_for_update=lock)
         if row is None:
             raise HandoffNotFound(f"no handoff {handoff_id}")
         return row

@@ -1,8 +1,9 @@
 """Sends queued status pushes to residents through WeChat.
 
 Channel per push (:func:`policies.tickets.choose_push_channel`): a customer-service text
-while the resident's 48-hour window is open and fewer than ``cs_quota`` pushes went out in
-it; otherwise the status template (``WECHAT_TEMPLATE_STATUS_ID``; data ``first``,
+while the resident's 48-hour window is open and fewer than ``cs_quota`` texts went out in
+it (counted by :func:`integrations.notify.customer_service.take_quota`, like every other
+text to the resident); otherwise the status template (``WECHAT_TEMPLATE_STATUS_ID``; data ``first``,
 ``keyword1`` ticket id, ``keyword2`` status, ``remark``). When WeChat answers that the
 window is closed after all (errcode 45015/45047), the template goes out at once.
 
@@ -29,7 +30,9 @@ from sqlalchemy import and_, exists, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import aliased
 
+from core.errors import DatabaseError
 from integrations.db.models import PushJobRow
+from integrations.notify.customer_service import take_quota
 from integrations.notify.residents import lock_residents
 from integrations.tickets.core import Core
 from integrations.tickets.sql import claim_due
@@ -47,17 +50,14 @@ PERMANENT_ERRCODES = frozenset({40003, 40037, 43004, 43101})
 
 
 class StatusMessenger(Protocol):
-    """What the sender needs of :class:`~integrations.wechat.WeChatClient`."""
+    """What the sender uses of :class:`~integrations.wechat.WeChatClient` (the benchmark
+    passes one that accepts everything at once)."""
 
     async def send_text(self, openid: str, content: str) -> None: ...
 
     async def send_template(
-        self,
-        openid: str,
-        template_id: str,
-        data: Mapping[str, str],
-        url: str | None = None,
-    ) -> int: ...
+        self, openid: str, template_id: str, data: Mapping[str, str]
+    ) -> object: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +110,7 @@ class PushSender:
             results = await asyncio.gather(*(self._send(p) for p in planned))
             try:
                 await self._record(results)
-            except SQLAlchemyError as exc:
+            except (DatabaseError, SQLAlchemyError) as exc:
                 # The leases run out and the pushes are tried again (at-least-once).
                 log.warning("recording %d pushes failed: %s", len(results),
                             type(exc).__name__)
@@ -129,8 +129,6 @@ class PushSender:
                 )
             )
         )
-        fallback: PushChannel = "template" if config.template_status_id else "none"
-        window = timedelta(hours=config.cs_window_hours)
         async with self.core.write() as session:
             ids = await claim_due(
                 session,
@@ -153,23 +151,10 @@ class PushSender:
             residents = await lock_residents(session, (job.openid for job in jobs))
             planned = []
             for job in jobs:
-                resident = residents.get(job.openid)
-                channel = fallback
-                if resident is not None:
-                    choice = choose_push_channel(
-                        last_inbound_at=resident.last_inbound_at,
-                        now=now,
-                        sent_in_window=resident.cs_sent,
-                        quota=config.cs_quota,
-                        window=window,
-                        template_configured=bool(config.template_status_id),
-                    )
-                    if choice == "custom":
-                        # Counted now, even if the send fails: WeChat may have counted it
-                        # too (an answer lost in transit); erring low only means a template.
-                        resident.cs_sent += 1
-                        resident.updated_at = now
-                    channel = choice
+                refusal = take_quota(residents.get(job.openid), now=now, config=config)
+                channel = choose_push_channel(
+                    refusal, template_configured=bool(config.template_status_id)
+                )
                 planned.append(
                     _Planned(
                         job.id, job.ticket_id, job.openid, job.text,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import abc
 from types import TracebackType
 
-from integrations.errors import StateBackendError
+from core.errors import StateBackendError
 
 __all__ = ["KeyValueStore", "Lock", "LockTimeout"]
 

@@ -12,7 +12,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-from integrations.errors import StateBackendError
+from core.errors import StateBackendError
 
 __all__ = ["renewing"]
 

@@ -13,7 +13,7 @@ from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
-from integrations.errors import StateBackendError
+from core.errors import StateBackendError
 from integrations.state.base import KeyValueStore, Lock, LockTimeout
 
 __all__ = ["RedisStore"]

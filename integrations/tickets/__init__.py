@@ -1,11 +1,13 @@
-"""Tickets (工单): the store, the service the bot and staff call, and the dispatch outbox.
+"""Tickets (工单): the store, the services the bot and staff call, and the dispatch outbox.
 
-``TicketService`` is the entry point; :mod:`integrations.dispatch.worker` delivers the
-outbox, :mod:`integrations.notify` pushes status changes to residents, and the pure rules
-(status machine, SLA, levels, wording) live in :mod:`policies.tickets`.
+``TicketService`` wires the services (filing, queries, status changes, assignment,
+escalation, rating, dispatch reports, outbox, pushes) on one shared core;
+:mod:`integrations.dispatch.worker` delivers the outbox, :mod:`integrations.notify` pushes
+status changes to residents, and the pure rules (status machine, SLA, levels, wording)
+live in :mod:`policies.tickets`.
 """
 
-from integrations.tickets.config import ENV_NAMES, TicketConfig
+from integrations.tickets.config import TicketConfig
 from integrations.tickets.errors import (
     IllegalTransition,
     InvalidTicket,
@@ -16,11 +18,10 @@ from integrations.tickets.errors import (
 )
 from integrations.tickets.model import Delivery, OutboxJob, PushJob, Ticket, TimelineEntry
 from integrations.tickets.outbox import ClaimedJob, Outbox
-from integrations.tickets.service import CHANNELS, TicketService
+from integrations.tickets.queries import TicketFilter
+from integrations.tickets.service import TicketService
 
 __all__ = [
-    "CHANNELS",
-    "ENV_NAMES",
     "ClaimedJob",
     "Delivery",
     "IllegalTransition",
@@ -33,6 +34,7 @@ __all__ = [
     "Ticket",
     "TicketConfig",
     "TicketError",
+    "TicketFilter",
     "TicketNotFound",
     "TicketService",
     "TimelineEntry",

@@ -2,7 +2,8 @@
 
 Every write goes through :meth:`Core.write` (``BEGIN IMMEDIATE`` on SQLite) and every
 change of a ticket through :func:`record_change`, which writes the timeline entry and, for
-a resident with an openid, the push job — in the caller's transaction.
+a resident with an openid, the push job — in the caller's transaction. The services of
+this package (filing, status changes, escalation, rating, …) share one :class:`Core`.
 """
 
 from __future__ import annotations
@@ -11,21 +12,35 @@ import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, tzinfo
+from typing import TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from integrations.db.migrate import READONLY, enable_sqlite_transactions, sqlite_writer_lock
-from integrations.db.models import DispatchJobRow, TicketCounterRow, TicketRow, TimelineRow
+from integrations.db.models import (
+    DispatchJobRow,
+    PushJobRow,
+    TicketCounterRow,
+    TicketRow,
+    TimelineRow,
+)
 from integrations.notify.queue import enqueue_push
 from integrations.tickets.config import TicketConfig
-from integrations.tickets.model import OutboxJob, Ticket, TimelineEntry
+from integrations.tickets.errors import (
+    IllegalTransition,
+    InvalidTicket,
+    TicketError,
+    TicketNotFound,
+)
+from integrations.tickets.model import OutboxJob, Ticket, TimelineEntry, from_row
 from integrations.tickets.sql import Clock, insert_for
 from policies.taxonomy import Taxonomy
 from policies.tickets import (
+    Refusal,
     SlaRules,
+    escalation_wording,
     format_ticket_id,
-    level_label,
     next_level,
     status_push_text,
     status_template_fields,
@@ -34,6 +49,7 @@ from privacy import mask_openid, redact
 
 __all__ = [
     "Core",
+    "CoreService",
     "add_event",
     "cancel_open_jobs",
     "enqueue_dispatch",
@@ -41,9 +57,13 @@ __all__ = [
     "idempotency_key",
     "load_tickets",
     "lock_ticket",
+    "locked_ticket",
+    "newest_jobs",
     "next_ticket_id",
     "queue_push",
     "record_change",
+    "refused",
+    "snapshot",
     "to_job",
     "to_ticket",
 ]
@@ -94,6 +114,15 @@ class Core:
         async with self._reader() as session, session.begin():
             yield session
 
+    def now(self) -> datetime:
+        return self.clock()
+
+    def add_listener(self, listener: Callable[[], None]) -> None:
+        """Call ``listener()`` after every commit that enqueued a delivery or a push."""
+        if not callable(listener):
+            raise TypeError("listener must be callable")
+        self.listeners.append(listener)
+
     def notify(self) -> None:
         for listener in self.listeners:
             try:
@@ -106,6 +135,28 @@ class Core:
 
     def local_day(self, now: datetime) -> str:
         return now.astimezone(self.tz).strftime("%Y%m%d")
+
+
+class CoreService:
+    """Base of the ticket services: all one needs is the shared :class:`Core`."""
+
+    def __init__(self, core: Core) -> None:
+        self.core = core
+
+
+JobRow = TypeVar("JobRow", DispatchJobRow, PushJobRow)
+
+
+async def newest_jobs(
+    core: Core, kind: type[JobRow], status: str | None, *, limit: int, offset: int
+) -> list[JobRow]:
+    """Delivery or push jobs (of ``status``, if given), newest first."""
+    statement = select(kind)
+    if status is not None:
+        statement = statement.where(kind.status == status)
+    statement = statement.order_by(kind.id.desc()).limit(limit).offset(offset)
+    async with core.read() as session:
+        return list((await session.execute(statement)).scalars())
 
 
 def idempotency_key(ticket_id: str, generation: int) -> str:
@@ -130,6 +181,14 @@ async def lock_ticket(session: AsyncSession, ticket_id: str) -> TicketRow | None
     """The ticket row, locked until the transaction ends (SQLite: already write-locked)."""
     statement = select(TicketRow).where(TicketRow.id == ticket_id).with_for_update()
     return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def locked_ticket(session: AsyncSession, ticket_id: str) -> TicketRow:
+    """:func:`lock_ticket`, raising :class:`TicketNotFound` when there is no such ticket."""
+    row = await lock_ticket(session, ticket_id)
+    if row is None:
+        raise TicketNotFound(ticket_id)
+    return row
 
 
 def add_event(
@@ -202,15 +261,14 @@ def queue_push(
         return
     label = core.category_label(row.category)
     status = row.status
-    # Notes are staff-internal except the outcome of a resolution and a rejection's reason.
-    public_note = note if status in ("resolved", "rejected") else None
+    # The wording decides which notes residents read (see status_push_text).
     text = status_push_text(
         ticket_id=row.id,
         category_label=label,
         status=status,
         department=row.department,
         level=row.level,
-        note=_redact_note(row, public_note),
+        note=_redact_note(row, note),
         escalated=escalated,
     )
     enqueue_push(
@@ -233,7 +291,7 @@ def escalate(sla: SlaRules, row: TicketRow, now: datetime) -> str:
     if upper is not None:
         row.level = upper
     row.sla_due_at = sla.due_after_escalation(row.category, row.urgent, now)
-    return f"升级至{level_label(upper)}级办理" if upper else "已在市级，由市级督办"
+    return escalation_wording(upper)
 
 
 def enqueue_dispatch(session: AsyncSession, row: TicketRow, now: datetime) -> DispatchJobRow:
@@ -278,22 +336,7 @@ async def cancel_open_jobs(
 
 
 def to_job(row: DispatchJobRow) -> OutboxJob:
-    return OutboxJob(
-        id=row.id,
-        ticket_id=row.ticket_id,
-        generation=row.generation,
-        idempotency_key=row.idempotency_key,
-        status=row.status,
-        attempts=row.attempts,
-        next_attempt_at=row.next_attempt_at,
-        claimed_by=row.claimed_by,
-        lease_until=row.lease_until,
-        last_error=row.last_error,
-        external_id=row.external_id,
-        backend=row.backend,
-        created_at=row.created_at,
-        delivered_at=row.delivered_at,
-    )
+    return from_row(OutboxJob, row)
 
 
 def to_ticket(
@@ -328,6 +371,8 @@ def to_ticket(
         ),
         delivery=to_job(delivery) if delivery is not None else None,
         chat=tuple(row.chat or ()),
+        street=row.street,
+        community=row.community,
     )
 
 
@@ -355,3 +400,16 @@ async def load_tickets(session: AsyncSession, rows: Sequence[TicketRow]) -> list
     ).scalars():
         latest[job.ticket_id] = job  # the highest generation wins
     return [to_ticket(row, events[row.id], latest.get(row.id)) for row in rows]
+
+
+async def snapshot(session: AsyncSession, row: TicketRow) -> Ticket:
+    """The ticket of ``row`` as it stands in this transaction."""
+    return (await load_tickets(session, [row]))[0]
+
+
+def refused(row: TicketRow, target: str, refusal: Refusal) -> TicketError:
+    """The error for a change of ``row`` (to ``target``) the rules refuse: something missing
+    from the request is :class:`InvalidTicket`, anything else :class:`IllegalTransition`."""
+    if refusal.incomplete:
+        return InvalidTicket(refusal.reason, text=refusal.text)
+    return IllegalTransition(row.id, row.status, target, refusal.reason, text=refusal.text)

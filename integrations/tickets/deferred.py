@@ -14,8 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from integrations.db import database_unavailable
-from integrations.errors import StateBackendError
+from core.errors import DatabaseUnavailable, StateBackendError
 from integrations.state import KeyValueStore, LockTimeout
 from integrations.tickets.model import Ticket
 
@@ -26,7 +25,7 @@ log = logging.getLogger(__name__)
 INDEX_KEY = "deferred-tickets:index"
 LOCK_NAME = "deferred-tickets"
 
-#: ``filing`` is a dict of TicketService.create keyword arguments plus ``source_key``.
+#: ``filing``: keyword arguments of :meth:`~integrations.tickets.filing.TicketFiling.file`.
 FileTicket = Callable[[dict[str, Any]], Awaitable[Ticket]]
 Announce = Callable[[dict[str, Any], Ticket], Awaitable[None]]
 
@@ -80,9 +79,10 @@ class DeferredFilings:
                         filing = json.loads(raw)
                         try:
                             ticket = await file(filing)
-                        except Exception as exc:
-                            if database_unavailable(exc):
-                                break  # still down: try again on the next round
+                        except DatabaseUnavailable:
+                            break  # still down: try again on the next round
+                        except Exception:
+                            # A filing the service refuses would block the queue forever.
                             log.exception("a deferred complaint cannot be filed; dropped")
                         else:
                             filed += 1

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from integrations.errors import IntakeError
+from core.errors import IntakeError
 
 __all__ = [
     "IllegalTransition",
@@ -28,18 +28,33 @@ class TicketNotFound(TicketError):
 
 class InvalidTicket(TicketError):
     """A field is missing or invalid (unknown category, status or rating, empty location,
-    a rejection without a reason); the message names it."""
+    a rejection without a reason); the message names it, ``text`` (when the rules word it)
+    says it in Chinese for staff."""
+
+    def __init__(self, message: str, *, text: str | None = None) -> None:
+        super().__init__(message)
+        self.text = text
 
 
 class IllegalTransition(TicketError):
-    """The status machine refuses this change; ``from_status`` and ``to_status`` name it."""
+    """The ticket rules refuse this change; ``from_status`` and ``to_status`` name it,
+    ``reason`` says why (English), ``text`` the same in Chinese for staff."""
 
-    def __init__(self, ticket_id: str, from_status: str, to_status: str, reason: str) -> None:
+    def __init__(
+        self,
+        ticket_id: str,
+        from_status: str,
+        to_status: str,
+        reason: str,
+        *,
+        text: str | None = None,
+    ) -> None:
         super().__init__(f"ticket {ticket_id}: {reason}")
         self.ticket_id = ticket_id
         self.from_status = from_status
         self.to_status = to_status
         self.reason = reason
+        self.text = text
 
 
 class JobNotFound(TicketError):

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
+from typing import TYPE_CHECKING, TypeVar
 
 from policies.tickets import WORKING_STATUSES, level_label, status_label
 
-__all__ = ["Delivery", "OutboxJob", "PushJob", "Ticket", "TimelineEntry"]
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+__all__ = ["Delivery", "OutboxJob", "PushJob", "Ticket", "TimelineEntry", "from_row"]
+
+Snapshot = TypeVar("Snapshot", bound="DataclassInstance")
+
+
+def from_row(kind: type[Snapshot], row: object) -> Snapshot:
+    """The snapshot ``kind`` of a database ``row`` whose columns carry its field names."""
+    return kind(**{f.name: getattr(row, f.name) for f in fields(kind)})
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +106,9 @@ class Ticket:
     delivery: Delivery | None = None
     #: the chat that produced the ticket: ``{"at", "role", "text"}`` dicts, oldest first
     chat: tuple[dict[str, str], ...] = ()
+    #: the street and community the location lies in (policies/areas.py), if known
+    street: str | None = None
+    community: str | None = None
 
     @property
     def status_label(self) -> str:

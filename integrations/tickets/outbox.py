@@ -26,11 +26,28 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from integrations.db.models import DispatchJobRow, TicketRow
 from integrations.dispatch.base import DispatchReceipt, DispatchRequest
-from integrations.tickets.core import Core, add_event, lock_ticket, record_change, to_job
+from integrations.tickets.core import (
+    CoreService,
+    add_event,
+    lock_ticket,
+    newest_jobs,
+    record_change,
+    to_job,
+)
 from integrations.tickets.errors import JobNotFound, JobNotRetryable
 from integrations.tickets.model import OutboxJob
 from integrations.tickets.sql import claim_due
-from policies.tickets import TERMINAL_STATUSES, transition_problem
+from policies.tickets import (
+    AT_DEPARTMENT,
+    TERMINAL_STATUSES,
+    TIMELINE_REQUEUED,
+    UNDISPATCHED,
+    timeline_delivered,
+    timeline_delivered_too_late,
+    timeline_external_id,
+    timeline_parked,
+    transition_refusal,
+)
 from privacy import mask_text
 
 __all__ = ["ClaimedJob", "Outbox", "Outcome", "PendingToken"]
@@ -95,15 +112,12 @@ def _request(row: TicketRow, key: str) -> DispatchRequest:
     )
 
 
-class Outbox:
+class Outbox(CoreService):
     """Dispatch jobs in the database (one per ticket generation).
 
     Work is done in batches: one transaction claims a batch and reads what to send, one
     records the outcomes of the whole batch (:meth:`record`).
     """
-
-    def __init__(self, core: Core) -> None:
-        self.core = core
 
     async def claim(self, worker_id: str, limit: int) -> list[ClaimedJob]:
         """Lease up to ``limit`` due jobs to ``worker_id``, with their requests.
@@ -228,17 +242,15 @@ class Outbox:
             add_event(
                 session, row, at=now, actor=actor, from_status=row.status,
                 to_status=row.status,
-                note=f"第{job_row.generation}次派单已送达（{reference or '无编号'}），但已不再需要",
+                note=timeline_delivered_too_late(job_row.generation, reference),
             )
             return
         row.external_id = receipt.external_id
         row.dispatch_token = job_row.token
         row.dispatch_backend = backend
         row.polled_at = None
-        note = receipt.note or f"已派单至{row.department}"
-        if reference:
-            note += f"（编号{reference}）"
-        if row.status in ("received", "reopened"):
+        note = timeline_delivered(row.department, reference, receipt.note)
+        if row.status in UNDISPATCHED:
             record_change(
                 session, self.core, row, "dispatched", actor=actor, note=note, now=now,
                 escalated=row.generation > 1,
@@ -252,7 +264,7 @@ class Outbox:
                 to_status=row.status, note=note,
             )
         later = receipt.status
-        if later and later != row.status and transition_problem(row.status, later) is None:
+        if later and later != row.status and transition_refusal(row.status, later) is None:
             record_change(session, self.core, row, later, actor=actor, note=None, now=now)
         log.info("ticket %s delivered to %s (generation %d)", row.id, backend,
                  job_row.generation)
@@ -275,10 +287,10 @@ class Outbox:
         if outcome.permanent or job_row.attempts >= config.outbox_max_attempts:
             job_row.status = "parked"
             if row is not None:
-                why = "下游拒收" if outcome.permanent else f"连续{job_row.attempts}次派单失败"
+                note = timeline_parked(outcome.permanent, job_row.attempts, job_row.last_error)
                 add_event(
                     session, row, at=now, actor="system", from_status=row.status,
-                    to_status=row.status, note=f"{why}，已转人工处理：{job_row.last_error}",
+                    to_status=row.status, note=note,
                 )
                 row.updated_at = now
             log.warning("job %d of ticket %s parked after %d attempts: %s", job_row.id,
@@ -311,7 +323,7 @@ class Outbox:
             if row is not None:
                 add_event(
                     session, row, at=now, actor=actor, from_status=row.status,
-                    to_status=row.status, note="重新派单（人工重试）",
+                    to_status=row.status, note=TIMELINE_REQUEUED,
                 )
                 row.updated_at = now
             snapshot = to_job(job_row)
@@ -321,12 +333,8 @@ class Outbox:
     async def jobs(
         self, status: str | None = None, *, limit: int = 100, offset: int = 0
     ) -> list[OutboxJob]:
-        statement = select(DispatchJobRow)
-        if status is not None:
-            statement = statement.where(DispatchJobRow.status == status)
-        statement = statement.order_by(DispatchJobRow.id.desc()).limit(limit).offset(offset)
-        async with self.core.read() as session:
-            return [to_job(row) for row in (await session.execute(statement)).scalars()]
+        rows = await newest_jobs(self.core, DispatchJobRow, status, limit=limit, offset=offset)
+        return [to_job(row) for row in rows]
 
     # -- polling and tokens ---------------------------------------------------------------
 
@@ -338,7 +346,7 @@ class Outbox:
             .where(
                 TicketRow.dispatch_backend == backend,
                 TicketRow.external_id.is_not(None),
-                TicketRow.status.in_(("dispatched", "in_progress")),
+                TicketRow.status.in_(AT_DEPARTMENT),
             )
             .order_by(nulls_first(TicketRow.polled_at.asc()), TicketRow.id)
             .limit(limit)
@@ -397,11 +405,9 @@ class Outbox:
                 return
             row.dispatch_token = None
             row.updated_at = now
-            if external_id is None:
-                note = f"下游长期未分配编号（token {pending.token}），需人工核实"
-            else:
+            note = timeline_external_id(pending.token, external_id)
+            if external_id is not None:
                 row.external_id = external_id
-                note = f"下游编号：{external_id}"
                 await session.execute(
                     update(DispatchJobRow)
                     .where(

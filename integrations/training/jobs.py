@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import time
 import uuid
 from collections import Counter
@@ -59,7 +58,6 @@ from nlu.training_data import TrainingData
 
 __all__ = [
     "CONFUSION_PNG",
-    "EVAL_SET_ENV",
     "JOB_KEY",
     "LOCK_KEY",
     "MIN_EXAMPLES",
@@ -74,8 +72,6 @@ log = logging.getLogger(__name__)
 
 JOB_KEY = "nlu:train-job"
 LOCK_KEY = "nlu:train-job:lock"
-#: Environment variable naming a labelled TSV evaluation set.
-EVAL_SET_ENV = "INTAKE_NLU_EVAL_SET"
 #: The candidate's confusion matrix, next to the artifact.
 CONFUSION_PNG = "confusion.png"
 #: Share of the curated examples held out when there is no evaluation file.
@@ -222,6 +218,7 @@ class TrainingJobs:
         nlu: NLUService,
         faq_store: FAQStore,
         examples: TrainingExampleStore | None = None,
+        eval_set: Path | None = None,
         lock_ttl: float = 30 * 60.0,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
@@ -230,6 +227,9 @@ class TrainingJobs:
         self._faq = faq_store
         self.examples = examples or TrainingExampleStore(engine, clock=clock)
         self.releases = ModelReleases(engine, clock=clock)
+        #: a labelled TSV new models are scored on (``INTAKE_NLU_EVAL_SET``; ``None``: a
+        #: hold-out of the curated examples)
+        self.eval_set = eval_set
         self._lock_ttl = lock_ttl
         self._clock = clock
         #: the job running in this process (kept so it is not garbage-collected)
@@ -338,7 +338,7 @@ class TrainingJobs:
         current = self._nlu.model
         config = self._nlu.model_config
         parser_config = self._nlu.parser_config
-        eval_file = os.environ.get(EVAL_SET_ENV, "").strip()
+        eval_file = str(self.eval_set) if self.eval_set else ""
 
         if eval_file:
             try:

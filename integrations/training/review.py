@@ -21,6 +21,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from core.errors import DatabaseError
 from integrations.db.models import ReviewItemRow, utcnow
 from integrations.training.examples import AddResult, TrainingExampleStore
 from privacy import mask_text
@@ -136,7 +137,7 @@ class ReviewQueue:
         try:
             async with self._sessions() as session, session.begin():
                 return [await self._add_one(session, c) for c in candidates]
-        except (SQLAlchemyError, OSError, ValueError, TypeError):
+        except (DatabaseError, SQLAlchemyError, OSError, ValueError, TypeError):
             log.exception("could not queue %d messages for review", len(candidates))
             return [None] * len(candidates)
 

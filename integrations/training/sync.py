@@ -15,7 +15,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 
-from integrations.errors import StateBackendError
+from core.errors import StateBackendError
 from integrations.state import KeyValueStore
 from nlu.faq_retrieval import FAQTopic
 from nlu.model import ModelError

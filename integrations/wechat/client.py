@@ -12,11 +12,11 @@ import asyncio
 import json
 import logging
 from collections.abc import Mapping
-from types import TracebackType
 from typing import Any
 
 import httpx
 
+from integrations.owned_http import OwnedHTTPClient
 from integrations.state import KeyValueStore
 from integrations.wechat.errors import (
     SYSTEM_BUSY,
@@ -43,7 +43,7 @@ DEFAULT_TIMEOUT = httpx.Timeout(connect=3.0, read=5.0, write=5.0, pool=3.0)
 _JSON = {"Content-Type": "application/json; charset=utf-8"}
 
 
-class WeChatClient:
+class WeChatClient(OwnedHTTPClient):
     """One Official Account's API client; share one per process, close it on shutdown.
 
     ``http_client`` (or ``transport``) lets tests and the app inject the HTTP layer; an
@@ -65,8 +65,6 @@ class WeChatClient:
         token_safety_margin: float = 300.0,
         token_lock_timeout: float = 30.0,
     ) -> None:
-        if http_client is not None and transport is not None:
-            raise ValueError("pass http_client or transport, not both")
         base_url = base_url.rstrip("/")
         if not base_url.startswith(("https://", "http://")):
             raise ValueError(f"WeChat API base URL must be http(s)://host, got {base_url!r}")
@@ -75,10 +73,7 @@ class WeChatClient:
         self.base_url = base_url
         self._timeout = httpx.Timeout(timeout)
         self._retry = retry or RetryPolicy()
-        self._owns_http = http_client is None
-        if http_client is None:
-            http_client = httpx.AsyncClient(transport=transport, timeout=self._timeout)
-        self._http = http_client
+        self._use_http(http_client, transport, timeout=self._timeout)
         self.tokens = AccessTokenCache(
             store,
             app_id,
@@ -90,22 +85,6 @@ class WeChatClient:
 
     def __repr__(self) -> str:
         return f"WeChatClient(app_id={self.app_id!r}, base_url={self.base_url!r})"
-
-    async def __aenter__(self) -> WeChatClient:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the HTTP client if this object created it."""
-        if self._owns_http:
-            await self._http.aclose()
 
     async def send_text(self, openid: str, content: str) -> None:
         """Customer-service text message; only within 48h of the resident's last message.

@@ -1,8 +1,9 @@
-"""Typed errors of the WeChat API client, all under :class:`WeChatError` (an ``IntakeError``)."""
+"""Typed errors of the WeChat API client, all under :class:`WeChatError` (a
+:class:`~core.errors.RemoteServiceError`)."""
 
 from __future__ import annotations
 
-from integrations.errors import IntakeError
+from core.errors import RemoteServiceError
 
 __all__ = [
     "AUTH_ERRCODES",
@@ -45,7 +46,7 @@ AUTH_ERRCODES = frozenset(
 )
 
 
-class WeChatError(IntakeError):
+class WeChatError(RemoteServiceError):
     """Root of the WeChat client's errors."""
 
 

@@ -2,9 +2,11 @@
 
 For tests, benchmarks and the dev-mode simulator: it issues and checks access tokens the
 way WeChat does, records every call, and injects faults on demand (an errcode, an HTTP
-status, a delay, a dropped connection). :meth:`FakeWeChatAPI.serve` runs it on a real
-uvicorn server on loopback so callers cross real HTTP. Deliberately not modelled: rate
-limits, the 20-a-day cap and 30 s spacing of forced refreshes, other message types' rules.
+status, a delay, a dropped connection). The development default reaches it in process
+(:meth:`FakeWeChatAPI.asgi_transport`); tests serve it on loopback with
+``testing.servers.serve_wechat_fake`` so callers cross real HTTP. Deliberately not
+modelled: rate limits, the 20-a-day cap and 30 s spacing of forced refreshes, other message
+types' rules.
 """
 
 from __future__ import annotations
@@ -14,10 +16,9 @@ import itertools
 import json
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any
 
 import httpx
 from starlette.applications import Starlette
@@ -25,8 +26,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
-
-from integrations.local_server import serve_asgi
 
 __all__ = ["FakeWeChatAPI", "RecordedCall"]
 
@@ -94,9 +93,9 @@ class FakeWeChatAPI:
     Recorded (in arrival order): ``calls`` (every request), ``token_fetches`` (token requests
     answered with a token), ``custom_messages`` and ``template_messages`` (delivered ones);
     :meth:`delivered_to` lists both kinds for one openid in delivery order (the simulator
-    shows them as pushes). :meth:`serving_at` finds a fake served in this process by URL.
-    Behaviour: ``window_closed`` (openids whose custom sends get 45015), ``custom_quota``
-    (custom sends per openid before 45047), ``template_ids`` (known templates; ``None``: any).
+    shows them as pushes). Behaviour: ``window_closed`` (openids whose custom sends get
+    45015), ``custom_quota`` (custom sends per openid before 45047), ``template_ids`` (known
+    templates; ``None``: any).
     """
 
     def __init__(
@@ -210,32 +209,6 @@ class FakeWeChatAPI:
         with self._mutex:
             return [c for c in self._delivered if c.json.get("touser") == openid]
 
-    #: fakes running under :meth:`serve` in this process, by base URL
-    _serving: ClassVar[dict[str, FakeWeChatAPI]] = {}
-    _serving_mutex: ClassVar[threading.Lock] = threading.Lock()
-
-    @classmethod
-    def serving_at(cls, base_url: str) -> FakeWeChatAPI | None:
-        """The fake this process serves at ``base_url`` (None for anything else, such as
-        WeChat's real API)."""
-        with cls._serving_mutex:
-            return cls._serving.get(base_url.rstrip("/"))
-
-    def serve(self) -> AbstractContextManager[str]:
-        """Run on uvicorn at 127.0.0.1 on a free port in a thread; yield the base URL."""
-        return self._serve()
-
-    @contextmanager
-    def _serve(self) -> Iterator[str]:
-        with serve_asgi(self.app, lifespan="off", name="fake-wechat") as url:
-            with self._serving_mutex:
-                self._serving[url] = self
-            try:
-                yield url
-            finally:
-                with self._serving_mutex:
-                    self._serving.pop(url, None)
-
     # -- request plumbing ------------------------------------------------------------------
 
     def _endpoint(self, handler: _Handler) -> Callable[[Request], Awaitable[Response]]:
@@ -348,7 +321,8 @@ class FakeWeChatAPI:
 
     # -- messages --------------------------------------------------------------------------
 
-    def _custom_send(self, call: RecordedCall) -> _Body:
+    def _message_error(self, call: RecordedCall) -> _Body | None:
+        """What WeChat refuses any message send for: the token, the body, the openid."""
         refused = self._token_error(call)
         if refused is not None:
             return refused
@@ -358,6 +332,14 @@ class FakeWeChatAPI:
         openid = data.get("touser")
         if not isinstance(openid, str) or not openid:
             return _error(40003, "invalid openid")
+        return None
+
+    def _custom_send(self, call: RecordedCall) -> _Body:
+        refused = self._message_error(call)
+        if refused is not None:
+            return refused
+        data = call.json
+        openid = data["touser"]
         if data.get("msgtype") == "text":
             text = data.get("text")
             if not isinstance(text, dict) or not isinstance(text.get("content"), str):
@@ -373,14 +355,10 @@ class FakeWeChatAPI:
         return _error(0, "ok")
 
     def _template_send(self, call: RecordedCall) -> _Body:
-        refused = self._token_error(call)
+        refused = self._message_error(call)
         if refused is not None:
             return refused
         data = call.json
-        if not isinstance(data, dict):
-            return _error(47001, "data format error")
-        if not isinstance(data.get("touser"), str) or not data["touser"]:
-            return _error(40003, "invalid openid")
         template_id = data.get("template_id")
         if not isinstance(template_id, str) or (
             self.template_ids is not None and template_id not in self.template_ids

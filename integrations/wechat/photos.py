@@ -23,7 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from integrations.errors import IntakeError
+from core.errors import RemoteServiceError
 
 __all__ = [
     "MAX_PHOTO_BYTES",
@@ -47,7 +47,7 @@ _SIGNATURES = (
 )
 
 
-class PhotoUnavailable(IntakeError):
+class PhotoUnavailable(RemoteServiceError):
     """The photo cannot be shown (not a WeChat address, unreachable, too big, not an image)."""
 
 

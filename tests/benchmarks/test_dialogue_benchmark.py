@@ -82,7 +82,7 @@ async def test_the_harness_counts_successes_and_failure_kinds_against_the_app(
         target = Target(
             base_url=app.url,
             signer=app.signer,
-            admin_token=str(app.settings.admin_token),
+            admin_token=str(app.settings.server.admin_token),
             faq=faq_entries(app.runtime.nlu),
             fake=app.fake,
         )

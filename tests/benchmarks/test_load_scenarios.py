@@ -76,7 +76,7 @@ async def test_late_replies_are_counted_and_read_from_the_push(tmp_path: Path) -
     """With a reply deadline too short to answer passively, the app answers "success" and
     pushes the reply: the generator counts it as late and checks the pushed text."""
     residents = make_residents("o-late-", 12, MIXES["mixed"], seed=4)
-    with running_app(tmp_path, reply_deadline=0.001) as app:
+    with running_app(tmp_path, INTAKE_REPLY_DEADLINE=0.001) as app:
         url = app.url + "/wechat"
         connections = [Connection(url) for _ in range(4)]
         stats = await play(

@@ -14,14 +14,15 @@ import pytest
 
 from bot.dispatcher import Router
 from bot.handlers import build_basic_router
-from bot.handlers.basic import WELCOME
 from bot.middlewares.errors import ERROR_REPLY
 from bot.wechat.messages import IncomingMessage
 from bot.wechat.security import sha1_signature
+from policies import messages as msg
+from policies.messages import WELCOME
 from tests.bot.wechat_harness import AES_KEY, TOKEN, running_app
 from tests.conftest import REDIS_TEST_URL, require_server
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "wechat_vectors"
+SHARED = Path(__file__).resolve().parents[1] / "data" / "shared" / "wechat_vectors"
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -33,7 +34,7 @@ def state_backend(request: pytest.FixtureRequest) -> dict[str, Any]:
     import redis
 
     redis.Redis.from_url(REDIS_TEST_URL).flushdb()
-    return {"redis_url": REDIS_TEST_URL}
+    return {"REDIS_URL": REDIS_TEST_URL}
 
 
 def counting_router(delay: float = 0.0) -> tuple[Router, list[str]]:
@@ -76,15 +77,13 @@ def test_url_verification_plain(tmp_path: Path) -> None:
 
 def test_url_verification_safe_mode_vector(tmp_path: Path) -> None:
     path = SHARED / "crypto" / "vectors_verified.json"
-    if not path.exists():
-        pytest.skip("WeChat vectors not present")
     vector = next(v for v in json.loads(path.read_text()) if v["id"] == "wechatpy_verify_url_ok")
     with running_app(
         tmp_path,
         clock=lambda: float(vector["timestamp"]),
-        wechat_token=vector["token"],
-        wechat_encoding_aes_key=vector["encoding_aes_key"],
-        wechat_app_id=vector["appid"],
+        WECHAT_TOKEN=vector["token"],
+        WECHAT_ENCODING_AES_KEY=vector["encoding_aes_key"],
+        WECHAT_APP_ID=vector["appid"],
     ) as app:
         params = {k: vector[k] for k in ("msg_signature", "timestamp", "nonce", "echostr")}
         ok = httpx.get(app.url + "/wechat", params=params)
@@ -107,7 +106,7 @@ def test_text_message_plain_mode_gets_passive_reply(tmp_path: Path) -> None:
 
 def test_safe_mode_round_trip_and_plaintext_refused_without_key(tmp_path: Path) -> None:
     router, _ = counting_router()
-    with running_app(tmp_path, routers=[router], wechat_encoding_aes_key=AES_KEY) as app:
+    with running_app(tmp_path, routers=[router], WECHAT_ENCODING_AES_KEY=AES_KEY) as app:
         response = app.post(app.signer.text("o-res-1", "路灯坏了"))
         assert "<Encrypt>" in response.text and "路灯" not in response.text
         assert app.reply(response) == "第1次处理：路灯坏了"
@@ -117,15 +116,13 @@ def test_safe_mode_round_trip_and_plaintext_refused_without_key(tmp_path: Path) 
         from bot.wechat.simulator import CallbackSigner
 
         signer = CallbackSigner(
-            TOKEN, envelope=AESEnvelope(TOKEN, AES_KEY, app.settings.wechat_app_id or "")
+            TOKEN, envelope=AESEnvelope(TOKEN, AES_KEY, app.settings.wechat.app_id or "")
         )
         assert app.post(signer.text("o-res-1", "x")).status_code == 403
 
 
 def test_tencent_compatible_mode_sample_through_http(tmp_path: Path) -> None:
     path = SHARED / "crypto" / "vectors_verified.json"
-    if not path.exists():
-        pytest.skip("WeChat vectors not present")
     vector = next(
         v for v in json.loads(path.read_text()) if v["id"] == "tencent_python_sample_decrypt"
     )
@@ -134,9 +131,9 @@ def test_tencent_compatible_mode_sample_through_http(tmp_path: Path) -> None:
         tmp_path,
         routers=[router],
         clock=lambda: float(vector["timestamp"]),
-        wechat_token=vector["token"],
-        wechat_encoding_aes_key=vector["encoding_aes_key"],
-        wechat_app_id=vector["appid"],
+        WECHAT_TOKEN=vector["token"],
+        WECHAT_ENCODING_AES_KEY=vector["encoding_aes_key"],
+        WECHAT_APP_ID=vector["appid"],
     ) as app:
         params = {
             "msg_signature": vector["msg_signature"],
@@ -156,13 +153,12 @@ def test_tencent_compatible_mode_sample_through_http(tmp_path: Path) -> None:
 
 def _published_messages() -> list[Path]:
     folder = SHARED / "wechatpy_messages"
-    return sorted(folder.glob("*.xml")) if folder.exists() else []
+    return sorted(folder.glob("*.xml"))
 
 
 def test_every_published_message_type_is_answered_without_error(tmp_path: Path) -> None:
     files = _published_messages()
-    if not files:
-        pytest.skip("WeChat vectors not present")
+    assert files, "the packaged WeChat vectors are missing"
     with running_app(tmp_path) as app:
         for path in files:
             # the published samples carry old CreateTimes; sign them as they are, now
@@ -189,6 +185,11 @@ def test_voice_location_image_and_events(tmp_path: Path) -> None:
         assert app.reply(app.post(app.signer.event("o-1", "subscribe"))) == WELCOME
         assert app.reply(app.post(app.signer.event("o-1", "unsubscribe"))) is None
         assert app.reply(app.post(app.signer.event("o-1", "VIEW", "https://x"))) is None
+        # What the conversation cannot use gets the basic router's polite answers.
+        assert app.reply(app.post(app.signer.voice("o-1", ""))) == msg.VOICE_NOT_RECOGNISED
+        for kind, expected in (("video", msg.VIDEO_RECEIVED), ("link", msg.LINK_RECEIVED)):
+            xml = app.signer.message_xml("o-1", kind, int(time.time()), MsgId=f"9{len(kind)}")
+            assert app.reply(app.post(app.signer.sign(xml))) == expected
 
 
 # -- hostile and broken input -------------------------------------------------------------
@@ -331,9 +332,9 @@ def test_two_processes_sharing_redis_serialise_a_resident_and_dedup_retries(
     router_a, calls_a = counting_router(delay=0.1)
     router_b, calls_b = counting_router(delay=0.1)
     with (
-        running_app(tmp_path / "a", routers=[router_a], redis_url=REDIS_TEST_URL) as app_a,
+        running_app(tmp_path / "a", routers=[router_a], REDIS_URL=REDIS_TEST_URL) as app_a,
         running_app(
-            tmp_path / "b", routers=[router_b], redis_url=REDIS_TEST_URL, fake=app_a.fake
+            tmp_path / "b", routers=[router_b], REDIS_URL=REDIS_TEST_URL, fake=app_a.fake
         ) as app_b,
     ):
 
@@ -357,7 +358,7 @@ def test_late_reply_answers_success_then_pushes_once(
     tmp_path: Path, state_backend: dict[str, Any]
 ) -> None:
     router, calls = counting_router(delay=0.8)
-    with running_app(tmp_path, routers=[router], reply_deadline=0.3, **state_backend) as app:
+    with running_app(tmp_path, routers=[router], INTAKE_REPLY_DEADLINE=0.3, **state_backend) as app:
         request = app.signer.text("o-slow", "水压很低", msg_id="4242")
         first = app.post(request)
         assert first.text == "success"

@@ -25,7 +25,7 @@ def test_a_ticket_keeps_the_chat_that_produced_it(tmp_path: Path) -> None:
         assert "工单号" in _say(app, openid, "确认")
         service = app.runtime.ticket_service
         assert service is not None
-        tickets = asyncio.run(service.list_for_resident(openid, False))
+        tickets = asyncio.run(service.queries.list_for_resident(openid, False))
         assert len(tickets) == 1
         chat = tickets[0].chat
         said = [line["text"] for line in chat if line["role"] == "resident"]

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from bot.config import load_settings
-from integrations.errors import ConfigurationError
+from core.errors import ConfigurationError
 from tests.bot.wechat_harness import shared_model_dir
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,21 +35,22 @@ def test_development_generates_secrets_once_and_keeps_them(
 ) -> None:
     for name in ("WECHAT_TOKEN", "WECHAT_APP_ID", "WECHAT_APP_SECRET", "INTAKE_ADMIN_TOKEN"):
         monkeypatch.delenv(name, raising=False)
-    first = load_settings(data_dir=tmp_path)
+    first = load_settings(INTAKE_DATA_DIR=tmp_path)
     assert set(first.generated_secrets) == {
-        "wechat_token",
-        "wechat_app_id",
-        "wechat_app_secret",
-        "admin_token",
-        "personal_data_key",
+        "WECHAT_TOKEN",
+        "WECHAT_APP_ID",
+        "WECHAT_APP_SECRET",
+        "INTAKE_ADMIN_TOKEN",
+        "INTAKE_PERSONAL_DATA_KEY",
     }
-    second = load_settings(data_dir=tmp_path)
-    assert (second.wechat_token, second.admin_token) == (first.wechat_token, first.admin_token)
-    assert second.personal_data_key == first.personal_data_key  # sealed phones still open
+    second = load_settings(INTAKE_DATA_DIR=tmp_path)
+    assert second.wechat.token == first.wechat.token
+    assert second.server.admin_token == first.server.admin_token
+    assert second.privacy.key == first.privacy.key  # sealed phones still open
     assert oct((tmp_path / "dev-secrets.json").stat().st_mode & 0o777) == "0o600"
-    configured = load_settings(data_dir=tmp_path, wechat_token="mytoken123")
-    assert configured.wechat_token == "mytoken123"
-    assert "wechat_token" not in configured.generated_secrets
+    configured = load_settings(INTAKE_DATA_DIR=tmp_path, WECHAT_TOKEN="mytoken123")
+    assert configured.wechat.token == "mytoken123"
+    assert "WECHAT_TOKEN" not in configured.generated_secrets
 
 
 @pytest.mark.parametrize(
@@ -57,34 +58,34 @@ def test_development_generates_secrets_once_and_keeps_them(
     [
         ({}, "WECHAT_TOKEN is not set"),
         (
-            {"wechat_token": "tok123", "wechat_app_id": "wx1", "wechat_app_secret": "s"},
+            {"WECHAT_TOKEN": "tok123", "WECHAT_APP_ID": "wx1", "WECHAT_APP_SECRET": "s"},
             "INTAKE_ADMIN_TOKEN is not set",
         ),
         (
             {
-                "wechat_token": "bad token!",
-                "wechat_app_id": "wx1",
-                "wechat_app_secret": "s",
-                "admin_token": "x" * 20,
+                "WECHAT_TOKEN": "bad token!",
+                "WECHAT_APP_ID": "wx1",
+                "WECHAT_APP_SECRET": "s",
+                "INTAKE_ADMIN_TOKEN": "x" * 20,
             },
             "WECHAT_TOKEN must be",
         ),
         (
             {
-                "wechat_token": "tok123",
-                "wechat_app_id": "wx1",
-                "wechat_app_secret": "s",
-                "admin_token": "short",
+                "WECHAT_TOKEN": "tok123",
+                "WECHAT_APP_ID": "wx1",
+                "WECHAT_APP_SECRET": "s",
+                "INTAKE_ADMIN_TOKEN": "short",
             },
             "at least 16",
         ),
         (
             {
-                "wechat_token": "tok123",
-                "wechat_app_id": "wx1",
-                "wechat_app_secret": "s",
-                "admin_token": "x" * 20,
-                "wechat_encoding_aes_key": "tooshort",
+                "WECHAT_TOKEN": "tok123",
+                "WECHAT_APP_ID": "wx1",
+                "WECHAT_APP_SECRET": "s",
+                "INTAKE_ADMIN_TOKEN": "x" * 20,
+                "WECHAT_ENCODING_AES_KEY": "tooshort",
             },
             "WECHAT_ENCODING_AES_KEY is invalid",
         ),
@@ -96,7 +97,7 @@ def test_production_refuses_missing_or_invalid_secrets(
     for name in ("WECHAT_TOKEN", "WECHAT_APP_ID", "WECHAT_APP_SECRET", "INTAKE_ADMIN_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     with pytest.raises(ConfigurationError, match=message):
-        load_settings(env="production", data_dir=tmp_path, **overrides)
+        load_settings(INTAKE_ENV="production", INTAKE_DATA_DIR=tmp_path, **overrides)
 
 
 def test_serve_in_production_without_secrets_prints_one_line_and_exits(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ import pytest
 from tests.bot.wechat_harness import RunningApp, running_app
 from tests.conftest import POSTGRES_TEST_URL
 from tests.support.postgres import own_schema
+from tests.support.redis_keys import empty_redis, stored_in_redis
 from tests.support.tcp_proxy import TCPProxy, tcp_proxy
 
 
@@ -39,18 +40,20 @@ def _say(app: RunningApp, openid: str, text: str) -> tuple[str, float]:
 
 
 @pytest.fixture
-def outage_app(tmp_path: Path, pg_schema: str) -> Iterator[tuple[RunningApp, TCPProxy]]:
+def outage_app(
+    tmp_path: Path, pg_schema: str, redis_url: str
+) -> Iterator[tuple[RunningApp, TCPProxy]]:
     with tcp_proxy("127.0.0.1", 5432) as proxy:
         url = (
             f"postgresql://postgres@127.0.0.1:{proxy.port}/test"
             f"?options={quote(f'-csearch_path={pg_schema}')}"
         )
-        with running_app(tmp_path, database_url=url) as app:
+        with running_app(tmp_path, DATABASE_URL=url, REDIS_URL=empty_redis(redis_url)) as app:
             yield app, proxy
 
 
 def test_complaint_during_an_outage_is_filed_once_the_database_is_back(
-    outage_app: tuple[RunningApp, TCPProxy], pg_schema: str
+    outage_app: tuple[RunningApp, TCPProxy], pg_schema: str, redis_url: str
 ) -> None:
     app, proxy = outage_app
     openid = "o-outage-1"
@@ -63,8 +66,8 @@ def test_complaint_during_an_outage_is_filed_once_the_database_is_back(
     assert "稍后" in holding and "工单号：" not in holding, holding
     assert took < 5.0
     # While it waits in the state store its phone number is sealed (issue 13).
-    kept = dict(app.runtime.store._data)  # the embedded default's in-memory store
-    waiting = [value for key, (value, _) in kept.items() if "deferred" in key]
+    kept = stored_in_redis(redis_url)
+    waiting = [value for key, value in kept.items() if "deferred" in key]
     assert any(b"sealed:v1:" in value for value in waiting)
     assert not any(b"13812345678" in value for value in waiting)
     # Others are still served while the database is away.

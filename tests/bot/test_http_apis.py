@@ -28,7 +28,7 @@ def test_model_parse_has_rasas_shape(tmp_path: Path) -> None:
 
 def test_handoff_api_auth_not_found_and_closed_window(tmp_path: Path) -> None:
     with running_app(tmp_path) as app:
-        headers = {"Authorization": f"Bearer {app.settings.admin_token}"}
+        headers = {"Authorization": f"Bearer {app.settings.server.admin_token}"}
         assert httpx.get(app.url + "/api/handoffs").status_code == 401
         assert (
             httpx.get(

@@ -21,6 +21,7 @@ from bot.wechat.limits import MAX_FIELD_CHARS
 from policies.messages import MESSAGE_TOO_LONG
 from tests.bot.wechat_harness import RunningApp, running_app
 from tests.console.harness import ADMIN, create_accounts, csrf_token, database_url, login
+from tests.support.redis_keys import empty_redis, stored_in_redis
 
 HUGE = str(10**30)
 LONG_ID = "x" * 10_000
@@ -37,7 +38,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
 
 @pytest.fixture(scope="module")
 def api(app: RunningApp) -> Iterator[httpx.Client]:
-    headers = {"Authorization": f"Bearer {app.settings.admin_token}"}
+    headers = {"Authorization": f"Bearer {app.settings.server.admin_token}"}
     with httpx.Client(base_url=app.url, headers=headers, timeout=30) as client:
         yield client
 
@@ -157,16 +158,18 @@ def _rows_about(db: Path, openid: str) -> dict[str, int]:
         }
 
 
-def test_an_over_long_openid_is_refused_and_nothing_is_stored(tmp_path: Path) -> None:
+def test_an_over_long_openid_is_refused_and_nothing_is_stored(
+    tmp_path: Path, redis_url: str
+) -> None:
     long_openid = "o" + "x" * 10_000
-    with running_app(tmp_path) as app:
+    with running_app(tmp_path, REDIS_URL=empty_redis(redis_url)) as app:
         refused = app.post(app.signer.text(long_openid, "转人工"))
         assert refused.status_code == 400
         assert "FromUserName longer than 64 characters" in refused.text
         # The same message from a real openid is handled (and leaves its traces).
         assert "人工" in (app.reply(app.post(app.signer.text("o-normal-1", "转人工"))) or "")
-        # Peek at the in-memory state store: not one key mentions the refused openid.
-        keys = list(app.runtime.store._data)  # type: ignore[attr-defined]
+        # Not one key in the state store mentions the refused openid.
+        keys = list(stored_in_redis(redis_url))
         assert not [key for key in keys if long_openid in key]
         assert [key for key in keys if "o-normal-1" in key]
     db = tmp_path / "intake.db"
@@ -183,14 +186,16 @@ def test_openids_that_are_not_wechat_ids_are_refused(tmp_path: Path, openid: str
         assert app.post(app.signer.text(openid, "你好")).status_code == 400
 
 
-def test_an_over_long_message_is_answered_politely_and_not_stored(tmp_path: Path) -> None:
+def test_an_over_long_message_is_answered_politely_and_not_stored(
+    tmp_path: Path, redis_url: str
+) -> None:
     openid = "o-long-message"
-    with running_app(tmp_path) as app:
+    with running_app(tmp_path, REDIS_URL=empty_redis(redis_url)) as app:
         text = "小区门口的路灯坏了三天了。" * 400  # 5,200 characters
         assert len(text) > MAX_FIELD_CHARS
         reply = app.reply(app.post(app.signer.text(openid, text)))
         assert reply == MESSAGE_TOO_LONG
-        keys = list(app.runtime.store._data)  # type: ignore[attr-defined]
+        keys = list(stored_in_redis(redis_url))
         assert not [key for key in keys if openid in key]
         # A message at the limit is an ordinary message.
         at_limit = "路灯坏了" + "。" * (MAX_FIELD_CHARS - 4)

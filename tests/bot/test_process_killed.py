@@ -22,6 +22,7 @@ import redis
 from bot.wechat.simulator import CallbackRequest, CallbackSigner, reply_text
 from integrations.db.migrate import upgrade_database
 from integrations.wechat.fake_server import FakeWeChatAPI
+from testing.servers import serve_wechat_fake
 from tests.bot.wechat_harness import APP_ID, APP_SECRET, TOKEN, shared_model_dir
 from tests.conftest import POSTGRES_TEST_URL, REDIS_TEST_URL, require_server
 from tests.support.postgres import own_schema
@@ -77,7 +78,7 @@ def test_killed_process_the_conversation_continues_on_another(
     require_server("Redis", "127.0.0.1", 6379)
     redis.Redis.from_url(REDIS_TEST_URL).flushdb()
     fake = FakeWeChatAPI(app_id=APP_ID, app_secret=APP_SECRET)
-    with fake.serve() as fake_url:
+    with serve_wechat_fake(fake) as fake_url:
         env = {
             **os.environ,
             "INTAKE_DATA_DIR": str(tmp_path),

@@ -16,7 +16,7 @@ import pytest
 from bot.cli import _print_dev_banner
 from bot.config import load_settings
 from bot.wechat.simulator import CallbackSigner
-from integrations.errors import ConfigurationError
+from core.errors import ConfigurationError
 from tests.bot.test_cli_and_config import ROOT, _env
 from tests.bot.wechat_harness import TOKEN, production_overrides, running_app
 from tests.conftest import REDIS_TEST_URL
@@ -25,14 +25,14 @@ FRESH_AES_KEY = base64.b64encode(os.urandom(32)).decode().rstrip("=")
 
 #: a production configuration that passes every check
 GOOD = {
-    "env": "production",
-    "wechat_token": "Zq4wTn8uKc2hRb6yLp0x",
-    "wechat_app_id": "wx1234567890abcdef",
-    "wechat_app_secret": "3f9c1a7e5b2d8f4a6c0e9b7d5a3f1c8e",
-    "admin_token": "k9Vd-2pQx_7LmN4rTs8wYb1c",
-    "personal_data_key": "Hq7vX2mR9kLp4TzN8cWb5JdF3sGy6Ue1",
-    "wechat_encoding_aes_key": FRESH_AES_KEY,
-    "redis_url": REDIS_TEST_URL,  # not connected to: settings only
+    "INTAKE_ENV": "production",
+    "WECHAT_TOKEN": "Zq4wTn8uKc2hRb6yLp0x",
+    "WECHAT_APP_ID": "wx1234567890abcdef",
+    "WECHAT_APP_SECRET": "3f9c1a7e5b2d8f4a6c0e9b7d5a3f1c8e",
+    "INTAKE_ADMIN_TOKEN": "k9Vd-2pQx_7LmN4rTs8wYb1c",
+    "INTAKE_PERSONAL_DATA_KEY": "Hq7vX2mR9kLp4TzN8cWb5JdF3sGy6Ue1",
+    "WECHAT_ENCODING_AES_KEY": FRESH_AES_KEY,
+    "REDIS_URL": REDIS_TEST_URL,  # not connected to: settings only
 }
 
 _SECRET_VARIABLES = (
@@ -62,31 +62,34 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"wechat_app_secret": "s"}, "WECHAT_APP_SECRET is too short"),
-        ({"admin_token": "a" * 32}, "INTAKE_ADMIN_TOKEN is too repetitive"),
-        ({"admin_token": "abababababababababab"}, "INTAKE_ADMIN_TOKEN is too repetitive"),
-        ({"wechat_token": "tok123"}, "WECHAT_TOKEN is too short"),
+        ({"WECHAT_APP_SECRET": "s"}, "WECHAT_APP_SECRET is too short"),
+        ({"INTAKE_ADMIN_TOKEN": "a" * 32}, "INTAKE_ADMIN_TOKEN is too repetitive"),
+        ({"INTAKE_ADMIN_TOKEN": "abababababababababab"}, "INTAKE_ADMIN_TOKEN is too repetitive"),
+        ({"WECHAT_TOKEN": "tok123"}, "WECHAT_TOKEN is too short"),
         (
-            {"wechat_app_secret": "changeme-please-1234"},
+            {"WECHAT_APP_SECRET": "changeme-please-1234"},
             "WECHAT_APP_SECRET looks like a placeholder",
         ),
-        ({"admin_token": "your-admin-token-here"}, "INTAKE_ADMIN_TOKEN looks like a placeholder"),
+        (
+            {"INTAKE_ADMIN_TOKEN": "your-admin-token-here"},
+            "INTAKE_ADMIN_TOKEN looks like a placeholder",
+        ),
         (
             # WeChat's own documentation sample key
-            {"wechat_encoding_aes_key": "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR"},
+            {"WECHAT_ENCODING_AES_KEY": "kWxPEV2UEDyxWpmPdKC3F4dgPDmOvfKX1HGnEUDS1aR"},
             "WECHAT_ENCODING_AES_KEY is a published example",
         ),
-        ({"wechat_encoding_aes_key": "A" * 43}, "WECHAT_ENCODING_AES_KEY is too repetitive"),
+        ({"WECHAT_ENCODING_AES_KEY": "A" * 43}, "WECHAT_ENCODING_AES_KEY is too repetitive"),
         (
-            {"dispatch_callback_secret": "the-shared-secret"},
+            {"INTAKE_DISPATCH_CALLBACK_SECRET": "the-shared-secret"},
             "INTAKE_DISPATCH_CALLBACK_SECRET is a published example",
         ),
-        ({"redis_url": None}, "REDIS_URL is not set"),
-        ({"wechat_encoding_aes_key": None}, "INTAKE_ALLOW_PLAIN_MODE=true"),
+        ({"REDIS_URL": None}, "REDIS_URL is not set"),
+        ({"WECHAT_ENCODING_AES_KEY": None}, "INTAKE_ALLOW_PLAIN_MODE=true"),
         # Issue 13: the key sealing phone numbers in Redis
-        ({"personal_data_key": None}, "INTAKE_PERSONAL_DATA_KEY is not set"),
-        ({"personal_data_key": "key"}, "INTAKE_PERSONAL_DATA_KEY is too short"),
-        ({"personal_data_key": "ab" * 16}, "INTAKE_PERSONAL_DATA_KEY is too repetitive"),
+        ({"INTAKE_PERSONAL_DATA_KEY": None}, "INTAKE_PERSONAL_DATA_KEY is not set"),
+        ({"INTAKE_PERSONAL_DATA_KEY": "key"}, "INTAKE_PERSONAL_DATA_KEY is too short"),
+        ({"INTAKE_PERSONAL_DATA_KEY": "ab" * 16}, "INTAKE_PERSONAL_DATA_KEY is too repetitive"),
     ],
 )
 def test_production_refuses_unsafe_settings(
@@ -94,33 +97,25 @@ def test_production_refuses_unsafe_settings(
 ) -> None:
     values = {**GOOD, **changes}
     with pytest.raises(ConfigurationError, match=message) as refused:
-        load_settings(data_dir=tmp_path, **{k: v for k, v in values.items() if v is not None})
+        load_settings(
+            INTAKE_DATA_DIR=tmp_path, **{k: v for k, v in values.items() if v is not None}
+        )
     assert "\n" not in str(refused.value)
 
 
 def test_production_accepts_good_secrets_and_explicit_plain_mode(tmp_path: Path) -> None:
-    settings = load_settings(data_dir=tmp_path, **GOOD)
-    assert settings.safe_mode and not settings.plain_mode_accepted
+    settings = load_settings(INTAKE_DATA_DIR=tmp_path, **GOOD)
+    assert settings.wechat.encoding_aes_key and not settings.plain_mode_accepted
     assert not settings.api_docs_enabled
     plain = {k: v for k, v in GOOD.items() if k != "wechat_encoding_aes_key"}
-    settings = load_settings(data_dir=tmp_path, allow_plain_mode=True, **plain)
+    settings = load_settings(INTAKE_DATA_DIR=tmp_path, INTAKE_ALLOW_PLAIN_MODE=True, **plain)
     assert settings.plain_mode_accepted
 
 
 def _serve(tmp: Path, **variables: str) -> subprocess.CompletedProcess[str]:
     """``intake serve`` in production with the good settings, ``variables`` changed (an
     empty value: left out)."""
-    settings = {
-        "INTAKE_ENV": "production",
-        "WECHAT_TOKEN": GOOD["wechat_token"],
-        "WECHAT_APP_ID": GOOD["wechat_app_id"],
-        "WECHAT_APP_SECRET": GOOD["wechat_app_secret"],
-        "INTAKE_ADMIN_TOKEN": GOOD["admin_token"],
-        "WECHAT_ENCODING_AES_KEY": FRESH_AES_KEY,
-        "REDIS_URL": GOOD["redis_url"],
-        "INTAKE_PERSONAL_DATA_KEY": GOOD["personal_data_key"],
-        **variables,
-    }
+    settings = {**GOOD, **variables}
     env = _env(tmp, **{name: value for name, value in settings.items() if value})
     return subprocess.run(
         [sys.executable, "-m", "bot.cli", "serve"],
@@ -166,14 +161,14 @@ def test_production_closes_the_api_docs_and_guards_model_parse(
         anonymous = httpx.post(app.url + "/model/parse", json=text)
         assert anonymous.status_code == 401
         assert "13912345678" not in anonymous.text
-        bearer = {"Authorization": f"Bearer {app.settings.admin_token}"}
+        bearer = {"Authorization": f"Bearer {app.settings.server.admin_token}"}
         allowed = httpx.post(app.url + "/model/parse", json=text, headers=bearer, timeout=30)
         assert allowed.status_code == 200
         assert allowed.json()["intent"]["name"] == "report.streetlight"
 
 
 def test_api_docs_can_be_opened_in_production_explicitly(tmp_path: Path, redis_url: str) -> None:
-    with running_app(tmp_path, api_docs=True, **production_overrides(redis_url)) as app:
+    with running_app(tmp_path, INTAKE_API_DOCS=True, **production_overrides(redis_url)) as app:
         assert httpx.get(app.url + "/api/docs").status_code == 200
         assert httpx.get(app.url + "/openapi.json").status_code == 200
 
@@ -205,9 +200,9 @@ def test_explicit_plain_mode_in_production_warns_loudly(
     tmp_path: Path, redis_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     overrides = production_overrides(redis_url)
-    del overrides["wechat_encoding_aes_key"]
+    del overrides["WECHAT_ENCODING_AES_KEY"]
     caplog.set_level(logging.WARNING, logger="bot.app")
-    with running_app(tmp_path, allow_plain_mode=True, **overrides) as app:
+    with running_app(tmp_path, INTAKE_ALLOW_PLAIN_MODE=True, **overrides) as app:
         assert app.reply(app.post(app.signer.text("o-plain-2", "你好")))
     warnings = [r.getMessage() for r in caplog.records if r.name == "bot.app"]
     assert len(warnings) == 1
@@ -224,16 +219,18 @@ def test_development_banner_prints_only_generated_secrets(
     configured_token = "myOwnConfiguredToken42"
     configured_admin = "my-own-configured-admin-token"
     settings = load_settings(
-        data_dir=tmp_path, wechat_token=configured_token, admin_token=configured_admin
+        INTAKE_DATA_DIR=tmp_path,
+        WECHAT_TOKEN=configured_token,
+        INTAKE_ADMIN_TOKEN=configured_admin,
     )
     assert set(settings.generated_secrets) == {
-        "wechat_app_id",
-        "wechat_app_secret",
-        "personal_data_key",
+        "WECHAT_APP_ID",
+        "WECHAT_APP_SECRET",
+        "INTAKE_PERSONAL_DATA_KEY",
     }
     _print_dev_banner(settings)
     printed = capsys.readouterr().out
-    assert settings.personal_data_key and settings.personal_data_key not in printed
+    assert settings.privacy.key and settings.privacy.key not in printed
     assert configured_token not in printed and configured_admin not in printed
     assert "WECHAT_TOKEN=" not in printed and "INTAKE_ADMIN_TOKEN=" not in printed
-    assert f"WECHAT_APP_ID={settings.wechat_app_id}" in printed
+    assert f"WECHAT_APP_ID={settings.wechat.app_id}" in printed

@@ -30,7 +30,7 @@ def _send(app: RunningApp, request: CallbackRequest) -> str:
 def _tickets(app: RunningApp, openid: str) -> list[str]:
     service = app.runtime.ticket_service
     assert service is not None
-    return [t.id for t in asyncio.run(service.list_for_resident(openid, False))]
+    return [t.id for t in asyncio.run(service.queries.list_for_resident(openid, False))]
 
 
 def _file_complaint(app: RunningApp, openid: str) -> tuple[str, CallbackRequest]:
@@ -43,7 +43,7 @@ def _file_complaint(app: RunningApp, openid: str) -> tuple[str, CallbackRequest]
 
 
 def test_redis_restart_mid_conversation(tmp_path: Path) -> None:
-    with own_redis(tmp_path) as redis, running_app(tmp_path, redis_url=redis.url) as app:
+    with own_redis(tmp_path) as redis, running_app(tmp_path, REDIS_URL=redis.url) as app:
         _, confirm_a = _file_complaint(app, "o-redis-a")
         assert len(_tickets(app, "o-redis-a")) == 1
         _send(app, app.signer.text("o-redis-b", "路灯坏了"))

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from integrations.dispatch.open311_fake import DEFAULT_API_KEY, FakeOpen311Server
+from testing.open311_fake import DEFAULT_API_KEY, FakeOpen311Server
+from testing.servers import serve_asgi
 from tests.bot.wechat_harness import RunningApp, running_app
 from tests.dispatch.conftest import SERVICES
-from tests.support.servers import serve_asgi
 
 DISPATCH_DELAY = 3.0
 

@@ -198,7 +198,7 @@ def test_changes_reach_sessions_served_by_another_process_at_once(tmp_path: Path
     redis.Redis.from_url(REDIS_TEST_URL).flushdb()
     db_url = database_url(tmp_path)
     create_accounts(db_url)
-    shared = {"redis_url": REDIS_TEST_URL, "database_url": db_url}
+    shared = {"REDIS_URL": REDIS_TEST_URL, "DATABASE_URL": db_url}
     with (
         running_app(tmp_path / "a", **shared) as app_a,
         running_app(tmp_path / "b", **shared) as app_b,
@@ -222,7 +222,7 @@ def test_cli_manages_accounts_and_reaches_open_sessions(
     monkeypatch.setenv("INTAKE_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("REDIS_URL", REDIS_TEST_URL)
     with (
-        running_app(tmp_path, redis_url=REDIS_TEST_URL) as app,
+        running_app(tmp_path, REDIS_URL=REDIS_TEST_URL) as app,
         closing(login(app.url, *STAFF)) as staff,
     ):
         assert main(["user", "role", STAFF[0], "admin"]) == 0

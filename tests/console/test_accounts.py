@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.cli import main
-from integrations.accounts import AccountError, UserStore
+from integrations.accounts import AccountError, LoginOutcome, UserStore
 from integrations.accounts.bootstrap import add_user, ensure_demo_admin
 from integrations.db import create_engine
 from integrations.db.models import UserRow
@@ -30,8 +30,8 @@ async def _stored_hash(url: str, username: str) -> str:
 async def _authenticate(url: str, username: str, password: str) -> str | None:
     engine = create_engine(url)
     try:
-        user = await UserStore(engine).authenticate(username, password)
-        return user.role if user else None
+        check = await UserStore(engine).check_login(username, password)
+        return check.user.role if check.outcome is LoginOutcome.OK and check.user else None
     finally:
         await engine.dispose()
 

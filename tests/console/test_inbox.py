@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from bot.console.inbox import CLOSING_NOTICE
+from policies.messages import HANDOFF_CLOSED as CLOSING_NOTICE
 from privacy import mask_openid
 from tests.bot.wechat_harness import RunningApp
 from tests.console.harness import STAFF, csrf_token
@@ -205,7 +205,7 @@ def test_reply_when_wechat_refuses_is_kept_and_marked_undelivered(
     # The machine API still shows the same transcript (its contract is unchanged).
     machine = httpx.get(
         f"{console_app.url}/api/handoffs/{handoff_id}",
-        headers={"Authorization": f"Bearer {console_app.settings.admin_token}"},
+        headers={"Authorization": f"Bearer {console_app.settings.server.admin_token}"},
     ).json()
     assert [m["role"] for m in machine["transcript"]][-3:] == ["staff", "staff", "staff"]
     assert machine["assignee"] == "zhang.staff"

@@ -17,9 +17,10 @@ import pytest
 import redis
 from argon2 import PasswordHasher
 
-from bot.config import load_settings, parse_networks
+from bot.config import load_settings
 from bot.console.security import client_address
-from integrations.errors import ConfigurationError
+from core.errors import ConfigurationError
+from core.settings import parse_networks
 from tests.bot.wechat_harness import running_app
 from tests.conftest import REDIS_TEST_URL, require_server
 from tests.console.harness import (
@@ -43,7 +44,7 @@ def state_backend(request: pytest.FixtureRequest) -> dict[str, Any]:
         return {}
     require_server("Redis", "127.0.0.1", 6379)
     redis.Redis.from_url(REDIS_TEST_URL).flushdb()
-    return {"redis_url": REDIS_TEST_URL}
+    return {"REDIS_URL": REDIS_TEST_URL}
 
 
 def count_verifications(monkeypatch: pytest.MonkeyPatch) -> list[float]:
@@ -116,7 +117,7 @@ def test_healthz_answers_quickly_while_a_burst_of_logins_is_checked(
     checks run. They run in the hashing pool, so the event loop keeps answering."""
     create_accounts(database_url(tmp_path))
     checks = count_verifications(monkeypatch)
-    with running_app(tmp_path, trusted_proxies="127.0.0.1") as app:
+    with running_app(tmp_path, INTAKE_TRUSTED_PROXIES="127.0.0.1") as app:
         probes: list[tuple[float, float]] = []  # (sent at, seconds to answer)
         stop = threading.Event()
 
@@ -154,7 +155,7 @@ def test_healthz_answers_quickly_while_a_burst_of_logins_is_checked(
 
 def test_an_attackers_failures_never_lock_the_owner_out(tmp_path: Path) -> None:
     create_accounts(database_url(tmp_path))
-    with running_app(tmp_path, trusted_proxies="127.0.0.1") as app:
+    with running_app(tmp_path, INTAKE_TRUSTED_PROXIES="127.0.0.1") as app:
         with httpx.Client(base_url=app.url, timeout=30) as attacker:
             for i in range(5):
                 response = login_attempt(attacker, STAFF[0], f"guess-{i}-xyz", address=ATTACKER)
@@ -181,7 +182,7 @@ def test_the_delay_grows_with_each_further_failure_on_the_attackers_key(
 ) -> None:
     create_accounts(database_url(tmp_path))
     with (
-        running_app(tmp_path, trusted_proxies="127.0.0.1") as app,
+        running_app(tmp_path, INTAKE_TRUSTED_PROXIES="127.0.0.1") as app,
         httpx.Client(base_url=app.url, timeout=30) as attacker,
     ):
 
@@ -225,7 +226,7 @@ def test_forwarded_for_from_an_untrusted_peer_is_ignored(tmp_path: Path) -> None
 def test_forwarded_for_from_a_trusted_proxy_is_used(tmp_path: Path) -> None:
     create_accounts(database_url(tmp_path))
     with (
-        running_app(tmp_path, trusted_proxies="10.9.0.0/16, 127.0.0.1") as app,
+        running_app(tmp_path, INTAKE_TRUSTED_PROXIES="10.9.0.0/16, 127.0.0.1") as app,
         httpx.Client(base_url=app.url, timeout=30) as client,
     ):
         # A client that forges an entry: nginx appends the address it saw, rightmost.
@@ -291,4 +292,4 @@ def test_client_address_walks_the_chain_from_the_right(
 
 def test_a_bad_trusted_proxy_setting_stops_start_up(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="nginx"):
-        load_settings(data_dir=tmp_path, trusted_proxies="nginx")
+        load_settings(INTAKE_DATA_DIR=tmp_path, INTAKE_TRUSTED_PROXIES="nginx")

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from integrations.db import create_engine
-from integrations.training.jobs import EVAL_SET_ENV, ModelReleases, Release
+from integrations.training.jobs import ModelReleases, Release
 from nlu.model import latest_model_path
 from nlu.parser import NLUService
 from nlu.training_data import load_training_data
@@ -36,9 +36,13 @@ from tests.console.harness import (
 
 
 @pytest.fixture
-def model_app(tmp_path: Path) -> Iterator[RunningApp]:
+def model_app(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[RunningApp]:
+    """The app with a model of its own; parametrized indirectly with a file name, it is
+    configured with that evaluation set in ``tmp_path`` (``INTAKE_NLU_EVAL_SET``)."""
     create_accounts(database_url(tmp_path))
-    with running_app(tmp_path, nlu=own_model(tmp_path)) as app:
+    eval_set = getattr(request, "param", None)
+    overrides = {"INTAKE_NLU_EVAL_SET": tmp_path / eval_set} if eval_set else {}
+    with running_app(tmp_path, nlu=own_model(tmp_path), **overrides) as app:
         yield app
 
 
@@ -195,11 +199,9 @@ def test_train_evaluate_and_publish(model_app: RunningApp, admin_client: httpx.C
     assert _published(model_app) == version
 
 
+@pytest.mark.parametrize("model_app", ["eval.tsv"], indirect=True)
 def test_a_labelled_evaluation_file_is_used_when_configured(
-    model_app: RunningApp,
-    admin_client: httpx.Client,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    model_app: RunningApp, admin_client: httpx.Client, tmp_path: Path
 ) -> None:
     rows = [
         ("report.streetlight", "西门的路灯一到晚上就不亮"),
@@ -210,7 +212,6 @@ def test_a_labelled_evaluation_file_is_used_when_configured(
     ]
     tsv = tmp_path / "eval.tsv"
     tsv.write_text("# label\ttext\n" + "".join(f"{a}\t{b}\n" for a, b in rows), encoding="utf-8")
-    monkeypatch.setenv(EVAL_SET_ENV, str(tsv))
 
     assert "eval.tsv" in admin_client.get("/console/admin/model").text
     state, _ = _train(admin_client)
@@ -224,13 +225,10 @@ def test_a_labelled_evaluation_file_is_used_when_configured(
     assert release.metrics["current_seen"] == 3 and release.metrics["unseen"]["n"] == 2
 
 
+@pytest.mark.parametrize("model_app", ["missing.tsv"], indirect=True)
 def test_a_failed_job_is_reported_and_frees_the_lock(
-    model_app: RunningApp,
-    admin_client: httpx.Client,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    model_app: RunningApp, admin_client: httpx.Client
 ) -> None:
-    monkeypatch.setenv(EVAL_SET_ENV, str(tmp_path / "missing.tsv"))
     state, _ = _train(admin_client, check_busy=False)
     assert state["status"] == "failed" and "读不到评估集文件 missing.tsv" in state["message"]
     page = admin_client.get("/console/admin/model").text

@@ -16,6 +16,7 @@ import pytest
 from bot.app import create_app
 from bot.config import load_settings
 from bot.runtime import Runtime
+from testing.servers import serve_asgi
 from tests.bot.wechat_harness import (
     AES_KEY,
     RunningApp,
@@ -25,7 +26,6 @@ from tests.bot.wechat_harness import (
     shared_nlu,
 )
 from tests.console.harness import STAFF, create_accounts, csrf_token, database_url
-from tests.support.servers import serve_asgi
 
 ALICE = "sim-alice000000000001"
 BOB = "sim-bob00000000000002"
@@ -113,7 +113,7 @@ def test_a_faq_question_is_answered_through_the_signed_callback(
     try:
         refused = _send(anonymous, ALICE, text="医保电子凭证怎么激活")
     finally:
-        console_app.runtime.channel.token = console_app.settings.wechat_token or ""
+        console_app.runtime.channel.token = console_app.settings.wechat.token or ""
     assert refused.status_code == 502
     assert "HTTP 403" in refused.json()["error"]
 
@@ -139,7 +139,7 @@ def test_a_complaint_becomes_a_ticket_and_its_status_is_pushed(
     assert ticket_id in dispatched[0]
     changed = httpx.post(
         f"{console_app.url}/api/tickets/{ticket_id}/status",
-        headers={"Authorization": f"Bearer {console_app.settings.admin_token}"},
+        headers={"Authorization": f"Bearer {console_app.settings.server.admin_token}"},
         json={"status": "in_progress"},
     )
     assert changed.status_code == 200, changed.text
@@ -153,7 +153,7 @@ def test_staff_replies_show_up_for_that_resident_only(
 ) -> None:
     assert "人工" in _reply(anonymous, ALICE, "转人工")
     assert _pushes(anonymous, ALICE) == {"available": True, "pushes": [], "next": 0, "total": 0}
-    headers = {"Authorization": f"Bearer {console_app.settings.admin_token}"}
+    headers = {"Authorization": f"Bearer {console_app.settings.server.admin_token}"}
     handoffs = httpx.get(
         f"{console_app.url}/api/handoffs", headers=headers, params={"openid": ALICE}
     ).json()["items"]
@@ -169,13 +169,12 @@ def test_staff_replies_show_up_for_that_resident_only(
     assert _pushes(anonymous, ALICE, after=pushes["next"])["pushes"] == []
     assert _pushes(anonymous, BOB)["pushes"] == []
 
-    # With WeChat's real API, nothing can be shown.
-    real = console_app.settings.wechat_api_base_url
-    console_app.settings.wechat_api_base_url = "https://api.weixin.qq.com"
+    # With WeChat's real API (no fake recording the pushes), nothing can be shown.
+    fake, console_app.runtime.dev_wechat = console_app.runtime.dev_wechat, None
     try:
         unavailable = _pushes(anonymous, ALICE)
     finally:
-        console_app.settings.wechat_api_base_url = real
+        console_app.runtime.dev_wechat = fake
     assert unavailable["available"] is False and "无法显示" in unavailable["message"]
 
 
@@ -221,7 +220,7 @@ def test_sending_is_rate_limited_per_resident(anonymous: httpx.Client) -> None:
 
 
 def test_safe_mode_messages_are_encrypted(tmp_path: Path) -> None:
-    with running_app(tmp_path, wechat_encoding_aes_key=AES_KEY) as app:
+    with running_app(tmp_path, WECHAT_ENCODING_AES_KEY=AES_KEY) as app:
         response = httpx.post(
             app.url + "/simulator/api/send",
             json={"openid": ALICE, "text": "医保电子凭证怎么激活"},
@@ -260,13 +259,13 @@ def test_production_requires_a_console_login(tmp_path: Path, redis_url: str) -> 
 
 def test_development_default_shows_the_in_process_fakes_pushes(tmp_path: Path) -> None:
     """No WeChat credentials configured: pushes go to the runtime's own fake."""
-    settings = load_settings(data_dir=tmp_path, model_dir_override=shared_model_dir())
+    settings = load_settings(INTAKE_DATA_DIR=tmp_path, INTAKE_MODEL_DIR=shared_model_dir())
     runtime = Runtime.from_settings(settings, nlu=shared_nlu())
     assert runtime.dev_wechat is not None
     app = create_app(settings, runtime=runtime)
     with serve_asgi(app) as url, httpx.Client(base_url=url, timeout=30) as client:
         assert "人工" in _reply(client, ALICE, "转人工")
-        headers = {"Authorization": f"Bearer {settings.admin_token}"}
+        headers = {"Authorization": f"Bearer {settings.server.admin_token}"}
         handoff = client.get("/api/handoffs", headers=headers, params={"openid": ALICE})
         handoff_id = handoff.json()["items"][0]["id"]
         sent = client.post(

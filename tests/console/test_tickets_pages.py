@@ -35,7 +35,7 @@ def api(app: RunningApp) -> httpx.Client:
     """The machine API (bearer token): how tickets entered by phone reach the store."""
     return httpx.Client(
         base_url=app.url,
-        headers={"Authorization": f"Bearer {app.settings.admin_token}"},
+        headers={"Authorization": f"Bearer {app.settings.server.admin_token}"},
         timeout=30,
     )
 

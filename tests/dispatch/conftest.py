@@ -11,13 +11,13 @@ import pytest
 
 from integrations.dispatch import DispatchRequest
 from integrations.dispatch.open311 import Open311Backend, Open311Config
-from integrations.dispatch.open311_fake import (
+from testing.open311_fake import (
     DEFAULT_API_KEY,
     FakeAttribute,
     FakeOpen311Server,
     FakeService,
 )
-from tests.support.servers import serve_asgi
+from testing.servers import serve_asgi
 
 API_KEY = DEFAULT_API_KEY
 

@@ -21,10 +21,10 @@ from bot.api.dispatch_callback import (
     create_dispatch_callback_router,
     sign_callback,
 )
-from integrations.errors import StateBackendError
+from core.errors import StateBackendError
 from integrations.state import KeyValueStore, MemoryStore
-from integrations.tickets.service import EventOutcome
-from tests.support.servers import serve_asgi
+from integrations.tickets.reports import EventOutcome
+from testing.servers import serve_asgi
 
 SECRET = "webhook-secret-0123456789abcdef"
 NOW = 1_714_530_000.0  # 2024-05-01T02:20:00Z

@@ -9,14 +9,14 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
+from core.errors import IntakeError
 from integrations.dispatch import (
     DispatchBackend,
     DispatchRejected,
     DispatchUnavailable,
 )
 from integrations.dispatch.open311 import Open311Backend, Open311Config
-from integrations.dispatch.open311_fake import FakeService
-from integrations.errors import IntakeError
+from testing.open311_fake import FakeService
 from tests.dispatch.conftest import API_KEY, MakeBackend, Served, StartServer, ticket
 
 # -- submit ---------------------------------------------------------------------------------

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import ConfigurationError
+from core.settings import Settings
 from integrations.dispatch.open311 import (
-    DEFAULT_POLL_SECONDS,
     Open311Config,
     Open311ErrorItem,
     load_service_map,
@@ -20,16 +21,13 @@ from integrations.dispatch.open311 import (
     parse_submit_response,
     parse_token_response,
 )
-from integrations.errors import ConfigurationError
 
-OPEN311 = Path(__file__).resolve().parents[2].parent / "shared" / "open311"
+OPEN311 = Path(__file__).resolve().parents[1] / "data" / "shared" / "open311"
 EXAMPLES = OPEN311 / "spec_examples"
 PST = timezone(timedelta(hours=-8))
 
 
 def example(name: str) -> str:
-    if not EXAMPLES.is_dir():
-        pytest.skip("../shared/open311/spec_examples not present")
     return (EXAMPLES / name).read_text(encoding="utf-8")
 
 
@@ -271,17 +269,21 @@ def test_missing_service_map_file(tmp_path: Path) -> None:
         load_service_map(tmp_path / "nope.yaml")
 
 
-def test_config_from_environ(tmp_path: Path) -> None:
-    assert Open311Config.from_environ({}) is None
+def _config(environ: dict[str, str]) -> Open311Config | None:
+    """The client's configuration as a process builds it: from the one settings object."""
+    return Open311Config.from_settings(Settings.read(environ).open311)
+
+
+def test_config_from_the_settings(tmp_path: Path) -> None:
+    assert _config({}) is None
     path = tmp_path / "map.yaml"
     path.write_text("report.streetlight: 001\n", encoding="utf-8")
-    config = Open311Config.from_environ(
+    config = _config(
         {
             "OPEN311_URL": "https://open311.hp.gov.cn/dev/v2/",
             "OPEN311_API_KEY": "k-123",
             "OPEN311_JURISDICTION_ID": "hp.gov.cn",
             "OPEN311_SERVICE_MAP": str(path),
-            "OPEN311_POLL_SECONDS": "120",
         }
     )
     assert config is not None
@@ -289,14 +291,13 @@ def test_config_from_environ(tmp_path: Path) -> None:
     assert config.api_key == "k-123"
     assert config.jurisdiction_id == "hp.gov.cn"
     assert dict(config.service_map) == {"report.streetlight": "001"}
-    assert config.poll_seconds == 120.0
     assert config.format == "json"
     assert config.ticket_attribute == "intake_ticket_id"
     assert "k-123" not in repr(config)
     with pytest.raises(TypeError):
         config.service_map["x"] = "y"  # type: ignore[index]
 
-    defaults = Open311Config.from_environ(
+    defaults = _config(
         {
             "OPEN311_URL": "http://127.0.0.1:9/v2",
             "OPEN311_API_KEY": "k",
@@ -304,7 +305,6 @@ def test_config_from_environ(tmp_path: Path) -> None:
         }
     )
     assert defaults is not None
-    assert defaults.poll_seconds == DEFAULT_POLL_SECONDS
     assert defaults.service_map == {}
     assert defaults.jurisdiction_id is None
     assert defaults.ticket_attribute is None
@@ -318,15 +318,15 @@ def test_config_from_environ(tmp_path: Path) -> None:
         ({"OPEN311_URL": "https://x/v2/requests.json", "OPEN311_API_KEY": "k"}, "endpoint base"),
         (
             {"OPEN311_URL": "https://x", "OPEN311_API_KEY": "k", "OPEN311_POLL_SECONDS": "soon"},
-            "not a number",
+            "INTAKE_DISPATCH_POLL_SECONDS: Input should be a valid number",
         ),
         (
             {"OPEN311_URL": "https://x", "OPEN311_API_KEY": "k", "OPEN311_POLL_SECONDS": "0"},
-            "positive",
+            "INTAKE_DISPATCH_POLL_SECONDS: Input should be greater than 0",
         ),
         (
             {"OPEN311_URL": "https://x", "OPEN311_API_KEY": "k", "OPEN311_FORMAT": "xml"},
-            "only json",
+            "OPEN311_FORMAT: Input should be 'json'",
         ),
         (
             {
@@ -340,4 +340,4 @@ def test_config_from_environ(tmp_path: Path) -> None:
 )
 def test_bad_config(environ: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
-        Open311Config.from_environ(environ)
+        _config(environ)

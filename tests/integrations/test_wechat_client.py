@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from integrations.errors import IntakeError
+from core.errors import IntakeError
 from integrations.state import KeyValueStore, MemoryStore
 from integrations.wechat import (
     DEFAULT_BASE_URL,
@@ -25,6 +25,7 @@ from integrations.wechat import (
 )
 from integrations.wechat.fake_server import FakeWeChatAPI
 from privacy import mask_openid
+from testing.servers import serve_wechat_fake
 
 APP_ID = "wx_test_app_0001"
 SECRET = "s3cret-never-in-logs-9f8e7d6c"
@@ -45,7 +46,7 @@ def fake() -> FakeWeChatAPI:
 
 @pytest.fixture
 def base_url(fake: FakeWeChatAPI) -> Iterator[str]:
-    with fake.serve() as url:
+    with serve_wechat_fake(fake) as url:
         yield url
 
 
@@ -329,7 +330,7 @@ async def test_timeout_then_success(fake: FakeWeChatAPI, make_client: MakeClient
 
 
 async def test_connection_refused_raises_network_error() -> None:
-    with FakeWeChatAPI().serve() as url:
+    with serve_wechat_fake(FakeWeChatAPI()) as url:
         pass  # the port is free again once the server stopped
     async with WeChatClient(
         app_id=APP_ID, app_secret=SECRET, base_url=url, store=MemoryStore(), retry=FAST_RETRY

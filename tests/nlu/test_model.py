@@ -215,13 +215,20 @@ def test_corrupt_artifact_is_rejected(small_model: IntentModel, tmp_path: Path) 
 
 
 def test_jieba_is_quiet_offline_and_caches_in_its_own_dir(tmp_path: Path) -> None:
+    # (INTAKE_JIEBA_CACHE_DIR reaches set_cache_dir at start-up: tests/bot/test_settings.py)
     code = (
-        "from nlu.features import tokenize\n"
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from nlu.features import set_cache_dir, tokenize\n"
+        "set_cache_dir(Path(sys.argv[1]))\n"
         "print(' '.join(tokenize('医保电子凭证怎么激活，楼道里飞线充电')))\n"
     )
-    env = {**os.environ, "INTAKE_JIEBA_CACHE_DIR": str(tmp_path / "jieba")}
     run = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", code, str(tmp_path / "jieba")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert run.returncode == 0, run.stderr
     assert "prefix dict" not in run.stderr and "Loading model" not in run.stderr
@@ -400,11 +407,12 @@ def test_faq_topic_added_at_run_time_is_recognised(project_service: NLUService) 
     }
     question = "第一次办护照要带什么材料"
     assert project_service.parse(question)["intent"]["name"] != "faq.service.passport"
-    project_service.upsert_faq_topic(topic)
+    before = project_service.faq.topics
+    project_service.set_faq_topics([*before, topic])
     try:
         result = project_service.parse(question)
         assert result["intent"]["name"] == "faq.service.passport"
         assert result["faq"]["topic"] == "faq.service.passport"
     finally:
-        project_service.remove_faq_topic("faq.service.passport")
+        project_service.set_faq_topics(before)
     assert project_service.parse(question)["intent"]["name"] != "faq.service.passport"

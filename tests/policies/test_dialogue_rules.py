@@ -14,10 +14,10 @@ from policies.dialogue import (
     RateTicket,
     StartHandoff,
     Turn,
-    _choice,
-    _rating,
-    _replacement,
     decide,
+    read_choice,
+    read_rating,
+    read_replacement,
 )
 from policies.state import Case, DialogueState
 
@@ -50,7 +50,7 @@ CTX = Context(
     ],
 )
 def test_replacement(text: str, expected: tuple[str | None, str | None]) -> None:
-    assert _replacement(text) == expected
+    assert read_replacement(text) == expected
 
 
 @pytest.mark.parametrize(
@@ -64,13 +64,13 @@ def test_replacement(text: str, expected: tuple[str | None, str | None]) -> None
     ],
 )
 def test_rating(text: str, expected: tuple[str, str | None] | None) -> None:
-    assert _rating(text) == expected
+    assert read_rating(text) == expected
 
 
 @pytest.mark.parametrize(("text", "index"), [("1", 0), ("第二个", 1), ("二", 1), ("3", None)])
 def test_choice(text: str, index: int | None) -> None:
     options = ["faq.a", "faq.b"]
-    assert _choice(text, options) == (None if index is None else options[index])
+    assert read_choice(text, options) == (None if index is None else options[index])
 
 
 def confirming_state() -> DialogueState:
@@ -110,7 +110,7 @@ def test_two_misunderstandings_hand_off() -> None:
 def test_rating_only_when_a_ticket_awaits_it() -> None:
     turn = Turn(text="不满意", intent="deny", confidence=0.8)
     assert not any(isinstance(a, RateTicket) for a in decide(DialogueState(), turn, CTX).actions)
-    ctx = Context(faq=CTX.faq, awaiting_rating=("20261123-0001",))
+    ctx = Context(faq=CTX.faq, awaiting_rating=("20261123-0001",), read_location=read_location)
     decision: Decision = decide(DialogueState(), turn, ctx)
     assert decision.actions == [RateTicket("20261123-0001", "unsatisfied", None)]
 

@@ -89,7 +89,7 @@ def _spellings() -> Iterator[tuple[str, str, str]]:
 def app(tmp_path: Path, redis_url: str) -> Iterator[RunningApp]:
     redis.Redis.from_url(redis_url).flushdb()
     create_accounts(database_url(tmp_path))
-    with running_app(tmp_path, redis_url=redis_url) as running:
+    with running_app(tmp_path, REDIS_URL=redis_url) as running:
         yield running
     redis.Redis.from_url(redis_url).flushdb()
 
@@ -100,7 +100,7 @@ def test_no_id_or_phone_number_leaks_on_any_path(app: RunningApp, redis_url: str
     trail = Trail()
     api = httpx.Client(
         base_url=app.url,
-        headers={"Authorization": f"Bearer {app.settings.admin_token}"},
+        headers={"Authorization": f"Bearer {app.settings.server.admin_token}"},
         timeout=30,
     )
     staff, admin = login(app.url, *STAFF), login(app.url, *ADMIN)

@@ -30,6 +30,12 @@ from tests.conftest import POSTGRES_TEST_URL, require_server
 from tests.tickets.fakes import FakeBackend, FakeClock
 
 TABLES = (
+    "ticket_followers",
+    "ticket_clusters",
+    "clusters",
+    "cluster_corrections",
+    "analytics_alerts",
+    "analytics_leases",
     "dispatch_events",
     "push_jobs",
     "desk_assignments",
@@ -200,4 +206,4 @@ async def create_ticket(service: TicketService, **fields: Any) -> Any:
         "openid": "oResident0000000000000001",
     }
     values.update(fields)
-    return await service.create(**values)
+    return await service.filing.file(**values)

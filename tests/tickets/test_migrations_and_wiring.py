@@ -8,7 +8,6 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 from urllib.parse import quote
 
@@ -17,7 +16,11 @@ import pytest
 from alembic import command
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import inspect, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bot.config import load_settings
+from core.errors import ConfigurationError
+from core.settings import Settings
 from integrations.db import create_engine
 from integrations.db.migrate import (
     alembic_config,
@@ -26,11 +29,13 @@ from integrations.db.migrate import (
     sync_database_url,
     upgrade_database,
 )
+from integrations.dispatch import ExternalStatus
 from integrations.dispatch.worker import create_backend, run_worker
-from integrations.errors import ConfigurationError
 from integrations.tickets import TicketConfig, TicketService
+from integrations.wechat.fake_server import FakeWeChatAPI
+from testing.servers import serve_wechat_fake
 from tests.conftest import POSTGRES_TEST_URL, require_server
-from tests.tickets.conftest import create_ticket
+from tests.tickets.conftest import MakeWorker, create_ticket
 
 TABLES = {
     "alembic_version",
@@ -52,6 +57,12 @@ TABLES = {
     "training_seed_removals",
     "review_items",
     "model_releases",
+    "ticket_clusters",
+    "clusters",
+    "cluster_corrections",
+    "analytics_alerts",
+    "ticket_followers",
+    "analytics_leases",
 }
 
 
@@ -168,10 +179,9 @@ def test_sqlite_in_memory_is_refused() -> None:
 # -- settings -----------------------------------------------------------------------------------
 
 
-def test_config_from_environment() -> None:
-    config = TicketConfig.from_environ(
+def test_config_from_the_settings() -> None:
+    settings = Settings.read(
         {
-            "DISPATCH_BACKEND": "open311",
             "INTAKE_OUTBOX_MAX_ATTEMPTS": "5",
             "INTAKE_OUTBOX_BACKOFF_BASE": "2.5",
             "WECHAT_TEMPLATE_STATUS_ID": "tpl-1",
@@ -179,70 +189,104 @@ def test_config_from_environment() -> None:
             "INTAKE_CS_QUOTA": "",  # empty: the default
         }
     )
-    assert config.dispatch_backend == "open311" and config.outbox_max_attempts == 5
+    config = TicketConfig.from_settings(settings)
+    assert config.outbox_max_attempts == 5
     assert config.backoff_base == 2.5 and config.template_status_id == "tpl-1"
     assert config.sla_file == Path("/etc/intake/sla.yaml") and config.cs_quota == 5
-    with pytest.raises(ConfigurationError, match="INTAKE_OUTBOX_MAX_ATTEMPTS"):
-        TicketConfig.from_environ({"INTAKE_OUTBOX_MAX_ATTEMPTS": "many"})
-    with pytest.raises(ConfigurationError, match="INTAKE_TIMEZONE"):
-        TicketConfig(timezone="Mars/Olympus")
-    with pytest.raises(ConfigurationError):
-        TicketConfig(backoff_base=10, backoff_max=1)
-    with pytest.raises(ConfigurationError, match="INTAKE_OUTBOX_LEASE_SECONDS"):
-        TicketConfig(lease_seconds=0)
+    # The defaults of a configuration built without settings are the settings' defaults.
+    assert TicketConfig.from_settings(Settings.read({})) == TicketConfig()
 
 
-def test_config_from_a_settings_object() -> None:
-    settings = SimpleNamespace(wechat_template_status_id="tpl-9", outbox_max_attempts=3)
-    config = TicketConfig.from_settings(settings, environ={"INTAKE_CS_QUOTA": "2"})
-    assert config.template_status_id == "tpl-9"
-    assert config.outbox_max_attempts == 3 and config.cs_quota == 2
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"INTAKE_OUTBOX_MAX_ATTEMPTS": "many"}, "INTAKE_OUTBOX_MAX_ATTEMPTS: .*valid integer"),
+        ({"INTAKE_OUTBOX_MAX_ATTEMPTS": "0"}, "INTAKE_OUTBOX_MAX_ATTEMPTS: .*greater than or"),
+        ({"INTAKE_TIMEZONE": "Mars/Olympus"}, "INTAKE_TIMEZONE: unknown time zone"),
+        (
+            {"INTAKE_OUTBOX_BACKOFF_BASE": "10", "INTAKE_OUTBOX_BACKOFF_MAX": "1"},
+            "INTAKE_OUTBOX_BACKOFF_MAX must not be below INTAKE_OUTBOX_BACKOFF_BASE",
+        ),
+        ({"INTAKE_OUTBOX_LEASE_SECONDS": "0"}, "INTAKE_OUTBOX_LEASE_SECONDS: .*greater than 0"),
+        ({"INTAKE_OUTBOX_BACKOFF_JITTER": "2"}, "INTAKE_OUTBOX_BACKOFF_JITTER"),
+        ({"DISPATCH_BACKEND": "fax"}, "DISPATCH_BACKEND: Input should be 'embedded' or 'open311'"),
+    ],
+)
+def test_bad_ticket_settings_stop_start_up(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        Settings.read(environ)
+
+
+async def test_open311_poll_seconds_sets_how_often_statuses_are_polled(
+    engine: AsyncEngine,
+    clock: Any,
+    backend: Any,
+    make_worker: MakeWorker,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Issue 14: ``OPEN311_POLL_SECONDS`` (documented, validated) was read by nothing; it is
+    now the old name of ``INTAKE_DISPATCH_POLL_SECONDS``, with a warning."""
+    monkeypatch.delenv("INTAKE_DISPATCH_POLL_SECONDS", raising=False)
+    monkeypatch.setenv("OPEN311_POLL_SECONDS", "120")
+    monkeypatch.setenv("INTAKE_DATA_DIR", str(tmp_path))
+    settings = load_settings()  # as `intake serve` and `intake worker` read them
+    service = TicketService(engine, config=TicketConfig.from_settings(settings), clock=clock)
+    worker = make_worker(service, backend)
+    ticket = await create_ticket(service)
+    await worker.run_once()  # delivers, and polls (first pass): nothing to report yet
+    backend.statuses["EXT-1"] = ExternalStatus("EXT-1", "in_progress", "已派工")
+    clock.advance(119)
+    await worker.run_once()
+    assert (await service.queries.get(ticket.id)).status == "dispatched"
+    clock.advance(1)
+    await worker.run_once()
+    assert (await service.queries.get(ticket.id)).status == "in_progress"
+    assert "OPEN311_POLL_SECONDS is deprecated" in caplog.text
+    assert "rename it to INTAKE_DISPATCH_POLL_SECONDS" in caplog.text
 
 
 async def test_backends_by_name(sqlite_url: str) -> None:
     engine = create_engine(sqlite_url)
     service = TicketService(engine)
-    assert create_backend("embedded", service=service).name == "embedded"
+    assert create_backend(Settings.read({}), service=service).name == "embedded"
     with pytest.raises(ConfigurationError, match="OPEN311_URL"):
-        create_backend("open311", service=service, environ={})
+        create_backend(Settings.read({"DISPATCH_BACKEND": "open311"}), service=service)
     open311 = create_backend(
-        "open311",
+        Settings.read(
+            {
+                "DISPATCH_BACKEND": "open311",
+                "OPEN311_URL": "http://127.0.0.1:9/v2",
+                "OPEN311_API_KEY": "k",
+            }
+        ),
         service=service,
-        environ={"OPEN311_URL": "http://127.0.0.1:9/v2", "OPEN311_API_KEY": "k"},
     )
     assert open311.name == "open311"
     await open311.aclose()  # type: ignore[attr-defined]
-    with pytest.raises(ConfigurationError, match="embedded or open311"):
-        create_backend("fax", service=service)
     await engine.dispose()
 
 
-class _Messenger:
-    def __init__(self) -> None:
-        self.texts: list[tuple[str, str]] = []
-
-    async def send_text(self, openid: str, content: str) -> None:
-        self.texts.append((openid, content))
-
-    async def send_template(
-        self, openid: str, template_id: str, data: Any, url: str | None = None
-    ) -> int:
-        raise AssertionError("inside the window: no template")
-
-
 async def test_run_worker_delivers_and_pushes_until_stopped(tmp_path: Path) -> None:
+    """The worker builds its own WeChat client from the settings and pushes through it."""
+    fake = FakeWeChatAPI(app_id="wxworkertest0001", app_secret="worker-test-secret")
+    with serve_wechat_fake(fake) as fake_url:
+        await _worker_delivers_and_pushes(tmp_path, fake, fake_url)
+
+
+async def _worker_delivers_and_pushes(tmp_path: Path, fake: FakeWeChatAPI, fake_url: str) -> None:
     url = f"sqlite:///{tmp_path / 'intake.db'}"
-    settings = SimpleNamespace(
-        effective_database_url=url,
-        redis_url=None,
-        wechat_app_id=None,
-        wechat_app_secret=None,
-        wechat_api_base_url="https://api.weixin.qq.com",
-        worker_interval=0.05,
+    settings = Settings.read(
+        {},
+        DATABASE_URL=url,
+        WECHAT_APP_ID=fake.app_id,
+        WECHAT_APP_SECRET=fake.app_secret,
+        WECHAT_API_BASE_URL=fake_url,
+        INTAKE_WORKER_INTERVAL=0.05,
     )
-    messenger = _Messenger()
     stop = asyncio.Event()
-    task = asyncio.create_task(run_worker(settings, stop, messenger=messenger))
+    task = asyncio.create_task(run_worker(settings, stop))
     # A separate engine and service: the web process, which only writes to the database.
     for _ in range(100):
         await asyncio.sleep(0.02)
@@ -251,14 +295,16 @@ async def test_run_worker_delivers_and_pushes_until_stopped(tmp_path: Path) -> N
     engine = create_engine(url)
     try:
         web = TicketService(engine)
-        await web.record_inbound("oResident0000000000000001")
+        await web.windows.record_inbound("oResident0000000000000001")
         ticket = await create_ticket(web)
         for _ in range(250):
-            if messenger.texts:
+            if fake.custom_messages:
                 break
             await asyncio.sleep(0.02)
-        assert (await web.get(ticket.id)).status == "dispatched"
-        assert messenger.texts and "已派单至市政照明管理处" in messenger.texts[0][1]
+        assert (await web.queries.get(ticket.id)).status == "dispatched"
+        [pushed] = fake.custom_messages  # inside the 48-hour window: no template
+        assert pushed.json["touser"] == "oResident0000000000000001"
+        assert "已派单至市政照明管理处" in pushed.json["text"]["content"]
     finally:
         stop.set()
         await asyncio.wait_for(task, timeout=5)

@@ -49,7 +49,7 @@ async def test_outage_then_recovery_every_ticket_arrives_exactly_once(
     for _ in range(4):  # four failed attempts each, with growing backoff
         await worker.run_once()
         clock.advance(9)  # longer than the largest backoff (8 s)
-    job = (await service.get(tickets[0].id)).delivery
+    job = (await service.queries.get(tickets[0].id)).delivery
     assert job is not None and job.status == "pending" and job.attempts == 4
     assert job.last_error is not None and "down" in job.last_error
     assert job.next_attempt_at > clock.now - timedelta(seconds=9)
@@ -60,7 +60,7 @@ async def test_outage_then_recovery_every_ticket_arrives_exactly_once(
     assert backend.tickets_created == Counter({t.id: 1 for t in tickets})
     assert all(n == 5 for n in backend.keys_submitted.values())  # 4 refused + 1 delivered
     for ticket in tickets:
-        stored = await service.get(ticket.id)
+        stored = await service.queries.get(ticket.id)
         assert stored.status == "dispatched"
         assert stored.external_id == backend.created[f"{ticket.id}:1"].external_id
         assert stored.delivery is not None and stored.delivery.status == "delivered"
@@ -75,7 +75,7 @@ async def test_backoff_grows_exponentially_and_is_capped(
     delays = []
     for _ in range(3):
         await worker.run_once()
-        job = (await service.get(ticket.id)).delivery
+        job = (await service.queries.get(ticket.id)).delivery
         assert job is not None
         delays.append((job.next_attempt_at - clock.now).total_seconds())
         clock.advance(delays[-1])
@@ -100,7 +100,7 @@ async def test_worker_killed_mid_delivery_is_redelivered_with_the_same_key(
         await doomed
     backend.gate = None
 
-    job = (await service.get(ticket.id)).delivery
+    job = (await service.queries.get(ticket.id)).delivery
     assert job is not None and job.claimed_by == "doomed" and job.status == "pending"
     assert await second.deliver_due() == 0  # the lease still holds
 
@@ -109,7 +109,7 @@ async def test_worker_killed_mid_delivery_is_redelivered_with_the_same_key(
 
     assert backend.keys_submitted == Counter({f"{ticket.id}:1": 2})  # same key twice
     assert backend.tickets_created == Counter({ticket.id: 1})  # one ticket downstream
-    stored = await service.get(ticket.id)
+    stored = await service.queries.get(ticket.id)
     assert stored.status == "dispatched" and stored.external_id == "EXT-1"
     assert stored.delivery is not None and stored.delivery.attempts == 2
 
@@ -157,7 +157,7 @@ async def test_racing_workers_never_deliver_twice(
     assert backend.keys_submitted == Counter({f"{t.id}:1": 1 for t in tickets})
     assert len(deliveries) == 60
     assert len({who for who, _ in deliveries}) == 3  # all three really took part
-    statuses = Counter(t.status for t in await services[1].list_tickets(limit=100))
+    statuses = Counter(t.status for t in await services[1].queries.list_tickets(limit=100))
     assert statuses == Counter({"dispatched": 60})
 
 
@@ -172,23 +172,23 @@ async def test_parked_after_max_attempts_visible_and_requeued(
         clock.advance(10)
     assert await worker.run_once() == 0  # parked: no more attempts
 
-    parked = await service.outbox_jobs("parked")
+    parked = await service.outbox.jobs("parked")
     assert [(j.ticket_id, j.attempts) for j in parked] == [(ticket.id, 4)]
-    stored = await service.get(ticket.id)
+    stored = await service.queries.get(ticket.id)
     assert stored.status == "received"
     assert stored.delivery is not None and stored.delivery.status == "parked"
     assert stored.history[-1].note is not None
     assert stored.history[-1].note.startswith("连续4次派单失败，已转人工处理")
 
     backend.down = False
-    requeued = await service.retry_outbox_job(parked[0].id, actor="staff:王")
+    requeued = await service.outbox.requeue(parked[0].id, actor="staff:王")
     assert (requeued.status, requeued.attempts) == ("pending", 0)
     with pytest.raises(JobNotRetryable):
-        await service.retry_outbox_job(parked[0].id)
+        await service.outbox.requeue(parked[0].id)
     with pytest.raises(JobNotFound):
-        await service.retry_outbox_job(999_999)
+        await service.outbox.requeue(999_999)
     await worker.run_once()
-    delivered = await service.get(ticket.id)
+    delivered = await service.queries.get(ticket.id)
     assert delivered.status == "dispatched"
     assert set(backend.keys_submitted) == {f"{ticket.id}:1"}  # the same key throughout
     assert backend.tickets_created == Counter({ticket.id: 1})
@@ -201,10 +201,10 @@ async def test_refusal_parks_at_once(
     ticket = await create_ticket(service)
     await make_worker(service, backend).run_once()
 
-    job = (await service.get(ticket.id)).delivery
+    job = (await service.queries.get(ticket.id)).delivery
     assert job is not None and (job.status, job.attempts) == ("parked", 1)
     assert job.last_error is not None and "refuses" in job.last_error
-    assert (await service.get(ticket.id)).history[-1].note.startswith("下游拒收")  # type: ignore[union-attr]
+    assert (await service.queries.get(ticket.id)).history[-1].note.startswith("下游拒收")  # type: ignore[union-attr]
 
 
 async def test_a_crashing_backend_is_retried_not_lost(
@@ -224,10 +224,10 @@ async def test_a_crashing_backend_is_retried_not_lost(
     backend.submit = buggy  # type: ignore[method-assign]
     worker = make_worker(service, backend)
     await worker.run_once()
-    assert (await service.get(ticket.id)).delivery.status == "pending"  # type: ignore[union-attr]
+    assert (await service.queries.get(ticket.id)).delivery.status == "pending"  # type: ignore[union-attr]
     clock.advance(2)
     await worker.run_once()
-    assert (await service.get(ticket.id)).status == "dispatched"
+    assert (await service.queries.get(ticket.id)).status == "dispatched"
 
 
 async def test_polling_applies_downstream_changes(
@@ -239,21 +239,21 @@ async def test_polling_applies_downstream_changes(
     backend.statuses["EXT-1"] = ExternalStatus("EXT-1", "in_progress", "已派工")
 
     await worker.run_once()  # not due yet
-    assert (await service.get(ticket.id)).status == "dispatched"
+    assert (await service.queries.get(ticket.id)).status == "dispatched"
     clock.advance(service.config.poll_interval)
     await worker.run_once()
-    assert (await service.get(ticket.id)).status == "in_progress"
+    assert (await service.queries.get(ticket.id)).status == "in_progress"
 
     backend.statuses["EXT-1"] = ExternalStatus("EXT-1", "resolved", "已修复")
     assert await worker.poll_statuses() == 1
-    resolved = await service.get(ticket.id)
+    resolved = await service.queries.get(ticket.id)
     assert resolved.status == "resolved"
     assert resolved.history[-1].actor == "dispatch:fake"
     assert backend.poll_calls[-1] == ["EXT-1"]
     assert await worker.poll_statuses() == 0  # resolved tickets are not polled
 
     backend.down = True  # a failed poll is logged and retried next time
-    await service.rate(ticket.id, "unsatisfied", "没修好", openid=ticket.openid)
+    await service.rating.rate(ticket.id, "unsatisfied", "没修好", openid=ticket.openid)
     assert await worker.poll_statuses() == 0
 
 
@@ -264,13 +264,13 @@ async def test_tokens_resolve_into_ids(
     backend.issue_tokens = True
     ticket = await create_ticket(service)
     await worker.run_once()
-    stored = await service.get(ticket.id)
+    stored = await service.queries.get(ticket.id)
     assert stored.status == "dispatched" and stored.external_id is None
 
     assert await worker.resolve_tokens() == 0  # not assigned yet
     backend.tokens["TOKEN-1"] = "638344"
     assert await worker.resolve_tokens() == 1
-    resolved = await service.get(ticket.id)
+    resolved = await service.queries.get(ticket.id)
     assert resolved.external_id == "638344"
     assert resolved.history[-1].note == "下游编号：638344"
     assert resolved.delivery is not None and resolved.delivery.external_id == "638344"
@@ -279,7 +279,7 @@ async def test_tokens_resolve_into_ids(
     await worker.deliver_due()
     clock.advance(service.config.token_max_age + 1)
     await worker.resolve_tokens()
-    assert (await service.get(other.id)).history[-1].note.startswith("下游长期未分配编号")  # type: ignore[union-attr]
+    assert (await service.queries.get(other.id)).history[-1].note.startswith("下游长期未分配编号")  # type: ignore[union-attr]
 
 
 async def test_run_forever_wakes_on_a_new_ticket_and_stops(
@@ -290,10 +290,10 @@ async def test_run_forever_wakes_on_a_new_ticket_and_stops(
     task = asyncio.create_task(worker.run_forever(stop))
     ticket = await create_ticket(service)
     for _ in range(200):
-        if (await service.get(ticket.id)).status == "dispatched":
+        if (await service.queries.get(ticket.id)).status == "dispatched":
             break
         await asyncio.sleep(0.01)
-    assert (await service.get(ticket.id)).status == "dispatched"
+    assert (await service.queries.get(ticket.id)).status == "dispatched"
     stop.set()
     await asyncio.wait_for(task, timeout=5)
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from policies.messages import STATUS_LABELS as DIALOGUE_LABELS
 from policies.taxonomy import load_taxonomy
 from policies.tickets import (
     LEVELS,
@@ -18,18 +17,25 @@ from policies.tickets import (
     TERMINAL_STATUSES,
     WORKING_STATUSES,
     GridRules,
+    Refusal,
     SlaRules,
+    assignment_refusal,
     choose_push_channel,
+    customer_service_refusal,
+    escalation_refusal,
     format_ticket_id,
     load_grid_rules,
     load_sla_rules,
     next_level,
     parse_grid_rules,
     rating_outcome,
+    reported_change,
+    return_refusal,
     short_category_label,
+    staff_status_choices,
     status_push_text,
     status_template_fields,
-    transition_problem,
+    transition_refusal,
 )
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
@@ -37,7 +43,6 @@ NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 
 def test_vocabulary_is_complete_and_consistent() -> None:
     assert set(STATUS_LABELS) == set(STATUSES)
-    assert STATUS_LABELS == DIALOGUE_LABELS  # the bot says the same words
     assert set(STATUSES) == OPEN_STATUSES | TERMINAL_STATUSES
     assert WORKING_STATUSES < OPEN_STATUSES and "resolved" in OPEN_STATUSES - WORKING_STATUSES
 
@@ -65,21 +70,31 @@ def test_levels_go_up_to_the_city() -> None:
     ],
 )
 def test_transitions(current: str, target: str, allowed: bool) -> None:
-    assert (transition_problem(current, target) is None) is allowed
+    assert (transition_refusal(current, target) is None) is allowed
+
+
+def reason(refusal: Refusal | None) -> str:
+    return refusal.reason if refusal else ""
+
+
+def text(refusal: Refusal | None) -> str:
+    return refusal.text if refusal else ""
 
 
 def test_staff_resolve_or_reject_any_open_status_but_rejection_needs_a_reason() -> None:
     for status in WORKING_STATUSES:
-        assert transition_problem(status, "resolved") is None
-        assert transition_problem(status, "rejected", note="不属于受理范围") is None
-        problem = transition_problem(status, "rejected", note=" ")
-        assert problem is not None and "note" in problem
+        assert transition_refusal(status, "resolved") is None
+        assert transition_refusal(status, "rejected", note="不属于受理范围") is None
+        refusal = transition_refusal(status, "rejected", note=" ")
+        assert refusal is not None and "note" in refusal.reason and refusal.incomplete
+        assert refusal.text == "退回工单需要填写原因，原因会告知群众。"
 
 
 def test_rating_is_the_only_way_out_of_resolved() -> None:
-    assert "rating" in (transition_problem("resolved", "closed") or "")
-    assert transition_problem("resolved", "closed", via_rating=True) is None
-    assert transition_problem("resolved", "reopened", via_rating=True) is None
+    assert "rating" in reason(transition_refusal("resolved", "closed"))
+    assert "只能由群众评价产生" in text(transition_refusal("dispatched", "closed"))
+    assert transition_refusal("resolved", "closed", via_rating=True) is None
+    assert transition_refusal("resolved", "reopened", via_rating=True) is None
     assert [rating_outcome(r) for r in ("satisfied", "basically_satisfied", "unsatisfied")] == [
         "closed",
         "closed",
@@ -90,8 +105,47 @@ def test_rating_is_the_only_way_out_of_resolved() -> None:
 
 
 def test_final_statuses_say_so() -> None:
-    assert "final" in (transition_problem("closed", "in_progress") or "")
-    assert "unknown status" in (transition_problem("received", "done") or "")
+    final = transition_refusal("closed", "in_progress")
+    assert final is not None and "final" in final.reason and not final.incomplete
+    assert final.text == "工单已是“已评价”，不能再更改状态。"
+    unknown = transition_refusal("received", "done")
+    assert unknown is not None and "unknown status" in unknown.reason and unknown.incomplete
+
+
+def test_what_staff_may_choose_follows_the_status_machine() -> None:
+    assert staff_status_choices("dispatched") == ("in_progress", "resolved", "rejected")
+    assert staff_status_choices("resolved") == () == staff_status_choices("closed")
+
+
+def test_returns_escalations_and_assignments_have_their_rules() -> None:
+    assert return_refusal("dispatched", "community") is None
+    assert "只有“已派单”或“处理中”" in text(return_refusal("received", "community"))
+    assert "市级" in text(return_refusal("in_progress", "city"))
+    assert escalation_refusal("received", "street") is None
+    assert escalation_refusal("received", "city") is not None
+    assert escalation_refusal("resolved", "community") is not None
+    assert assignment_refusal("reopened") is None
+    assert "不能再指派" in text(assignment_refusal("closed"))
+
+
+@pytest.mark.parametrize(
+    ("current", "level", "reported", "change"),
+    [
+        ("dispatched", "community", "in_progress", "apply"),
+        ("in_progress", "community", "resolved", "apply"),
+        ("in_progress", "community", "in_progress", "ignore"),  # a repeat
+        ("dispatched", "community", "received", "ignore"),  # only we set it
+        ("resolved", "community", "in_progress", "ignore"),  # stale
+        ("dispatched", "street", "rejected", "return"),
+        ("dispatched", "city", "rejected", "note_return"),  # nothing above the city
+        ("received", "community", "rejected", "note_return"),
+        ("closed", "community", "rejected", "ignore"),
+    ],
+)
+def test_what_a_dispatch_systems_report_does(
+    current: str, level: str, reported: str, change: str
+) -> None:
+    assert reported_change(current, level, reported) == change
 
 
 def test_ticket_id_format() -> None:
@@ -142,16 +196,28 @@ def test_grid_routing() -> None:
 
 def test_push_channel_choice() -> None:
     def choose(last: datetime | None, sent: int = 0, template: bool = True) -> str:
-        return choose_push_channel(
-            last_inbound_at=last, now=NOW, sent_in_window=sent, quota=3,
-            template_configured=template,
+        refusal = customer_service_refusal(
+            last_inbound_at=last, now=NOW, sent_in_window=sent, quota=3
         )
+        return choose_push_channel(refusal, template_configured=template)
 
     assert choose(NOW - timedelta(hours=47)) == "custom"
     assert choose(NOW - timedelta(hours=48)) == "template"
     assert choose(NOW - timedelta(hours=1), sent=3) == "template"
     assert choose(None) == "template"
     assert choose(None, template=False) == "none"
+
+
+def test_customer_service_refusals() -> None:
+    def refusal(last: datetime | None, sent: int = 0) -> str | None:
+        return customer_service_refusal(
+            last_inbound_at=last, now=NOW, sent_in_window=sent, quota=3
+        )
+
+    assert refusal(NOW - timedelta(minutes=5), sent=2) is None
+    assert refusal(NOW - timedelta(minutes=5), sent=3) == "over_quota"
+    assert refusal(NOW - timedelta(hours=48)) == "window_closed"
+    assert refusal(None) == "window_closed"
 
 
 def test_push_wording() -> None:

@@ -79,7 +79,7 @@ async def test_the_worker_purges_chat_text_past_the_retention_period(
 
     await worker.run_once()
 
-    old, new = await service.get(old_ticket), await service.get(new_ticket)
+    old, new = await service.queries.get(old_ticket), await service.queries.get(new_ticket)
     assert old.chat == () and new.chat != ()
     assert old.description == "小区门口的路灯坏了三天了"  # the ticket itself is the record
     assert await _counts(engine, old_handoff, "o-old") == (0, 0)
@@ -88,7 +88,7 @@ async def test_the_worker_purges_chat_text_past_the_retention_period(
     # Another 120 days: the newer talk goes too, at the worker's next look.
     clock.advance(hours=24 * 120)
     await worker.run_once()
-    assert (await service.get(new_ticket)).chat == ()
+    assert (await service.queries.get(new_ticket)).chat == ()
     assert await _counts(engine, new_handoff, "o-new") == (0, 0)
 
 
@@ -99,7 +99,7 @@ async def test_retention_zero_keeps_everything(
     ticket_id, handoff_id = await _a_day_of_talk(service, engine, clock, "o-kept")
     clock.advance(hours=24 * 1000)
     await make_worker(service, FakeBackend()).run_once()
-    assert (await service.get(ticket_id)).chat != ()
+    assert (await service.queries.get(ticket_id)).chat != ()
     assert await _counts(engine, handoff_id, "o-kept") == (1, 1)
 
 
@@ -116,12 +116,12 @@ async def test_purging_one_resident_on_request(
 
     assert (purged.ticket_chats, purged.handoff_lines, purged.review_items) == (1, 1, 1)
     assert purged.tickets_erased == 1
-    gone = await service.get(ticket_id)
+    gone = await service.queries.get(ticket_id)
     assert gone.chat == () and gone.phone == "" and gone.description == ERASED
     assert gone.location == ERASED and gone.status == "received"  # still a record
     assert await _counts(engine, handoff_id, "o-gone") == (0, 0)
     assert await store.get("chat:o-gone") is None and await store.get("fsm:o-gone") is None
-    kept = await service.get(other_ticket)
+    kept = await service.queries.get(other_ticket)
     assert kept.chat != () and kept.phone == "13800138000"
     assert await _counts(engine, other_handoff, "o-stays") == (1, 1)
 
@@ -155,7 +155,7 @@ def test_intake_resident_purge(sqlite_url: str, tmp_path: Path) -> None:
     async def check() -> tuple[Any, list[Any]]:
         engine = create_engine(sqlite_url)
         try:
-            ticket = await TicketService(engine).get(ticket_id)
+            ticket = await TicketService(engine).queries.get(ticket_id)
             return ticket, await AuditLog(engine).recent(action="resident.purge")
         finally:
             await engine.dispose()
@@ -167,17 +167,17 @@ def test_intake_resident_purge(sqlite_url: str, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("days", ["-1", "soon"])
 def test_a_bad_retention_setting_is_refused(days: str) -> None:
-    from integrations.errors import ConfigurationError
-    from integrations.tickets import TicketConfig
+    from core.errors import ConfigurationError
+    from core.settings import Settings
 
     with pytest.raises(ConfigurationError, match="INTAKE_CHAT_RETENTION_DAYS"):
-        TicketConfig.from_environ({"INTAKE_CHAT_RETENTION_DAYS": days})
+        Settings.read({"INTAKE_CHAT_RETENTION_DAYS": days})
 
 
 def test_retention_reaches_the_worker_from_the_settings(tmp_path: Path) -> None:
     from bot.config import load_settings
     from integrations.tickets import TicketConfig
 
-    settings = load_settings(data_dir=tmp_path, chat_retention_days=30)
+    settings = load_settings(INTAKE_DATA_DIR=tmp_path, INTAKE_CHAT_RETENTION_DAYS=30)
     assert TicketConfig.from_settings(settings).chat_retention_days == 30
     assert timedelta(days=TicketConfig().chat_retention_days) == timedelta(days=180)

@@ -27,7 +27,7 @@ async def _events(engine: AsyncEngine) -> int:
 async def _dispatched(service: TicketService, backend: FakeBackend, make_worker: MakeWorker) -> str:
     ticket = await create_ticket(service)
     await make_worker(service, backend).run_once()
-    assert (await service.get(ticket.id)).status == "dispatched"
+    assert (await service.queries.get(ticket.id)).status == "dispatched"
     return str(ticket.id)
 
 
@@ -36,13 +36,13 @@ async def test_an_event_is_applied_once_and_unknown_tickets_are_not_recorded(
 ) -> None:
     ticket_id = await _dispatched(service, backend, make_worker)
 
-    apply = service.apply_status_event
+    apply = service.reports.apply_status_event
     assert await apply("e1", ticket_id, None, "rejected", "退回", ACTOR) == "applied"
     assert await apply("e1", ticket_id, None, "rejected", "退回", ACTOR) == "duplicate"
     assert await apply("e1", None, "EXT-1", "rejected", None, ACTOR) == "duplicate"
     assert await apply("e2", "20261123-9999", None, "resolved", None, ACTOR) == "unknown"
 
-    ticket = await service.get(ticket_id)
+    ticket = await service.queries.get(ticket_id)
     assert ticket.level == "street"  # escalated once, from community
     assert [e.actor for e in ticket.history].count(ACTOR) == 1
     assert await _events(engine) == 1  # the unknown ticket's event was not recorded
@@ -59,11 +59,11 @@ async def test_two_processes_delivering_one_event_at_once_apply_it_once(
     ticket_id = await _dispatched(first, backend, make_worker)
 
     outcomes = await asyncio.gather(
-        first.apply_status_event("e-race", ticket_id, None, "rejected", "退回", ACTOR),
-        second.apply_status_event("e-race", ticket_id, None, "rejected", "退回", ACTOR),
+        first.reports.apply_status_event("e-race", ticket_id, None, "rejected", "退回", ACTOR),
+        second.reports.apply_status_event("e-race", ticket_id, None, "rejected", "退回", ACTOR),
     )
     assert sorted(outcomes) == ["applied", "duplicate"]
-    ticket = await first.get(ticket_id)
+    ticket = await first.queries.get(ticket_id)
     assert ticket.level == "street"
     assert [e.actor for e in ticket.history].count(ACTOR) == 1
 
@@ -76,7 +76,7 @@ async def test_recorded_events_are_pruned_after_a_week(
     clock: FakeClock,
 ) -> None:
     ticket_id = await _dispatched(service, backend, make_worker)
-    apply = service.apply_status_event
+    apply = service.reports.apply_status_event
     assert await apply("old", ticket_id, None, "in_progress", None, ACTOR) == "applied"
     clock.advance(hours=6 * 24)
     assert await apply("mid", ticket_id, None, "in_progress", None, ACTOR) == "applied"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Awaitable
 from datetime import timedelta
 
 import pytest
@@ -17,6 +18,8 @@ from integrations.dispatch.embedded import EmbeddedDesk
 from integrations.tickets import (
     IllegalTransition,
     InvalidTicket,
+    Ticket,
+    TicketFilter,
     TicketNotFound,
     TicketService,
 )
@@ -61,8 +64,8 @@ async def test_create_writes_ticket_timeline_and_outbox_job_together(
     assert ticket.delivery.status == "pending"
     assert ticket.delivery.idempotency_key == "20261123-0001:1"
     # The resident filed it in the conversation (which answered): no push for that.
-    assert await service.push_jobs() == []
-    assert (await service.get(ticket.id)) == ticket
+    assert await service.pushes.jobs() == []
+    assert (await service.queries.get(ticket.id)) == ticket
 
 
 async def test_urgent_category_gets_the_urgent_deadline(
@@ -94,7 +97,7 @@ async def test_fifty_concurrent_creates_get_fifty_distinct_ids(service: TicketSe
     assert len(set(ids)) == 50
     assert ids == [f"20261123-{n:04d}" for n in range(1, 51)]
     assert all(re.fullmatch(r"\d{8}-\d{4}", i) for i in ids)
-    assert len(await service.outbox_jobs("pending")) == 50
+    assert len(await service.outbox.jobs("pending")) == 50
 
 
 async def test_unique_ids_across_two_processes_worth_of_engines(
@@ -121,7 +124,7 @@ async def test_one_ticket_per_source_key_even_from_two_processes_at_once(
         *(create_ticket(s, source_key=key) for s in [first, second] * 3)
     )
     assert len({t.id for t in tickets}) == 1
-    assert len(await first.list_tickets()) == 1
+    assert len(await first.queries.list_tickets()) == 1
     other = await create_ticket(first, source_key=key.replace("123456", "123457"))
     assert other.id != tickets[0].id
 
@@ -141,7 +144,7 @@ async def test_invalid_tickets_are_refused(
 ) -> None:
     with pytest.raises(InvalidTicket, match=message):
         await create_ticket(service, **fields)
-    assert await service.list_tickets() == []
+    assert await service.queries.list_tickets() == []
 
 
 async def test_id_card_numbers_are_never_stored(
@@ -152,11 +155,13 @@ async def test_id_card_numbers_are_never_stored(
         description=f"我的身份证号{ID_18}，老人的是{ID_15}，电话13800138000",
         location=f"幸福小区 {ID_18[:6]} {ID_18[6:14]} {ID_18[14:]} 号",
     )
-    await service.transition(ticket.id, "in_progress", note=f"核实身份{ID_18}", actor="staff:李")
-    await service.transition(ticket.id, "resolved", note="已修复", actor="staff:李")
-    await service.rate(ticket.id, "unsatisfied", f"我的身份证{ID_15}没人理", openid=OPENID)
+    await service.status.transition(
+        ticket.id, "in_progress", note=f"核实身份{ID_18}", actor="staff:李"
+    )
+    await service.status.transition(ticket.id, "resolved", note="已修复", actor="staff:李")
+    await service.rating.rate(ticket.id, "unsatisfied", f"我的身份证{ID_15}没人理", openid=OPENID)
 
-    stored = await service.get(ticket.id)
+    stored = await service.queries.get(ticket.id)
     assert "110105********123X" in stored.description
     assert "110105*****7123" in stored.description  # 15 digits: 6 + 5 hidden + 4
     # The phone field is where staff find the number; the resident's words keep it masked.
@@ -179,17 +184,17 @@ async def test_notes_never_keep_the_residents_phone_but_keep_an_office_number(
     no phone or ID number whole whoever filed it."""
     chat = [{"at": "2026-11-23T10:00:00+08:00", "role": "resident", "text": "电话138 0013 8000"}]
     ticket = await create_ticket(service, chat=chat)
-    await service.transition(
+    await service.status.transition(
         ticket.id,
         "rejected",
         note="已电话联系居民138-0013-8000，此事请联系物业010-62345678",
         actor="staff:李",
     )
-    stored = await service.get(ticket.id)
+    stored = await service.queries.get(ticket.id)
     assert stored.phone == "13800138000"
     assert stored.chat[0]["text"] == "电话138****8000"
     assert stored.history[-1].note == "已电话联系居民138****8000，此事请联系物业010-62345678"
-    [push] = [p for p in await service.push_jobs(None) if p.ticket_id == ticket.id][-1:]
+    [push] = [p for p in await service.pushes.jobs(None) if p.ticket_id == ticket.id][-1:]
     assert "010-62345678" in push.text and "13800138000" not in push.text.replace("-", "")
     async with engine.connect() as conn:
         for table in ("ticket_events", "push_jobs"):
@@ -202,10 +207,10 @@ async def test_notes_never_keep_the_residents_phone_but_keep_an_office_number(
 
 async def test_legal_path_to_closed_with_timeline(service: TicketService) -> None:
     ticket = await create_ticket(service)
-    await service.transition(ticket.id, "dispatched", actor="dispatch:fake")
-    await service.transition(ticket.id, "in_progress", note="工人已出发", actor="staff:王")
-    await service.transition(ticket.id, "resolved", note="已更换灯泡", actor="staff:王")
-    closed = await service.rate(ticket.id, "satisfied", openid=OPENID)
+    await service.status.transition(ticket.id, "dispatched", actor="dispatch:fake")
+    await service.status.transition(ticket.id, "in_progress", note="工人已出发", actor="staff:王")
+    await service.status.transition(ticket.id, "resolved", note="已更换灯泡", actor="staff:王")
+    closed = await service.rating.rate(ticket.id, "satisfied", openid=OPENID)
 
     assert closed.status == "closed" and closed.status_label == "已评价"
     assert closed.rating == "satisfied" and closed.rating_reason is None
@@ -236,16 +241,16 @@ async def test_illegal_transitions_name_from_and_to(
 ) -> None:
     ticket = await create_ticket(service)
     for status in path:
-        await service.transition(ticket.id, status, note="原因说明", actor="staff:王")
-    before = await service.get(ticket.id)
+        await service.status.transition(ticket.id, status, note="原因说明", actor="staff:王")
+    before = await service.queries.get(ticket.id)
 
     with pytest.raises(IllegalTransition) as caught:
-        await service.transition(ticket.id, target, note="x", actor="staff:王")
+        await service.status.transition(ticket.id, target, note="x", actor="staff:王")
 
     assert caught.value.from_status == before.status
     assert caught.value.to_status == target
     assert before.status in str(caught.value) and target in str(caught.value)
-    assert await service.get(ticket.id) == before  # nothing written
+    assert await service.queries.get(ticket.id) == before  # nothing written
 
 
 async def test_staff_may_resolve_or_reject_from_any_open_status(service: TicketService) -> None:
@@ -253,28 +258,28 @@ async def test_staff_may_resolve_or_reject_from_any_open_status(service: TicketS
         for final in ("resolved", "rejected"):
             ticket = await create_ticket(service)
             for status in path:
-                await service.transition(ticket.id, status, actor="staff:王")
-            done = await service.transition(ticket.id, final, note="说明", actor="staff:王")
+                await service.status.transition(ticket.id, status, actor="staff:王")
+            done = await service.status.transition(ticket.id, final, note="说明", actor="staff:王")
             assert done.status == final
 
 
 async def test_rejection_needs_a_reason(service: TicketService) -> None:
     ticket = await create_ticket(service)
-    with pytest.raises(InvalidTicket, match="note is required"):
-        await service.transition(ticket.id, "rejected", note="  ", actor="staff:王")
+    with pytest.raises(InvalidTicket, match="needs a note"):
+        await service.status.transition(ticket.id, "rejected", note="  ", actor="staff:王")
     with pytest.raises(InvalidTicket, match="unknown status"):
-        await service.transition(ticket.id, "done", actor="staff:王")
+        await service.status.transition(ticket.id, "done", actor="staff:王")
     with pytest.raises(TicketNotFound):
-        await service.transition("20261123-9999", "resolved", actor="staff:王")
+        await service.status.transition("20261123-9999", "resolved", actor="staff:王")
 
 
 async def test_finishing_a_ticket_cancels_its_undelivered_job(
     service: TicketService, backend: FakeBackend, make_worker: MakeWorker
 ) -> None:
     ticket = await create_ticket(service)
-    await service.transition(ticket.id, "resolved", note="电话中已解答", actor="staff:王")
+    await service.status.transition(ticket.id, "resolved", note="电话中已解答", actor="staff:王")
 
-    assert (await service.get(ticket.id)).delivery.status == "cancelled"  # type: ignore[union-attr]
+    assert (await service.queries.get(ticket.id)).delivery.status == "cancelled"  # type: ignore[union-attr]
     assert await make_worker(service, backend).run_once() == 0
     assert backend.calls == []
 
@@ -288,10 +293,10 @@ async def test_unsatisfied_rating_reopens_one_level_up_and_redispatches(
     worker = make_worker(service, backend)
     ticket = await create_ticket(service)
     await worker.run_once()
-    await service.transition(ticket.id, "resolved", note="已修复", actor="staff:王")
+    await service.status.transition(ticket.id, "resolved", note="已修复", actor="staff:王")
     clock.advance(hours=1)
 
-    reopened = await service.rate(ticket.id, "unsatisfied", "灯还是不亮", openid=OPENID)
+    reopened = await service.rating.rate(ticket.id, "unsatisfied", "灯还是不亮", openid=OPENID)
 
     assert reopened.status == "reopened"
     assert reopened.rating == "unsatisfied" and reopened.rating_reason == "灯还是不亮"
@@ -304,7 +309,7 @@ async def test_unsatisfied_rating_reopens_one_level_up_and_redispatches(
     assert reopened.delivery.status == "pending"
 
     await worker.run_once()
-    redispatched = await service.get(ticket.id)
+    redispatched = await service.queries.get(ticket.id)
     assert redispatched.status == "dispatched"
     assert [c.idempotency_key for c in backend.calls] == [f"{ticket.id}:1", f"{ticket.id}:2"]
     assert [c.level for c in backend.calls] == ["community", "street"]
@@ -314,22 +319,22 @@ async def test_unsatisfied_rating_reopens_one_level_up_and_redispatches(
 async def test_rating_rules(service: TicketService) -> None:
     ticket = await create_ticket(service)
     with pytest.raises(IllegalTransition, match="only a resolved ticket"):
-        await service.rate(ticket.id, "satisfied", openid=OPENID)
-    await service.transition(ticket.id, "resolved", note="已修复", actor="staff:王")
+        await service.rating.rate(ticket.id, "satisfied", openid=OPENID)
+    await service.status.transition(ticket.id, "resolved", note="已修复", actor="staff:王")
     with pytest.raises(TicketNotFound):
-        await service.rate(ticket.id, "satisfied", openid="oSomebodyElse000000000000")
+        await service.rating.rate(ticket.id, "satisfied", openid="oSomebodyElse000000000000")
     with pytest.raises(InvalidTicket, match="unknown rating"):
-        await service.rate(ticket.id, "meh", openid=OPENID)
-    basic = await service.rate(ticket.id, "basically_satisfied", openid=OPENID)
+        await service.rating.rate(ticket.id, "meh", openid=OPENID)
+    basic = await service.rating.rate(ticket.id, "basically_satisfied", openid=OPENID)
     assert basic.status == "closed" and basic.rating == "basically_satisfied"
 
 
 async def test_reopened_ticket_at_city_level_stays_at_city(service: TicketService) -> None:
     ticket = await create_ticket(service)
     for _ in range(4):
-        await service.transition(ticket.id, "resolved", note="已处理", actor="staff:王")
-        ticket = await service.rate(ticket.id, "unsatisfied", "没解决", openid=OPENID)
-        await service.transition(ticket.id, "in_progress", actor="staff:王")
+        await service.status.transition(ticket.id, "resolved", note="已处理", actor="staff:王")
+        ticket = await service.rating.rate(ticket.id, "unsatisfied", "没解决", openid=OPENID)
+        await service.status.transition(ticket.id, "in_progress", actor="staff:王")
     assert ticket.level == "city"
     assert ticket.history[-1].note == "评价：不满意（没解决）；已在市级，由市级督办"
 
@@ -343,41 +348,45 @@ async def test_filters_and_newest_first(service: TicketService, clock: FakeClock
     b = await create_ticket(service, category="report.elevator", openid=None, channel="phone")
     clock.advance(60)
     c = await create_ticket(service, category="report.garbage")
-    await service.transition(c.id, "in_progress", actor="staff:王")
+    await service.status.transition(c.id, "in_progress", actor="staff:王")
 
-    assert [t.id for t in await service.list_tickets()] == [c.id, b.id, a.id]
-    assert [t.id for t in await service.list_tickets(limit=1, offset=1)] == [b.id]
-    assert [t.id for t in await service.list_tickets(openid=a.openid)] == [a.id]
-    assert [t.id for t in await service.list_tickets(statuses=["in_progress"])] == [c.id]
-    assert [t.id for t in await service.list_tickets(category="report.elevator")] == [b.id]
-    assert [t.id for t in await service.list_tickets(urgent=True)] == [b.id]
-    assert {t.id for t in await service.list_tickets(urgent=False)} == {a.id, c.id}
-    assert await service.list_tickets(overdue=True) == []
+    def ids(where: TicketFilter | None = None, **page: int) -> Awaitable[list[Ticket]]:
+        return service.queries.list_tickets(where, **page)
+
+    assert [t.id for t in await ids()] == [c.id, b.id, a.id]
+    assert [t.id for t in await ids(limit=1, offset=1)] == [b.id]
+    assert [t.id for t in await ids(TicketFilter(openid=a.openid))] == [a.id]
+    assert [t.id for t in await ids(TicketFilter(statuses=("in_progress",)))] == [c.id]
+    assert [t.id for t in await ids(TicketFilter(category="report.elevator"))] == [b.id]
+    assert [t.id for t in await ids(TicketFilter(urgent=True))] == [b.id]
+    assert {t.id for t in await ids(TicketFilter(urgent=False))} == {a.id, c.id}
+    overdue, on_time = TicketFilter(overdue=True), TicketFilter(overdue=False)
+    assert await ids(overdue) == []
 
     clock.advance(hours=25)  # past the elevator's 24 hours, within everyone else's 72
-    assert [t.id for t in await service.list_tickets(overdue=True)] == [b.id]
+    assert [t.id for t in await ids(overdue)] == [b.id]
     clock.advance(hours=48)
-    assert {t.id for t in await service.list_tickets(overdue=True)} == {a.id, b.id, c.id}
-    await service.transition(a.id, "resolved", note="已修复", actor="staff:王")
-    assert {t.id for t in await service.list_tickets(overdue=True)} == {b.id, c.id}
-    assert [t.id for t in await service.list_tickets(overdue=False)] == [a.id]
-    assert (await service.get(a.id)).overdue(clock.now) is False
+    assert {t.id for t in await ids(overdue)} == {a.id, b.id, c.id}
+    await service.status.transition(a.id, "resolved", note="已修复", actor="staff:王")
+    assert {t.id for t in await ids(overdue)} == {b.id, c.id}
+    assert [t.id for t in await ids(on_time)] == [a.id]
+    assert (await service.queries.get(a.id)).overdue(clock.now) is False
     with pytest.raises(InvalidTicket):
-        await service.list_tickets(statuses=["bogus"])
+        await service.queries.list_tickets(TicketFilter(statuses=("bogus",)))
 
 
 async def test_resident_view_and_last_phone(service: TicketService) -> None:
     first = await create_ticket(service, phone="13900000001")
     second = await create_ticket(service, phone="13900000002")
     await create_ticket(service, openid="oOther00000000000000000001", phone="13900000003")
-    await service.transition(first.id, "resolved", note="已修复", actor="staff:王")
-    await service.transition(second.id, "rejected", note="不属于受理范围", actor="staff:王")
+    await service.status.transition(first.id, "resolved", note="已修复", actor="staff:王")
+    await service.status.transition(second.id, "rejected", note="不属于受理范围", actor="staff:王")
 
-    open_ones = await service.list_for_resident(OPENID)
+    open_ones = await service.queries.list_for_resident(OPENID)
     assert [t.id for t in open_ones] == [first.id]  # resolved still waits for a rating
-    assert len(await service.list_for_resident(OPENID, open_only=False)) == 2
-    assert await service.last_phone(OPENID) == "13900000002"
-    assert await service.last_phone("oNobody000000000000000001") is None
+    assert len(await service.queries.list_for_resident(OPENID, open_only=False)) == 2
+    assert await service.queries.last_phone(OPENID) == "13900000002"
+    assert await service.queries.last_phone("oNobody000000000000000001") is None
 
 
 # -- pushes are queued with the change ----------------------------------------------------------
@@ -385,11 +394,11 @@ async def test_resident_view_and_last_phone(service: TicketService) -> None:
 
 async def test_status_changes_queue_polite_pushes(service: TicketService) -> None:
     ticket = await create_ticket(service)
-    await service.transition(ticket.id, "dispatched", actor="dispatch:fake")
-    await service.transition(ticket.id, "resolved", note="已更换灯泡。", actor="staff:王")
-    await service.rate(ticket.id, "satisfied", openid=OPENID)  # the resident's own: no push
+    await service.status.transition(ticket.id, "dispatched", actor="dispatch:fake")
+    await service.status.transition(ticket.id, "resolved", note="已更换灯泡。", actor="staff:王")
+    await service.rating.rate(ticket.id, "satisfied", openid=OPENID)  # the resident's own: no push
 
-    pushes = sorted(await service.push_jobs(), key=lambda p: p.id)
+    pushes = sorted(await service.pushes.jobs(), key=lambda p: p.id)
     assert [(p.ticket_status, p.status, p.openid) for p in pushes] == [
         ("dispatched", "pending", OPENID),
         ("resolved", "pending", OPENID),
@@ -404,10 +413,10 @@ async def test_status_changes_queue_polite_pushes(service: TicketService) -> Non
 
 async def test_walk_in_without_openid_gets_no_push(service: TicketService) -> None:
     ticket = await create_ticket(service, openid=None, channel="walk_in", actor="staff:王")
-    await service.transition(ticket.id, "in_progress", actor="staff:王")
-    assert await service.push_jobs() == []
+    await service.status.transition(ticket.id, "in_progress", actor="staff:王")
+    assert await service.pushes.jobs() == []
     staff_entered = await create_ticket(service, channel="phone", actor="staff:王")
-    assert [p.ticket_status for p in await service.push_jobs()] == ["received"]
+    assert [p.ticket_status for p in await service.pushes.jobs()] == ["received"]
     assert staff_entered.history[0].actor == "staff:王"
 
 
@@ -416,7 +425,7 @@ async def test_push_job_rolls_back_with_a_refused_change(
 ) -> None:
     ticket = await create_ticket(service)
     with pytest.raises(IllegalTransition):
-        await service.transition(ticket.id, "closed", actor="staff:王")
+        await service.status.transition(ticket.id, "closed", actor="staff:王")
     async with engine.connect() as conn:
         assert (await conn.execute(select(PushJobRow.id))).all() == []
         events = (await conn.execute(select(TimelineRow.id))).all()
@@ -432,27 +441,28 @@ async def test_overdue_tickets_at_the_desk_escalate_once_per_deadline(
     worker = make_worker(service, desk)
     ticket = await create_ticket(service, category="report.elevator")  # 24 hours
     await worker.run_once()
-    assert (await service.get(ticket.id)).status == "dispatched"
+    assert (await service.queries.get(ticket.id)).status == "dispatched"
 
     clock.advance(hours=23)
-    assert await service.escalate_overdue() == 0
+    assert await service.escalation.escalate_overdue() == 0
     clock.advance(hours=2)
-    assert await asyncio.gather(service.escalate_overdue(), service.escalate_overdue()) in (
+    overdue = service.escalation.escalate_overdue
+    assert await asyncio.gather(overdue(), overdue()) in (
         [1, 0],
         [0, 1],
     )
-    escalated = await service.get(ticket.id)
+    escalated = await service.queries.get(ticket.id)
     assert escalated.level == "street"
     assert escalated.sla_due_at == clock.now + timedelta(hours=24)
     assert escalated.status == "dispatched"
     last = escalated.history[-1]
     assert (last.actor, last.from_status, last.to_status) == ("system", "dispatched", "dispatched")
     assert last.note is not None and last.note.endswith("升级至街道级办理")
-    assert await service.escalate_overdue() == 0
+    assert await service.escalation.escalate_overdue() == 0
 
     clock.advance(hours=25)
-    await service.escalate_overdue()
-    assert (await service.get(ticket.id)).level == "district"
+    await service.escalation.escalate_overdue()
+    assert (await service.queries.get(ticket.id)).level == "district"
 
 
 async def test_department_return_escalates_instead_of_ending(
@@ -461,28 +471,28 @@ async def test_department_return_escalates_instead_of_ending(
     worker = make_worker(service, desk)
     ticket = await create_ticket(service)
     await worker.run_once()
-    await service.transition(ticket.id, "in_progress", actor="staff:社区")
+    await service.status.transition(ticket.id, "in_progress", actor="staff:社区")
 
-    returned = await service.department_return(
+    returned = await service.escalation.department_return(
         ticket.id, "不属于本社区职责", actor="staff:社区", department="区城管委"
     )
     assert returned.status == "dispatched" and returned.level == "street"
     assert returned.department == "区城管委" and returned.generation == 2
     assert returned.history[-1].note == "部门退回：不属于本社区职责；升级至街道级办理"
-    pushes = await service.push_jobs()
+    pushes = await service.pushes.jobs()
     assert "已提交街道级部门（区城管委）继续办理" in pushes[0].text
 
     await worker.run_once()
-    delivered = await service.get(ticket.id)
+    delivered = await service.queries.get(ticket.id)
     assert delivered.external_id == f"DESK-{ticket.id}-2"
     assert delivered.status == "dispatched"
 
     for _ in range(2):
-        await service.department_return(ticket.id, "再退", actor="staff:区")
+        await service.escalation.department_return(ticket.id, "再退", actor="staff:区")
     with pytest.raises(IllegalTransition, match="city level"):
-        await service.department_return(ticket.id, "再退", actor="staff:市")
+        await service.escalation.department_return(ticket.id, "再退", actor="staff:市")
     with pytest.raises(InvalidTicket):
-        await service.department_return(ticket.id, " ", actor="staff:市")
+        await service.escalation.department_return(ticket.id, " ", actor="staff:市")
 
 
 # -- reports from dispatch systems ----------------------------------------------------------------
@@ -495,15 +505,16 @@ async def test_external_statuses_apply_when_legal_and_are_ignored_otherwise(
     ticket = await create_ticket(service)
     await worker.run_once()
     actor = "dispatch:open311"
+    report = service.reports.apply_external_status
 
-    assert await service.apply_external_status(None, "EXT-1", "in_progress", "已派工", actor)
-    assert await service.apply_external_status(ticket.id, None, "in_progress", None, actor)
-    assert await service.apply_external_status(None, "EXT-1", "dispatched", None, actor)  # stale
-    assert await service.apply_external_status(None, "EXT-1", "closed", "已修复", actor)
-    assert not await service.apply_external_status(None, "EXT-404", "resolved", None, actor)
-    assert not await service.apply_external_status("20261123-9999", None, "resolved", None, actor)
+    assert await report(None, "EXT-1", "in_progress", "已派工", actor)
+    assert await report(ticket.id, None, "in_progress", None, actor)
+    assert await report(None, "EXT-1", "dispatched", None, actor)  # stale
+    assert await report(None, "EXT-1", "closed", "已修复", actor)
+    assert not await report(None, "EXT-404", "resolved", None, actor)
+    assert not await report("20261123-9999", None, "resolved", None, actor)
 
-    after = await service.get(ticket.id)
+    after = await service.queries.get(ticket.id)
     assert after.status == "resolved"  # "closed" downstream: resolved, the rating is ours
     assert [(e.from_status, e.to_status) for e in after.history][-2:] == [
         ("dispatched", "in_progress"),
@@ -518,15 +529,16 @@ async def test_rejection_downstream_is_a_department_return(
     ticket = await create_ticket(service)
     await worker.run_once()
 
-    assert await service.apply_external_status(None, "EXT-1", "rejected", "非本单位职责",
+    assert await service.reports.apply_external_status(None, "EXT-1", "rejected", "非本单位职责",
                                                "dispatch:open311")
-    returned = await service.get(ticket.id)
+    returned = await service.queries.get(ticket.id)
     assert returned.status == "dispatched" and returned.level == "street"
     await worker.run_once()
     assert [c.idempotency_key for c in backend.calls] == [f"{ticket.id}:1", f"{ticket.id}:2"]
     # News about the first dispatch's id is stale now.
-    assert await service.apply_external_status(None, "EXT-1", "resolved", None, "dispatch:x")
-    assert (await service.get(ticket.id)).status == "dispatched"
+    report = service.reports.apply_external_status
+    assert await report(None, "EXT-1", "resolved", None, "dispatch:x")
+    assert (await service.queries.get(ticket.id)).status == "dispatched"
 
 
 # -- residents -----------------------------------------------------------------------------------
@@ -536,8 +548,8 @@ async def test_record_inbound_keeps_the_latest_time(
     service: TicketService, engine: AsyncEngine, clock: FakeClock
 ) -> None:
     later = clock.now + timedelta(minutes=5)
-    await service.record_inbound(OPENID, later)
-    await service.record_inbound(OPENID, clock.now)  # processed out of order
+    await service.windows.record_inbound(OPENID, later)
+    await service.windows.record_inbound(OPENID, clock.now)  # processed out of order
     async with engine.connect() as conn:
         row = (await conn.execute(text("SELECT last_inbound_at, cs_sent FROM residents"))).one()
     assert row.cs_sent == 0
@@ -558,6 +570,6 @@ async def test_photos_are_kept_in_order(service: TicketService) -> None:
     ticket = await create_ticket(service, photos=["media-1", " https://x/2.jpg ", ""])
     assert ticket.photos == ("media-1", "https://x/2.jpg")
     single = await create_ticket(service, photos="media-9")
-    assert (await service.get(single.id)).photos == ("media-9",)
+    assert (await service.queries.get(single.id)).photos == ("media-9",)
     with pytest.raises(InvalidTicket, match="at most 9"):
         await create_ticket(service, photos=[f"m{i}" for i in range(10)])

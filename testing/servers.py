@@ -1,4 +1,4 @@
-"""Serve an ASGI app on loopback in a background thread (the fakes, tests, benchmarks)."""
+"""Serve ASGI apps (the app under test, the fakes) on real uvicorn servers on loopback."""
 
 from __future__ import annotations
 
@@ -7,11 +7,14 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import uvicorn
 
-__all__ = ["serve_asgi"]
+if TYPE_CHECKING:
+    from integrations.wechat.fake_server import FakeWeChatAPI
+
+__all__ = ["serve_asgi", "serve_wechat_fake"]
 
 
 @contextmanager
@@ -49,3 +52,10 @@ def serve_asgi(
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
+
+
+@contextmanager
+def serve_wechat_fake(fake: FakeWeChatAPI) -> Iterator[str]:
+    """Run the fake WeChat API on loopback, so clients cross real HTTP; yield its base URL."""
+    with serve_asgi(fake.app, lifespan="off", name="fake-wechat") as url:
+        yield url

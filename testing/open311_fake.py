@@ -336,12 +336,6 @@ class FakeOpen311Server:
             stored.updated_at = self.clock()
             return copy.deepcopy(stored)
 
-    def assign_tokens(self) -> None:
-        """Staff side of the batch run: every pending token gets its id now."""
-        with self._mutex:
-            for pending in self._tokens.values():
-                self._assign(pending)
-
     @property
     def requests(self) -> list[StoredRequest]:
         """Copies of the requests with an id, in creation order."""

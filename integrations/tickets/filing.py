@@ -1,0 +1,166 @@
+"""Filing a ticket: the one place a ticket comes into being, whatever the channel.
+
+A ticket is written in one transaction with its first timeline entry, the push telling the
+resident (when staff filed it for them) and the outbox job that delivers it to the dispatch
+system, so a ticket is never stored without the job that delivers it (nor a job without its
+ticket). Filing again with the same ``source_key`` returns the first ticket.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from integrations.analytics.areas import AreaLocator
+from integrations.db.models import TicketRow
+from integrations.tickets.core import (
+    Core,
+    CoreService,
+    add_event,
+    enqueue_dispatch,
+    load_tickets,
+    next_ticket_id,
+    queue_push,
+    to_ticket,
+)
+from integrations.tickets.errors import InvalidTicket
+from integrations.tickets.fields import clean
+from integrations.tickets.model import Ticket
+from policies.tickets import CHANNELS, DEFAULT_GRID, timeline_filed
+from privacy import redact
+
+__all__ = ["MAX_CHAT_LINES", "MAX_PHOTOS", "TicketFiling"]
+
+log = logging.getLogger(__name__)
+
+MAX_PHOTOS = 9
+MAX_CHAT_LINES = 40
+
+
+class TicketFiling(CoreService):
+    """Files tickets: from the WeChat conversation, from staff (phone, walk-in), and the
+    complaints kept while the database was away. ``areas`` names the street and community
+    a location lies in (analytics count by area)."""
+
+    def __init__(self, core: Core, areas: AreaLocator) -> None:
+        super().__init__(core)
+        self.areas = areas
+
+    async def file(
+        self,
+        *,
+        category: str,
+        description: str,
+        location: str,
+        phone: str = "",
+        openid: str | None = None,
+        urgent: bool | None = None,
+        channel: str = "wechat",
+        photos: Sequence[str] = (),
+        latitude: float | None = None,
+        longitude: float | None = None,
+        actor: str | None = None,
+        chat: Sequence[Mapping[str, str]] = (),
+        source_key: str | None = None,
+    ) -> Ticket:
+        """File a ticket; it is delivered to the dispatch system by the outbox worker.
+
+        ``chat`` is the conversation that produced it (shown to staff with the ticket).
+        ``source_key`` names what filed it (a WeChat message): filing again with the same
+        key returns the ticket filed the first time instead of a second one.
+
+        ``urgent=None`` takes the category's urgency from the taxonomy. ``actor`` defaults
+        to ``resident:<openid>`` on WeChat, else ``staff``. Raises :class:`InvalidTicket`.
+        """
+        taxonomy = self.core.taxonomy
+        if category not in taxonomy.report_ids:
+            raise InvalidTicket(
+                f"unknown category {category!r}: use a report.* id of the taxonomy"
+            )
+        if channel not in CHANNELS:
+            raise InvalidTicket(
+                f"unknown channel {channel!r}; one of {', '.join(sorted(CHANNELS))}"
+            )
+        if isinstance(photos, str):
+            photos = [photos]  # one URL or media id, not a sequence of characters
+        photo_list = [str(p).strip() for p in photos if str(p).strip()]
+        if len(photo_list) > MAX_PHOTOS:
+            raise InvalidTicket(f"at most {MAX_PHOTOS} photos")
+        openid = (openid or "").strip() or None
+        is_urgent = taxonomy.is_urgent(category) if urgent is None else bool(urgent)
+        now = self.core.now()
+        area = self.areas.locate(location)
+        row = TicketRow(
+            openid=openid,
+            category=category,
+            description=clean(description, "description", required=True, resident_words=True),
+            location=clean(location, "location", required=True, resident_words=True),
+            phone=clean(phone, "phone", required=False, limit=64),
+            photos=photo_list,
+            chat=_chat(chat),
+            latitude=latitude,
+            longitude=longitude,
+            urgent=is_urgent,
+            department=taxonomy.department(category) or DEFAULT_GRID,
+            street=area.street,
+            community=area.community,
+            level=self.core.sla.initial_level,
+            status="received",
+            sla_due_at=self.core.sla.due_at(category, is_urgent, now),
+            channel=channel,
+            generation=1,
+            created_at=now,
+            updated_at=now,
+            source_key=source_key,
+        )
+        if actor is None:
+            actor = f"resident:{openid}" if openid and channel == "wechat" else "staff"
+        try:
+            ticket = await self._insert(row, actor, now)
+        except IntegrityError:
+            # The same message filed before (a retry, a deferred filing done twice) or at
+            # this moment by another process: keep that ticket. The unique key decides, so
+            # the usual case costs no extra read.
+            existing = await self._by_source_key(source_key) if source_key else None
+            if existing is None:
+                raise
+            return existing
+        self.core.notify()
+        log.info("ticket %s filed (%s, %s)", ticket.id, category, channel)
+        return ticket
+
+    async def _insert(self, row: TicketRow, actor: str, now: datetime) -> Ticket:
+        async with self.core.write() as session:
+            row.id = await next_ticket_id(session, self.core.local_day(now))
+            session.add(row)
+            await session.flush()  # the ticket row first: the rows below refer to it
+            note = timeline_filed(row.channel)
+            event = add_event(
+                session, row, at=now, actor=actor, from_status=None, to_status="received",
+                note=note,
+            )
+            queue_push(session, self.core, row, actor=actor, note=note, now=now)
+            job = enqueue_dispatch(session, row, now)
+            await session.flush()
+            # Everything the snapshot shows was just written: no need to read it back.
+            return to_ticket(row, [event], job)
+
+    async def _by_source_key(self, source_key: str) -> Ticket | None:
+        async with self.core.read() as session:
+            row = (
+                await session.execute(select(TicketRow).where(TicketRow.source_key == source_key))
+            ).scalar_one_or_none()
+            return (await load_tickets(session, [row]))[0] if row is not None else None
+
+
+def _chat(chat: Sequence[Mapping[str, str]]) -> list[dict[str, str]] | None:
+    """The conversation's last lines as stored (personal numbers redacted)."""
+    lines = [
+        {"at": str(c["at"]), "role": str(c["role"]), "text": redact(str(c["text"]))[:2000]}
+        for c in chat[-MAX_CHAT_LINES:]
+    ]
+    return lines or None
