@@ -61,13 +61,30 @@ LOCATIONS = ("幸福小区3号楼东门", "和平路12号门口", "人民路88�
 class NullMessenger:
     """WeChat that accepts everything instantly."""
 
-    async def send_text(self, openid: str, content: str) -> None:
+    async def send_text(self, openid: str, content: str, *, retry_in_doubt: bool = True) -> None:
         return None
 
     async def send_template(
-        self, openid: str, template_id: str, data: Mapping[str, str], url: str | None = None
+        self,
+        openid: str,
+        template_id: str,
+        data: Mapping[str, str],
+        url: str | None = None,
+        *,
+        retry_in_doubt: bool = True,
     ) -> int:
         return 1
+
+    async def send_subscription(
+        self,
+        openid: str,
+        template_id: str,
+        data: Mapping[str, str],
+        *,
+        page: str | None = None,
+        retry_in_doubt: bool = True,
+    ) -> None:
+        return None
 
 
 @contextlib.contextmanager

@@ -41,6 +41,7 @@ from core.errors import ConfigurationError
 
 __all__ = [
     "RENAMED",
+    "SUBSCRIPTION_FIELD_SOURCES",
     "DispatchSettings",
     "IPNetwork",
     "NLUSettings",
@@ -72,6 +73,9 @@ RENAMED: Mapping[str, str] = {
 }
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+#: what may fill a subscription message's keys (``WECHAT_SUBSCRIBE_FIELDS``)
+SUBSCRIPTION_FIELD_SOURCES = ("ticket", "status", "remark", "first")
 
 _CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -261,6 +265,62 @@ class PushSettings(_Section):
         "failed pushes before they are marked failed (visible at `/api/pushes`)",
         ge=1,
     )
+    subscription_template_id: str | None = setting(
+        None,
+        "WECHAT_SUBSCRIBE_TEMPLATE_ID",
+        "subscription message (订阅通知) template tried when the template message is refused, "
+        "only for residents whose consent is recorded (unset: step skipped)",
+    )
+    subscription_kind: Literal["one_time", "long_term"] = setting(
+        "one_time",
+        "INTAKE_SUBSCRIBE_KIND",
+        "what a consent from WeChat's subscribe popup allows: `one_time` (one send per "
+        "accept) or `long_term` (长期订阅, public-service accounts only)",
+    )
+    subscription_fields: str = setting(
+        "character_string1=ticket,phrase2=status,thing3=remark",
+        "WECHAT_SUBSCRIBE_FIELDS",
+        "the subscription template's keys and what fills them (`ticket`, `status`, `remark`, "
+        "`first`), comma-separated `key=what`; values are cut to the key type's length",
+    )
+    subscription_page: str | None = setting(
+        None,
+        "WECHAT_SUBSCRIBE_PAGE",
+        "web page a subscription message opens when tapped (unset: none)",
+    )
+    sms_hook_url: str | None = setting(
+        None,
+        "INTAKE_SMS_HOOK_URL",
+        "last step of a status push: posted as JSON (ticket, phone, text) to an operator's SMS "
+        "gateway when no WeChat channel delivered it (unset: off)",
+    )
+    sms_hook_secret: str | None = setting(
+        None,
+        "INTAKE_SMS_HOOK_SECRET",
+        "signs each SMS hook request (`X-Intake-Signature: sha256=<HMAC of the body>`); unset: "
+        "unsigned",
+        secret=True,
+    )
+
+    @field_validator("subscription_fields")
+    @classmethod
+    def _fields_are_pairs(cls, value: str) -> str:
+        # (the same rule as policies.pushes.parse_subscription_fields; core imports no policy)
+        for item in value.split(","):
+            key, _, what = item.strip().partition("=")
+            if not key.strip() or what.strip() not in SUBSCRIPTION_FIELD_SOURCES:
+                raise ValueError(
+                    f"{item.strip()!r} is not key=what with what one of "
+                    f"{', '.join(SUBSCRIPTION_FIELD_SOURCES)}"
+                )
+        return value
+
+    @field_validator("sms_hook_url")
+    @classmethod
+    def _hook_is_http(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError("must be an http(s):// URL")
+        return value
 
 
 class PrivacySettings(_Section):

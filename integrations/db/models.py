@@ -43,8 +43,10 @@ __all__ = [
     "HandoffMessageRow",
     "HandoffRow",
     "ModelReleaseRow",
+    "PushAttemptRow",
     "PushJobRow",
     "ResidentRow",
+    "SubscriptionConsentRow",
     "ReviewItemRow",
     "TicketClusterRow",
     "TicketCounterRow",
@@ -256,6 +258,49 @@ class PushJobRow(Base):
     sent_at: Mapped[datetime | None]
 
     __table_args__ = (Index("ix_push_jobs_status_next_attempt_at", "status", "next_attempt_at"),)
+
+
+class PushAttemptRow(Base):
+    """One channel tried for a push (its fate, as staff read it on the ticket).
+
+    ``channel``: ``custom``, ``template``, ``subscription``, ``sms``. ``outcome``:
+    ``sending`` (written before the send: a row left so means the answer never came),
+    ``delivered``, ``refused`` (the channel said no for good: next channel), ``failed``
+    (a transient failure: the push is retried later), ``unknown`` (sent, answer lost: never
+    sent again by itself), ``skipped`` (not tried: not configured, no consent)."""
+
+    __tablename__ = "push_attempts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    push_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("push_jobs.id", ondelete="CASCADE"), index=True
+    )
+    ticket_id: Mapped[str] = mapped_column(
+        String(16), ForeignKey("tickets.id", ondelete="CASCADE"), index=True
+    )
+    channel: Mapped[str] = mapped_column(String(16))
+    outcome: Mapped[str] = mapped_column(String(16))
+    errcode: Mapped[int | None] = mapped_column(Integer)
+    detail: Mapped[str | None] = mapped_column(Text)
+    worker: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+
+
+class SubscriptionConsentRow(Base):
+    """A resident's consent to a subscription message (订阅通知) template: ``one_time``
+    consents allow ``remaining`` sends (each accept adds one), ``long_term`` ones any
+    number. Revoked consents are deleted."""
+
+    __tablename__ = "subscription_consents"
+
+    openid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    template_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    remaining: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(32))
+    granted_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
 
 
 class ResidentRow(Base):

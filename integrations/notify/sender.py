@@ -1,18 +1,40 @@
-"""Sends queued status pushes to residents through WeChat.
+"""Sends queued status pushes to residents, falling back channel by channel until one arrives.
 
-Channel per push (:func:`policies.tickets.choose_push_channel`): a customer-service text
-while the resident's 48-hour window is open and fewer than ``cs_quota`` texts went out in
-it (counted by :func:`integrations.notify.customer_service.take_quota`, like every other
-text to the resident); otherwise the status template (``WECHAT_TEMPLATE_STATUS_ID``; data ``first``,
-``keyword1`` ticket id, ``keyword2`` status, ``remark``). When WeChat answers that the
-window is closed after all (errcode 45015/45047), the template goes out at once.
+The chain (:mod:`policies.pushes`), each step tried only when the one before did not
+deliver:
 
-Other failures are retried with the outbox's exponential backoff; after
-``push_max_attempts`` the push is ``failed`` — listed for staff, re-queueable, never
-silently lost. A push with nowhere to go (window closed, no template configured) fails at
-once. Pushes of one ticket go out in order: a push waits while an older one of the same
-ticket is pending. Sends are at-least-once: an answer lost in transit means a retry, and
-the resident may see a message twice.
+1. a customer-service text while the resident's 48-hour window is open and fewer than
+   ``cs_quota`` texts went out in it (counted by
+   :func:`integrations.notify.customer_service.take_quota`, like every other text);
+2. the status template (``WECHAT_TEMPLATE_STATUS_ID``; data ``first``, ``keyword1``
+   ticket id, ``keyword2`` status, ``remark``);
+3. a subscription message (订阅通知, ``WECHAT_SUBSCRIBE_TEMPLATE_ID``) when the resident's
+   consent is on record (:mod:`integrations.notify.consents`; a one-time consent is used
+   up by the send);
+4. the operator's SMS hook (``INTAKE_SMS_HOOK_URL``, :mod:`integrations.notify.sms`) with the
+   ticket's phone (not for followers: that phone is the filer's).
+
+A refusal (a WeChat errcode, a 4xx of the hook) moves to the next step at once; a
+transient failure (network, HTTP 5xx, errcode -1) retries the whole push later with the
+outbox's exponential backoff, and after ``push_max_attempts`` it is ``failed``. When every
+step refused or was skipped the push is ``failed`` at once. A failed push is undelivered:
+a timeline note tells staff to phone the resident, and staff may re-queue it.
+
+**Every step is on record** (table ``push_attempts``, shown with the ticket): a row is
+written *before* each send (outcome ``sending``), in a transaction that checks this worker
+still holds the push's lease and renews it, and finished with the outcome, WeChat's errcode
+and the delivering channel. That is what keeps a delivered push from going out twice:
+
+* two workers never send one push: the lease is checked and renewed before every step;
+* a delivery whose recording failed (database down) is kept in memory and recorded before
+  this worker claims anything else;
+* a send whose answer was lost (a read timeout, a connection dropped mid-answer — WeChat
+  may have delivered it; the client does not repeat it either), and a push another worker
+  left ``sending`` when its lease ran out, are ``unknown``: never sent again by themselves,
+  shown as undelivered for staff to check and re-queue.
+
+Pushes of one ticket go out in order: a push waits while an older one of the same ticket
+is pending.
 """
 
 from __future__ import annotations
@@ -21,71 +43,138 @@ import asyncio
 import logging
 import os
 import random
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import timedelta
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy import and_, exists, select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from core.errors import DatabaseError
-from integrations.db.models import PushJobRow
+from integrations.db.models import PushAttemptRow, PushJobRow, TicketRow
+from integrations.notify.consents import drop_consent, give_back_consent, take_consent
 from integrations.notify.customer_service import take_quota
 from integrations.notify.residents import lock_residents
-from integrations.tickets.core import Core
+from integrations.notify.sms import SmsFailed, SmsHook, SmsInDoubt, SmsMessage, SmsRefused
+from integrations.tickets.core import Core, add_event
 from integrations.tickets.sql import claim_due
-from integrations.wechat.errors import CustomerServiceWindowClosed, WeChatAPIError, WeChatError
-from policies.tickets import PushChannel, choose_push_channel
-from privacy import mask_openid
+from integrations.wechat.errors import WeChatAPIError, WeChatError, WeChatNetworkError
+from policies.pushes import (
+    SUBSCRIPTION_REFUSED,
+    PushStep,
+    is_refusal,
+    parse_subscription_fields,
+    push_plan,
+    step_summary,
+    subscription_data,
+    timeline_push_undelivered,
+)
+from policies.tickets import status_label
+from privacy import mask_openid, mask_text
 
 __all__ = ["PERMANENT_ERRCODES", "PushSender", "StatusMessenger"]
 
 log = logging.getLogger("integrations.notify")
 
 #: Answers that will not change on a retry: invalid openid, invalid template id, the
-#: resident unfollowed the account, or refuses messages from it.
+#: resident unfollowed the account, or refuses messages from it. (Every errcode but -1
+#: moves a push to its next channel; kept for callers that tell staff what happened.)
 PERMANENT_ERRCODES = frozenset({40003, 40037, 43004, 43101})
+
+_MAX_DETAIL = 1000
 
 
 class StatusMessenger(Protocol):
     """What the sender uses of :class:`~integrations.wechat.WeChatClient` (the benchmark
     passes one that accepts everything at once)."""
 
-    async def send_text(self, openid: str, content: str) -> None: ...
+    async def send_text(
+        self, openid: str, content: str, *, retry_in_doubt: bool = True
+    ) -> None: ...
 
     async def send_template(
-        self, openid: str, template_id: str, data: Mapping[str, str]
+        self,
+        openid: str,
+        template_id: str,
+        data: Mapping[str, str],
+        url: str | None = None,
+        *,
+        retry_in_doubt: bool = True,
     ) -> object: ...
+
+    async def send_subscription(
+        self,
+        openid: str,
+        template_id: str,
+        data: Mapping[str, str],
+        *,
+        page: str | None = None,
+        retry_in_doubt: bool = True,
+    ) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
 class _Planned:
-    """A claimed push and the channel chosen for it at claim time."""
+    """A claimed push, what the chain may try, and the attempt row of its first step."""
 
     id: int
     ticket_id: str
     openid: str
+    ticket_status: str
     text: str
     template_data: dict[str, str]
-    channel: PushChannel
+    phone: str | None
+    steps: tuple[PushStep, ...]
+    #: the ``sending`` row written at claim time for the first step tried, if any
+    first_attempt: int | None
 
 
 @dataclass(frozen=True, slots=True)
+class _Outcome:
+    """How one send went: ``delivered``, ``refused``, ``failed`` (transient) or ``unknown``."""
+
+    outcome: str
+    errcode: int | None = None
+    detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Refused:
+    """A step refused, recorded when the next one starts (or with the push's end)."""
+
+    attempt: int
+    outcome: _Outcome
+    consent: str | None
+
+
+@dataclass(slots=True)
 class _Result:
+    """Where a push ended this round; written by :meth:`PushSender._record`."""
+
     push: _Planned
+    #: ``sent``, ``retry`` (transient), ``undelivered`` (every step refused or skipped),
+    #: ``unknown`` (an answer lost), ``lost`` (another worker holds it now)
+    end: str
     via: str | None = None
-    error: str | None = None
-    permanent: bool = False
+    attempt: int | None = None
+    outcome: _Outcome | None = None
+    #: steps skipped after the last attempt row was written (written with the result)
+    skipped: list[PushStep] = field(default_factory=list)
+    #: the consent kind a subscription send took (settled when its outcome is written)
+    consent: str | None = None
 
 
 class PushSender:
-    """Claims due push jobs (leased, like the outbox) and sends them.
+    """Claims due push jobs (leased, like the outbox) and sends each down the chain.
 
-    One transaction claims a batch and picks each push's channel (taking customer-service
-    quota under the residents' row locks), the sends run concurrently, one transaction
-    records the results. ``core`` is the ticket service's (``service.core``).
+    One transaction claims a batch (taking customer-service quota under the residents' row
+    locks and writing each first step's ``sending`` row), the sends run concurrently, each
+    further step starts with its own small transaction, and one transaction records the
+    batch's ends. ``core`` is the ticket service's (``service.core``); ``sms`` defaults to
+    the hook configured in ``core.config`` (none: that step is skipped).
     """
 
     def __init__(
@@ -96,25 +185,45 @@ class PushSender:
         worker_id: str | None = None,
         rand: Callable[[], float] = random.random,
         concurrency: int = 8,
+        sms: SmsHook | None = None,
     ) -> None:
         self.core = core
         self.messenger = messenger
         self.worker_id = worker_id or f"push-{os.getpid()}-{random.randrange(1 << 30):x}"
         self._rand = rand
         self._limit = asyncio.Semaphore(concurrency)
+        config = core.config
+        if sms is None and config.sms_hook_url:
+            sms = SmsHook(config.sms_hook_url, secret=config.sms_hook_secret)
+        self.sms = sms
+        self._subscription = parse_subscription_fields(config.subscription_fields)
+        #: ends not yet on record (the database failed): recorded before the next claim
+        self._unrecorded: list[_Result] = []
 
     async def run_once(self) -> int:
         """Send the pushes that are due now; returns how many were attempted."""
+        if self._unrecorded:
+            try:
+                await self._record(self._unrecorded)
+            except (DatabaseError, SQLAlchemyError) as exc:
+                log.warning("recording %d earlier pushes failed again: %s",
+                            len(self._unrecorded), type(exc).__name__)
+                return 0  # nothing new while what went out is not on record
+            self._unrecorded = []
         planned = await self._claim()
         if planned:
             results = await asyncio.gather(*(self._send(p) for p in planned))
             try:
                 await self._record(results)
             except (DatabaseError, SQLAlchemyError) as exc:
-                # The leases run out and the pushes are tried again (at-least-once).
+                # Kept, and recorded before anything else is claimed: a delivered push
+                # must never look undelivered to the next claim.
                 log.warning("recording %d pushes failed: %s", len(results),
                             type(exc).__name__)
+                self._unrecorded = [r for r in results if r.end != "lost"]
         return len(planned)
+
+    # -- claiming ---------------------------------------------------------------------------
 
     async def _claim(self) -> list[_Planned]:
         config = self.core.config
@@ -148,55 +257,287 @@ class PushSender:
                     )
                 ).scalars()
             )
+            tickets = {
+                row.id: row
+                for row in (
+                    await session.execute(
+                        select(TicketRow).where(TicketRow.id.in_({j.ticket_id for j in jobs}))
+                    )
+                ).scalars()
+            }
+            jobs = await self._settle_in_doubt(session, jobs, tickets, now)
             residents = await lock_residents(session, (job.openid for job in jobs))
             planned = []
             for job in jobs:
+                ticket = tickets.get(job.ticket_id)
+                # A follower's pushes must not go to the filer's phone.
+                phone = ticket.phone if ticket is not None and ticket.openid == job.openid \
+                    else None
                 refusal = take_quota(residents.get(job.openid), now=now, config=config)
-                channel = choose_push_channel(
-                    refusal, template_configured=bool(config.template_status_id)
+                steps = push_plan(
+                    window_refusal=refusal,
+                    template_configured=bool(config.template_status_id),
+                    subscription_configured=bool(config.subscription_template_id),
+                    sms_configured=self.sms is not None,
+                    has_phone=bool(phone),
                 )
+                first = await self._open_first(session, job, steps, now)
                 planned.append(
                     _Planned(
-                        job.id, job.ticket_id, job.openid, job.text,
-                        dict(job.template_data), channel,
+                        job.id, job.ticket_id, job.openid, job.ticket_status, job.text,
+                        dict(job.template_data), phone or None, steps, first,
                     )
                 )
             return planned
 
-    async def _send(self, push: _Planned) -> _Result:
-        async with self._limit:
-            template_id = self.core.config.template_status_id
-            channel = push.channel
-            if channel == "custom":
-                try:
-                    await self.messenger.send_text(push.openid, push.text)
-                    return _Result(push, via="custom")
-                except CustomerServiceWindowClosed:
-                    log.info("push %d: window closed for %s, sending the template", push.id,
-                             mask_openid(push.openid))
-                    channel = "template"
-                except WeChatError as exc:
-                    return _Result(
-                        push, error=f"customer-service send: {exc}", permanent=_permanent(exc)
+    async def _settle_in_doubt(
+        self,
+        session: AsyncSession,
+        jobs: list[PushJobRow],
+        tickets: Mapping[str, TicketRow],
+        now: datetime,
+    ) -> list[PushJobRow]:
+        """Jobs another worker left mid-send (its lease ran out before it recorded the
+        answer) may have reached the resident: they become undelivered-unknown, for staff,
+        instead of going out again. Returns the jobs still to send."""
+        open_attempts = list(
+            (
+                await session.execute(
+                    select(PushAttemptRow)
+                    .where(
+                        PushAttemptRow.push_id.in_([job.id for job in jobs]),
+                        PushAttemptRow.outcome == "sending",
                     )
-            if channel == "template" and template_id:
-                try:
-                    await self.messenger.send_template(
-                        push.openid, template_id, push.template_data
-                    )
-                    return _Result(push, via="template")
-                except WeChatError as exc:
-                    return _Result(push, error=f"template send: {exc}", permanent=_permanent(exc))
-            return _Result(
-                push,
-                error="outside the 48-hour window and WECHAT_TEMPLATE_STATUS_ID is not set",
-                permanent=True,
+                    .order_by(PushAttemptRow.id)
+                )
+            ).scalars()
+        )
+        if not open_attempts:
+            return jobs
+        in_doubt = {attempt.push_id: attempt for attempt in open_attempts}
+        for attempt in open_attempts:
+            attempt.outcome, attempt.finished_at = "unknown", now
+            attempt.detail = (
+                f"worker {attempt.worker} stopped before the answer was recorded"
+            )[:_MAX_DETAIL]
+        keep: list[PushJobRow] = []
+        for job in jobs:
+            left = in_doubt.get(job.id)
+            if left is None:
+                keep.append(job)
+                continue
+            await self._undelivered(
+                session, job, tickets.get(job.ticket_id), now,
+                error=f"{left.channel}: {left.detail}; not sent again automatically",
+            )
+        return keep
+
+    async def _open_first(
+        self, session: AsyncSession, job: PushJobRow, steps: Sequence[PushStep], now: datetime
+    ) -> int | None:
+        """The ``sending`` row of the first step worth trying (not a subscription: its
+        consent is taken when that step comes), after rows for the steps skipped before."""
+        for step in steps:
+            if step.skip is not None:
+                continue
+            if step.channel == "subscription":
+                return None
+            skipped = list(steps[: steps.index(step)])
+            return await self._write_attempt(session, job, step.channel, skipped, now)
+        return None
+
+    async def _write_attempt(
+        self,
+        session: AsyncSession,
+        job: PushJobRow,
+        channel: str,
+        skipped: Sequence[PushStep],
+        now: datetime,
+    ) -> int:
+        self._write_skipped(session, job.id, job.ticket_id, skipped, now)
+        attempt = PushAttemptRow(
+            push_id=job.id, ticket_id=job.ticket_id, channel=channel, outcome="sending",
+            worker=self.worker_id, started_at=now,
+        )
+        session.add(attempt)
+        await session.flush()
+        return attempt.id
+
+    def _write_skipped(
+        self,
+        session: AsyncSession,
+        push_id: int,
+        ticket_id: str,
+        skipped: Sequence[PushStep],
+        now: datetime,
+    ) -> None:
+        for step in skipped:
+            if step.skip is None:
+                continue
+            session.add(
+                PushAttemptRow(
+                    push_id=push_id, ticket_id=ticket_id, channel=step.channel,
+                    outcome="skipped", detail=step.skip, worker=self.worker_id,
+                    started_at=now, finished_at=now,
+                )
             )
 
-    async def _record(self, results: list[_Result]) -> None:
+    # -- sending ----------------------------------------------------------------------------
+
+    async def _send(self, push: _Planned) -> _Result:
+        async with self._limit:
+            # The first step tried has its row from the claim; the others open their own.
+            attempt = push.first_attempt
+            start = _first_tried(push.steps) if attempt is not None else 0
+            skips: list[PushStep] = []
+            refused: _Refused | None = None
+            for step in push.steps[start:]:
+                if step.skip is not None:
+                    skips.append(step)
+                    continue
+                consent: str | None = None
+                if attempt is None:
+                    opened = await self._begin(push, step.channel, skips, refused)
+                    skips, refused = [], None
+                    if opened is None:
+                        return _Result(push, "lost")
+                    attempt, consent, skip = opened
+                    if attempt is None:
+                        skips.append(PushStep(step.channel, skip))
+                        continue
+                outcome = await self._try(step.channel, push)
+                if outcome.outcome == "delivered":
+                    return _Result(push, "sent", via=step.channel, attempt=attempt,
+                                   outcome=outcome)
+                if outcome.outcome == "refused":
+                    refused = _Refused(attempt, outcome, consent)
+                    attempt = None
+                    continue
+                return _Result(
+                    push,
+                    "unknown" if outcome.outcome == "unknown" else "retry",
+                    attempt=attempt,
+                    outcome=outcome,
+                    consent=consent,
+                )
+            if refused is None:
+                return _Result(push, "undelivered", skipped=skips)
+            return _Result(push, "undelivered", attempt=refused.attempt,
+                           outcome=refused.outcome, skipped=skips, consent=refused.consent)
+
+    async def _begin(
+        self,
+        push: _Planned,
+        channel: str,
+        skipped: Sequence[PushStep],
+        refused: _Refused | None,
+    ) -> tuple[int | None, str | None, str | None] | None:
+        """Start a further step: record the refused one before it, check this worker still
+        holds the push and renew its lease, take a subscription consent, write the
+        ``sending`` row. ``None``: the push is another worker's now. Else ``(attempt row,
+        consent kind taken, None)``, or ``(None, None, why)`` when the step is skipped."""
         config = self.core.config
         now = self.core.clock()
         async with self.core.write() as session:
+            job = await session.get(PushJobRow, push.id, with_for_update=True)
+            if refused is not None:
+                await self._finish(session, push, refused.attempt, refused.outcome, now,
+                                   consent=refused.consent)
+            if job is None or job.status != "pending" or job.claimed_by != self.worker_id:
+                return None
+            job.lease_until = now + timedelta(seconds=config.lease_seconds)
+            consent: str | None = None
+            if channel == "subscription":
+                template_id = config.subscription_template_id or ""
+                consent = await take_consent(session, push.openid, template_id, now)
+                if consent is None:
+                    self._write_skipped(session, push.id, push.ticket_id, skipped, now)
+                    return None, None, "no consent of the resident on record"
+            attempt = await self._write_attempt(session, job, channel, skipped, now)
+            return attempt, consent, None
+
+    async def _try(self, channel: str, push: _Planned) -> _Outcome:
+        config = self.core.config
+        try:
+            if channel == "custom":
+                await self.messenger.send_text(push.openid, push.text, retry_in_doubt=False)
+            elif channel == "template":
+                await self.messenger.send_template(
+                    push.openid, config.template_status_id or "", push.template_data,
+                    retry_in_doubt=False,
+                )
+            elif channel == "subscription":
+                await self.messenger.send_subscription(
+                    push.openid,
+                    config.subscription_template_id or "",
+                    subscription_data(self._subscription, push.template_data),
+                    page=config.subscription_page,
+                    retry_in_doubt=False,
+                )
+            elif channel == "sms":
+                assert self.sms is not None and push.phone is not None
+                await self.sms.send(
+                    SmsMessage(push.id, push.ticket_id, push.ticket_status, push.phone,
+                               push.text)
+                )
+            else:  # pragma: no cover - the plan names only these
+                return _Outcome("refused", detail=f"unknown channel {channel}")
+        except WeChatAPIError as exc:
+            kind = "refused" if is_refusal(exc.errcode) else "failed"
+            return _Outcome(kind, exc.errcode, str(exc))
+        except WeChatNetworkError as exc:
+            return _Outcome("unknown" if exc.in_doubt else "failed", None, str(exc))
+        except WeChatError as exc:
+            return _Outcome("failed", None, str(exc))
+        except SmsRefused as exc:
+            return _Outcome("refused", None, str(exc))
+        except SmsInDoubt as exc:
+            return _Outcome("unknown", None, str(exc))
+        except SmsFailed as exc:
+            return _Outcome("failed", None, str(exc))
+        return _Outcome("delivered")
+
+    # -- recording --------------------------------------------------------------------------
+
+    async def _finish(
+        self,
+        session: AsyncSession,
+        push: _Planned,
+        attempt_id: int,
+        outcome: _Outcome,
+        now: datetime,
+        *,
+        consent: str | None = None,
+    ) -> None:
+        """Write a step's outcome; settle the consent a subscription send took."""
+        attempt = await session.get(PushAttemptRow, attempt_id)
+        if attempt is None:
+            return
+        attempt.outcome = outcome.outcome
+        attempt.errcode = outcome.errcode
+        attempt.detail = mask_text(outcome.detail)[:_MAX_DETAIL] if outcome.detail else None
+        attempt.finished_at = now
+        if attempt.channel != "subscription":
+            return
+        template_id = self.core.config.subscription_template_id or ""
+        if outcome.errcode == SUBSCRIPTION_REFUSED:
+            await drop_consent(session, push.openid, template_id)  # WeChat has none
+        elif consent is not None and outcome.outcome in ("refused", "failed"):
+            # Certainly not delivered: the one-time consent is still the resident's.
+            await give_back_consent(session, push.openid, template_id, consent, now)
+
+    async def _record(self, results: Sequence[_Result]) -> None:
+        config = self.core.config
+        now = self.core.clock()
+        ticket_ids = sorted({r.push.ticket_id for r in results if r.end == "undelivered"
+                             or r.end == "unknown" or r.end == "retry"})
+        async with self.core.write() as session:
+            tickets = {
+                row.id: row
+                for row in (
+                    await session.execute(select(TicketRow).where(TicketRow.id.in_(ticket_ids)))
+                ).scalars()
+            } if ticket_ids else {}
             rows = {
                 row.id: row
                 for row in (
@@ -210,10 +551,14 @@ class PushSender:
             }
             for result in results:
                 job = rows.get(result.push.id)
-                if job is None:
+                if job is None or result.end == "lost":
                     continue
+                if result.attempt is not None and result.outcome is not None:
+                    await self._finish(session, result.push, result.attempt, result.outcome,
+                                       now, consent=result.consent)
+                self._write_skipped(session, job.id, job.ticket_id, result.skipped, now)
                 who = mask_openid(job.openid)
-                if result.via is not None:
+                if result.end == "sent":
                     # Sent is sent, whoever holds the lease by now.
                     job.status, job.via, job.sent_at = "sent", result.via, now
                     job.claimed_by = job.lease_until = None
@@ -224,19 +569,79 @@ class PushSender:
                     continue
                 if job.claimed_by != self.worker_id or job.status != "pending":
                     continue  # the lease ran out; another sender has it now
-                error = (result.error or "unknown error")[:1000]
+                ticket = tickets.get(job.ticket_id)
+                error = await self._summary(session, job.id, result)
+                if result.end in ("undelivered", "unknown") or (
+                    job.attempts >= config.push_max_attempts
+                ):
+                    await self._undelivered(session, job, ticket, now, error=error)
+                    continue
                 job.claimed_by = job.lease_until = None
                 job.last_error = error
                 job.updated_at = now
-                if result.permanent or job.attempts >= config.push_max_attempts:
-                    job.status = "failed"
-                    log.warning("push %d (ticket %s) to %s failed for good after %d attempts: "
-                                "%s", job.id, job.ticket_id, who, job.attempts, error)
-                    continue
                 delay = config.backoff(job.attempts, self._rand)
                 job.next_attempt_at = now + timedelta(seconds=delay)
                 log.info("push %d to %s failed (%s); retry in %.1fs", job.id, who, error, delay)
 
+    async def _summary(self, session: AsyncSession, push_id: int, result: _Result) -> str:
+        """``last_error``: this round's steps, ``custom: …; template: …``."""
+        await session.flush()
+        attempts = (
+            await session.execute(
+                select(PushAttemptRow)
+                .where(PushAttemptRow.push_id == push_id)
+                .order_by(PushAttemptRow.id.desc())
+                .limit(8)
+            )
+        ).scalars()
+        this_round = []
+        for attempt in attempts:
+            this_round.append(f"{attempt.channel}: {attempt.detail or attempt.outcome}")
+            if attempt.channel == "custom":
+                break
+        return "; ".join(reversed(this_round))[:_MAX_DETAIL] or (result.end)
 
-def _permanent(exc: WeChatError) -> bool:
-    return isinstance(exc, WeChatAPIError) and exc.errcode in PERMANENT_ERRCODES
+    async def _undelivered(
+        self,
+        session: AsyncSession,
+        job: PushJobRow,
+        ticket: TicketRow | None,
+        now: datetime,
+        *,
+        error: str,
+    ) -> None:
+        """No channel delivered the push: ``failed`` for good, with a timeline note."""
+        job.status = "failed"
+        job.claimed_by = job.lease_until = None
+        job.last_error = error[:_MAX_DETAIL]
+        job.updated_at = now
+        log.warning("push %d (ticket %s) to %s undelivered after %d attempts: %s", job.id,
+                    job.ticket_id, mask_openid(job.openid), job.attempts, job.last_error)
+        if ticket is None:
+            return
+        await session.flush()
+        steps = [
+            step_summary(a.channel, a.outcome, a.errcode, a.detail)
+            for a in (
+                await session.execute(
+                    select(PushAttemptRow)
+                    .where(PushAttemptRow.push_id == job.id)
+                    .order_by(PushAttemptRow.id.desc())
+                    .limit(4)
+                )
+            ).scalars()
+        ][::-1]
+        follower = "" if ticket.openid == job.openid else "（关注者）"
+        add_event(
+            session, ticket, at=now, actor="system", from_status=ticket.status,
+            to_status=ticket.status,
+            note=follower + timeline_push_undelivered(status_label(job.ticket_status), steps),
+        )
+
+
+def _first_tried(steps: Sequence[PushStep]) -> int:
+    """The index of the first step worth trying (its row is written at claim time)."""
+    for index, step in enumerate(steps):
+        if step.skip is None:
+            return index
+    return len(steps)

@@ -51,6 +51,15 @@ class TicketConfig:
     #: customer-service pushes per resident per window (WeChat refuses beyond its own cap)
     cs_quota: int = default_of("INTAKE_CS_QUOTA")
     cs_window_hours: float = default_of("INTAKE_CS_WINDOW_HOURS")
+    #: the subscription message (订阅通知) tried after the template (None: step skipped)
+    subscription_template_id: str | None = default_of("WECHAT_SUBSCRIBE_TEMPLATE_ID")
+    #: what a consent from WeChat's popup allows: ``one_time`` or ``long_term``
+    subscription_kind: str = default_of("INTAKE_SUBSCRIBE_KIND")
+    subscription_fields: str = default_of("WECHAT_SUBSCRIBE_FIELDS")
+    subscription_page: str | None = default_of("WECHAT_SUBSCRIBE_PAGE")
+    #: the operator's SMS gateway hook, the last step of a push (None: off)
+    sms_hook_url: str | None = default_of("INTAKE_SMS_HOOK_URL")
+    sms_hook_secret: str | None = default_of("INTAKE_SMS_HOOK_SECRET")
     # Computed once at import, which is fine: the defaults are immutable.
     sla_file: Path | None = default_of("INTAKE_SLA_FILE")  # noqa: RUF009
     grid_rules_file: Path | None = default_of("INTAKE_GRID_RULES_FILE")  # noqa: RUF009
@@ -93,6 +102,12 @@ class TicketConfig:
             template_status_id=pushes.template_status_id,
             cs_quota=pushes.cs_quota,
             cs_window_hours=pushes.cs_window_hours,
+            subscription_template_id=pushes.subscription_template_id,
+            subscription_kind=pushes.subscription_kind,
+            subscription_fields=pushes.subscription_fields,
+            subscription_page=pushes.subscription_page,
+            sms_hook_url=pushes.sms_hook_url,
+            sms_hook_secret=pushes.sms_hook_secret,
             sla_file=tickets.sla_file,
             grid_rules_file=tickets.grid_rules_file,
             timezone=tickets.timezone,

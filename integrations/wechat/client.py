@@ -1,9 +1,13 @@
-"""Async client of the WeChat Official Account API (customer-service and template messages).
+"""Async client of the WeChat Official Account API (customer-service, template and
+subscription messages).
 
 Every request has explicit timeouts, transient failures (network errors, timeouts, HTTP 5xx,
 errcode -1) are retried with exponential backoff, a rejected access_token is refreshed once
 and the call repeated, and WeChat's errcodes become typed exceptions. Sends are therefore
-at-least-once: a retried send whose first answer was lost can reach the resident twice.
+at-least-once by default: a retried send whose first answer was lost can reach the resident
+twice. A caller that must never send twice (status pushes) passes ``retry_in_doubt=False``:
+then a send whose request may have reached WeChat is not repeated, and the error says so
+(:attr:`WeChatNetworkError.in_doubt`).
 """
 
 from __future__ import annotations
@@ -41,6 +45,9 @@ DEFAULT_BASE_URL = "https://api.weixin.qq.com"
 DEFAULT_TIMEOUT = httpx.Timeout(connect=3.0, read=5.0, write=5.0, pool=3.0)
 
 _JSON = {"Content-Type": "application/json; charset=utf-8"}
+
+#: Transport failures that prove the request never reached WeChat (no connection made).
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 class WeChatClient(OwnedHTTPClient):
@@ -86,14 +93,18 @@ class WeChatClient(OwnedHTTPClient):
     def __repr__(self) -> str:
         return f"WeChatClient(app_id={self.app_id!r}, base_url={self.base_url!r})"
 
-    async def send_text(self, openid: str, content: str) -> None:
+    async def send_text(
+        self, openid: str, content: str, *, retry_in_doubt: bool = True
+    ) -> None:
         """Customer-service text message; only within 48h of the resident's last message.
 
         Raises :class:`CustomerServiceWindowClosed` when WeChat refuses for that reason.
         """
         payload = {"touser": openid, "msgtype": "text", "text": {"content": content}}
         try:
-            await self.api_post("/cgi-bin/message/custom/send", payload)
+            await self.api_post(
+                "/cgi-bin/message/custom/send", payload, retry_in_doubt=retry_in_doubt
+            )
         except CustomerServiceWindowClosed as exc:
             log.info("customer-service window closed for %s (%s)", mask_openid(openid), exc)
             raise
@@ -105,6 +116,8 @@ class WeChatClient(OwnedHTTPClient):
         template_id: str,
         data: Mapping[str, str],
         url: str | None = None,
+        *,
+        retry_in_doubt: bool = True,
     ) -> int:
         """Template message (works outside the 48h window); returns WeChat's ``msgid``."""
         payload: dict[str, Any] = {
@@ -114,27 +127,58 @@ class WeChatClient(OwnedHTTPClient):
         }
         if url is not None:
             payload["url"] = url
-        body = await self.api_post("/cgi-bin/message/template/send", payload)
+        body = await self.api_post(
+            "/cgi-bin/message/template/send", payload, retry_in_doubt=retry_in_doubt
+        )
         msgid = body.get("msgid")
         if not isinstance(msgid, int):
             raise WeChatNetworkError("template send answer has no integer msgid")
         log.debug("sent template %s to %s, msgid %d", template_id, mask_openid(openid), msgid)
         return msgid
 
-    async def api_post(self, path: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+    async def send_subscription(
+        self,
+        openid: str,
+        template_id: str,
+        data: Mapping[str, str],
+        *,
+        page: str | None = None,
+        retry_in_doubt: bool = True,
+    ) -> None:
+        """Subscription message (订阅通知, ``/cgi-bin/message/subscribe/bizsend``): reaches
+        the resident only while they have subscribed to ``template_id``; errcode 43101
+        otherwise (a one-time subscription is used up by one send)."""
+        payload: dict[str, Any] = {
+            "touser": openid,
+            "template_id": template_id,
+            "data": {key: {"value": value} for key, value in data.items()},
+        }
+        if page is not None:
+            payload["page"] = page
+        await self.api_post(
+            "/cgi-bin/message/subscribe/bizsend", payload, retry_in_doubt=retry_in_doubt
+        )
+        log.debug("sent subscription message %s to %s", template_id, mask_openid(openid))
+
+    async def api_post(
+        self, path: str, payload: Mapping[str, Any], *, retry_in_doubt: bool = True
+    ) -> dict[str, Any]:
         """POST ``payload`` to ``path`` with the access_token; the answer when errcode is 0.
 
         A rejected token (40001/40014/42001) is refreshed once and the call repeated.
+        ``retry_in_doubt=False``: a failure after which WeChat may have acted is not retried.
         """
         token = await self.tokens.get()
         try:
-            return await self._post(path, payload, access_token=token)
+            return await self._post(
+                path, payload, access_token=token, retry_in_doubt=retry_in_doubt
+            )
         except WeChatAPIError as exc:
             if exc.errcode not in TOKEN_INVALID_ERRCODES:
                 raise
             log.warning("WeChat rejected the access_token on %s (%s); refreshing", path, exc)
         token = await self.tokens.refresh(rejected=token)
-        return await self._post(path, payload, access_token=token)
+        return await self._post(path, payload, access_token=token, retry_in_doubt=retry_in_doubt)
 
     async def _fetch_token(self, force_refresh: bool) -> tuple[str, int]:
         payload = {
@@ -150,7 +194,12 @@ class WeChatClient(OwnedHTTPClient):
         return token, expires_in
 
     async def _post(
-        self, path: str, payload: Mapping[str, Any], *, access_token: str | None
+        self,
+        path: str,
+        payload: Mapping[str, Any],
+        *,
+        access_token: str | None,
+        retry_in_doubt: bool = True,
     ) -> dict[str, Any]:
         """One logical call with retries; raises the typed error of the last failure."""
         params = {"access_token": access_token} if access_token is not None else None
@@ -162,6 +211,8 @@ class WeChatClient(OwnedHTTPClient):
                 return await self._post_once(path, params, content, token_endpoint)
             except (WeChatNetworkError, WeChatAPIError) as exc:
                 if not _retryable(exc) or attempt == self._retry.attempts:
+                    raise
+                if not retry_in_doubt and isinstance(exc, WeChatNetworkError) and exc.in_doubt:
                     raise
                 delay = self._retry.delay(attempt)
                 log.warning(
@@ -192,7 +243,9 @@ class WeChatClient(OwnedHTTPClient):
             )
         except httpx.TransportError as exc:
             # The message is the exception type only: httpx's text may carry the URL (token).
-            raise WeChatNetworkError(f"{path}: {type(exc).__name__}") from exc
+            raise WeChatNetworkError(
+                f"{path}: {type(exc).__name__}", in_doubt=not isinstance(exc, _NOT_SENT)
+            ) from exc
         if response.status_code != 200:
             raise WeChatNetworkError(
                 f"{path}: HTTP {response.status_code}", status_code=response.status_code
@@ -200,12 +253,12 @@ class WeChatClient(OwnedHTTPClient):
         try:
             body = response.json()
         except ValueError as exc:
-            raise WeChatNetworkError(f"{path}: answer is not JSON") from exc
+            raise WeChatNetworkError(f"{path}: answer is not JSON", in_doubt=True) from exc
         if not isinstance(body, dict):
-            raise WeChatNetworkError(f"{path}: answer is not a JSON object")
+            raise WeChatNetworkError(f"{path}: answer is not a JSON object", in_doubt=True)
         errcode = body.get("errcode", 0)
         if not isinstance(errcode, int):
-            raise WeChatNetworkError(f"{path}: errcode is not an integer")
+            raise WeChatNetworkError(f"{path}: errcode is not an integer", in_doubt=True)
         if errcode != 0:
             errmsg = str(body.get("errmsg", ""))
             raise api_error(errcode, errmsg, token_endpoint=token_endpoint)

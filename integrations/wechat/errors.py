@@ -54,12 +54,17 @@ class WeChatNetworkError(WeChatError):
     """No usable answer from WeChat: connection failure, timeout, HTTP error or garbled body.
 
     ``status_code`` is set when WeChat (or a proxy) answered with a non-200 HTTP status.
-    For a message send this does not prove the message was not delivered.
+    ``in_doubt``: the request may have reached WeChat (a read timeout, a connection dropped
+    mid-answer): a message send may have been delivered; only a failed connection proves
+    it was not.
     """
 
-    def __init__(self, message: str, *, status_code: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, status_code: int | None = None, in_doubt: bool = False
+    ) -> None:
         super().__init__(message)
         self.status_code = status_code
+        self.in_doubt = in_doubt
 
 
 class WeChatAPIError(WeChatError):

@@ -1,4 +1,5 @@
-"""A fake of WeChat's API server (tokens, customer-service and template messages) as ASGI.
+"""A fake of WeChat's API server (tokens; customer-service, template and subscription
+messages) as ASGI.
 
 For tests, benchmarks and the dev-mode simulator: it issues and checks access tokens the
 way WeChat does, records every call, and injects faults on demand (an errcode, an HTTP
@@ -91,11 +92,14 @@ class FakeWeChatAPI:
     """WeChat's API for one account. Configure attributes, read the recorded lists.
 
     Recorded (in arrival order): ``calls`` (every request), ``token_fetches`` (token requests
-    answered with a token), ``custom_messages`` and ``template_messages`` (delivered ones);
-    :meth:`delivered_to` lists both kinds for one openid in delivery order (the simulator
-    shows them as pushes). Behaviour: ``window_closed`` (openids whose custom sends get
-    45015), ``custom_quota`` (custom sends per openid before 45047), ``template_ids`` (known
-    templates; ``None``: any).
+    answered with a token), ``custom_messages``, ``template_messages`` and
+    ``subscription_messages`` (delivered ones); :meth:`delivered_to` lists them for one
+    openid in delivery order (the simulator shows them as pushes). Behaviour:
+    ``window_closed`` (openids whose custom sends get 45015), ``custom_quota`` (custom sends
+    per openid before 45047), ``template_ids`` (known templates; ``None``: any),
+    ``template_refused`` (openids who refuse template messages: 43101), ``subscriptions``
+    (``(openid, template id)`` → one-time sends left, ``None`` for long-term; a send
+    without one gets 43101, as WeChat answers).
     """
 
     def __init__(
@@ -119,10 +123,13 @@ class FakeWeChatAPI:
         self.token_fetches: list[RecordedCall] = []
         self.custom_messages: list[RecordedCall] = []
         self.template_messages: list[RecordedCall] = []
+        self.subscription_messages: list[RecordedCall] = []
         self.issued_tokens: list[str] = []
         self.window_closed: set[str] = set()
         self.custom_quota: int | None = None
         self.template_ids: set[str] | None = None
+        self.template_refused: set[str] = set()
+        self.subscriptions: dict[tuple[str, str], int | None] = {}
         self._delivered: list[RecordedCall] = []
         self._mutex = threading.Lock()  # the server thread and the test thread share state
         self._faults: list[_Fault] = []
@@ -145,6 +152,11 @@ class FakeWeChatAPI:
                 Route(
                     "/cgi-bin/message/template/send",
                     self._endpoint(self._template_send),
+                    methods=["POST"],
+                ),
+                Route(
+                    "/cgi-bin/message/subscribe/bizsend",
+                    self._endpoint(self._subscription_send),
                     methods=["POST"],
                 ),
             ]
@@ -191,6 +203,7 @@ class FakeWeChatAPI:
                 self.token_fetches,
                 self.custom_messages,
                 self.template_messages,
+                self.subscription_messages,
                 self.issued_tokens,
                 self._delivered,
             ):
@@ -205,7 +218,8 @@ class FakeWeChatAPI:
         return httpx.ASGITransport(app=self.app)
 
     def delivered_to(self, openid: str) -> list[RecordedCall]:
-        """Custom and template messages delivered to ``openid``, oldest first."""
+        """Custom, template and subscription messages delivered to ``openid``, oldest
+        first."""
         with self._mutex:
             return [c for c in self._delivered if c.json.get("touser") == openid]
 
@@ -369,6 +383,32 @@ class FakeWeChatAPI:
             isinstance(v, dict) and isinstance(v.get("value"), str) for v in fields.values()
         ):
             return _error(47001, "data format error")
+        if data["touser"] in self.template_refused:
+            return _error(43101, "user refuse to accept the msg")
         self.template_messages.append(call)
         self._delivered.append(call)
         return {"errcode": 0, "errmsg": "ok", "msgid": next(self._msgids)}
+
+    def _subscription_send(self, call: RecordedCall) -> _Body:
+        refused = self._message_error(call)
+        if refused is not None:
+            return refused
+        data = call.json
+        template_id = data.get("template_id")
+        fields = data.get("data")
+        if not isinstance(template_id, str) or not isinstance(fields, dict) or not all(
+            isinstance(v, dict) and isinstance(v.get("value"), str) for v in fields.values()
+        ):
+            return _error(47003, "argument invalid")
+        key = (data["touser"], template_id)
+        if key not in self.subscriptions:
+            return _error(43101, "user refuse to accept the msg")
+        left = self.subscriptions[key]
+        if left is not None:  # one-time: each subscription allows one send
+            if left <= 1:
+                del self.subscriptions[key]
+            else:
+                self.subscriptions[key] = left - 1
+        self.subscription_messages.append(call)
+        self._delivered.append(call)
+        return _error(0, "ok")

@@ -37,6 +37,8 @@ TABLES = (
     "analytics_alerts",
     "analytics_leases",
     "dispatch_events",
+    "push_attempts",
+    "subscription_consents",
     "push_jobs",
     "desk_assignments",
     "dispatch_jobs",

@@ -286,12 +286,16 @@ async def test_parked_deliveries_are_listed_and_requeued(
 class _Unfollowed:
     """A WeChat that refuses every message: the resident unfollowed the account."""
 
-    async def send_text(self, openid: str, content: str) -> None:
+    async def send_text(self, openid: str, content: str, **_: Any) -> None:
         raise WeChatAPIError(43004, "require subscribe")
 
     async def send_template(
-        self, openid: str, template_id: str, data: Any, url: str | None = None
+        self, openid: str, template_id: str, data: Any, url: str | None = None, **_: Any
     ) -> int:
+        raise WeChatAPIError(43004, "require subscribe")
+
+    async def send_subscription(self, openid: str, template_id: str, data: Any,
+                                **_: Any) -> None:
         raise WeChatAPIError(43004, "require subscribe")
 
 

@@ -63,6 +63,8 @@ TABLES = {
     "analytics_alerts",
     "ticket_followers",
     "analytics_leases",
+    "push_attempts",
+    "subscription_consents",
 }
 
 
