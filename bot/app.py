@@ -20,6 +20,7 @@ from bot.api.auth import require_bearer_token
 from bot.api.body import BodyTooLarge, read_limited_body
 from bot.api.dispatch_callback import create_dispatch_callback_router
 from bot.api.handoffs import create_handoffs_router
+from bot.api.subscriptions import create_subscriptions_router
 from bot.api.tickets import create_tickets_router
 from bot.config import Settings, load_settings
 from bot.console import mount_console
@@ -57,6 +58,13 @@ def _mount_apis(app: FastAPI, runtime: Runtime) -> None:
                 runtime.ticket_service,
                 admin_token=settings.server.admin_token,
                 audit_log=AuditLog(runtime.engine),
+            )
+        )
+        app.include_router(
+            create_subscriptions_router(
+                runtime.ticket_service.consents,
+                admin_token=settings.server.admin_token,
+                default_template=settings.pushes.subscription_template_id,
             )
         )
         if settings.dispatch.callback_secret:

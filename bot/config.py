@@ -123,10 +123,15 @@ def production_problems(settings: Settings) -> list[str]:
         ("INTAKE_DISPATCH_CALLBACK_SECRET", settings.dispatch.callback_secret),
         ("INTAKE_PERSONAL_DATA_KEY", privacy.key),
         ("INTAKE_ANALYTICS_WEBHOOK_SECRET", settings.analytics.webhook_secret),
+        ("INTAKE_SMS_HOOK_SECRET", settings.pushes.sms_hook_secret),
     ):
         problem = secret_problem(name, secret) if secret else None
         if problem and not (name == "WECHAT_ENCODING_AES_KEY" and aes_problem):
             problems.append(problem)
+    hook = settings.pushes.sms_hook_url
+    if hook and not hook.startswith("https://"):
+        # The hook carries residents' phone numbers and what happened to their tickets.
+        problems.append("INTAKE_SMS_HOOK_URL must be https:// in production (it carries phones)")
     if not settings.redis_url:
         # Sessions, dedup, locks and replay ledgers must outlive a process and be shared.
         problems.append(

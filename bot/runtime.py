@@ -22,7 +22,7 @@ from bot.dialogue.desks import BufferedReview, ServiceHandoffDesk, ServiceTicket
 from bot.dialogue.ports import HandoffDesk, TicketDesk
 from bot.dispatcher import Dispatcher, Router
 from bot.fsm import FSMStorage
-from bot.handlers import build_basic_router
+from bot.handlers import build_basic_router, build_subscription_router
 from bot.handlers.dialogue import (
     Conversation,
     build_dialogue_router,
@@ -268,9 +268,15 @@ class Runtime:
     dev_wechat: FakeWeChatAPI | None = None
 
     def _default_routers(self) -> list[Router]:
-        """Priority in one line: handoff → the conversation → the basic fallbacks."""
+        """Priority in one line: subscription consents → handoff → the conversation → the
+        basic fallbacks."""
+        consents = (
+            [build_subscription_router(self.ticket_service.consents)]
+            if self.ticket_service is not None
+            else []
+        )
         if self.nlu is None or self.tickets is None or self.handoffs is None:
-            return [build_basic_router()]
+            return [*consents, build_basic_router()]
         nlu = self.nlu
         conversation = Conversation(
             tickets=self.tickets,
@@ -287,6 +293,7 @@ class Runtime:
             ),
         )
         return [
+            *consents,
             build_handoff_router(self.handoffs),
             build_dialogue_router(conversation),
             build_basic_router(),

@@ -25,6 +25,7 @@ __all__ = [
     "SUBSCRIPTION_REFUSED",
     "PushStep",
     "Subscription",
+    "consent_change",
     "fate_label",
     "is_refusal",
     "parse_subscription_fields",
@@ -215,3 +216,19 @@ def timeline_push_undelivered(ticket_status_label: str, steps: Sequence[str]) ->
     """The timeline note when a status push reached the resident by no channel."""
     tried = "；".join(steps) if steps else "没有可用渠道"
     return f"“{ticket_status_label}”通知未能送达群众（{tried}），请电话告知。"
+
+
+def consent_change(event: str, status: str, error_code: int | None = None,
+                   error_status: str = "") -> Literal["grant", "revoke"] | None:
+    """What a subscription event means for the resident's consent to one template: the
+    popup's ``accept`` grants (one more one-time send, or long-term); ``reject`` in the
+    popup or the settings revokes; a send reported refused by the resident
+    (``failed:user block``, errcode 43101) revokes; anything else changes nothing."""
+    if event == "subscribe_msg_popup_event":
+        return "grant" if status == "accept" else "revoke" if status == "reject" else None
+    if event == "subscribe_msg_change_event":
+        return "revoke" if status == "reject" else None
+    if event == "subscribe_msg_sent_event" and error_code not in (None, 0):
+        refused = "user block" in error_status or error_code == SUBSCRIPTION_REFUSED
+        return "revoke" if refused else None
+    return None

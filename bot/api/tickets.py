@@ -28,7 +28,11 @@ Ticket JSON: ``id``, ``openid``, ``category`` (+ ``category_label``), ``status``
 ``department``, ``grid``, ``level`` (+ ``level_label``), ``channel``, ``sla_due_at``,
 ``overdue``, ``external_id``, ``created_at``, ``updated_at``, ``history`` (``at``,
 ``actor``, ``from``, ``to``, ``note``), ``rating`` (``null`` or ``{"value", "reason"}``),
-``delivery`` (the latest outbox job or ``null``). Times are ISO 8601 in the service's zone.
+``delivery`` (the latest outbox job or ``null``); ``GET /api/tickets/{id}`` adds ``pushes``:
+the status pushes to residents, oldest first, each with its ``fate`` (``delivered``,
+``undelivered``, ``pending``), ``via`` (the channel that delivered it) and ``steps`` (every
+channel of the fallback chain tried or skipped: ``channel``, ``outcome``, ``errcode``,
+``detail``, ``at``). Times are ISO 8601 in the service's zone.
 ``phone`` is masked (``138****5678``): the whole number is given only by ``/contact``,
 each time written to the audit log (docs/security.md, "Personal data").
 """
@@ -54,6 +58,7 @@ from integrations.tickets import (
     JobNotFound,
     JobNotRetryable,
     OutboxJob,
+    PushFate,
     PushJob,
     Ticket,
     TicketError,
@@ -65,7 +70,13 @@ from policies.taxonomy import Taxonomy
 from policies.tickets import CHANNELS, RATINGS, STATUSES
 from privacy import mask_phone
 
-__all__ = ["create_tickets_router", "outbox_job_json", "push_job_json", "ticket_json"]
+__all__ = [
+    "create_tickets_router",
+    "outbox_job_json",
+    "push_fate_json",
+    "push_job_json",
+    "ticket_json",
+]
 
 
 
@@ -176,6 +187,36 @@ def push_job_json(job: PushJob, tz: tzinfo) -> dict[str, Any]:
         "next_attempt_at": _time(job.next_attempt_at, tz),
         "created_at": _time(job.created_at, tz),
         "sent_at": _time(job.sent_at, tz),
+    }
+
+
+_FATES = {"sent": "delivered", "failed": "undelivered"}
+
+
+def push_fate_json(fate: PushFate, tz: tzinfo) -> dict[str, Any]:
+    """A push as shown with its ticket: where it went, or why it went nowhere."""
+    push = fate.push
+    return {
+        "id": push.id,
+        "openid": push.openid,
+        "ticket_status": push.ticket_status,
+        "status": push.status,
+        "fate": _FATES.get(push.status, "pending"),
+        "via": push.via,
+        "attempts": push.attempts,
+        "last_error": push.last_error,
+        "created_at": _time(push.created_at, tz),
+        "sent_at": _time(push.sent_at, tz),
+        "steps": [
+            {
+                "channel": step.channel,
+                "outcome": step.outcome,
+                "errcode": step.errcode,
+                "detail": step.detail,
+                "at": _time(step.finished_at or step.started_at, tz),
+            }
+            for step in fate.attempts
+        ],
     }
 
 
@@ -336,9 +377,11 @@ def create_tickets_router(
     @router.get("/tickets/{ticket_id}", tags=["tickets"])
     async def get_ticket(ticket_id: TicketId) -> Any:
         try:
-            return as_json(await service.queries.get(ticket_id))
+            ticket = await service.queries.get(ticket_id)
         except TicketError as exc:
             return _error(exc)
+        pushes = await service.pushes.of_ticket(ticket.id)
+        return {**as_json(ticket), "pushes": [push_fate_json(fate, tz) for fate in pushes]}
 
     @router.get("/tickets/{ticket_id}/contact", tags=["tickets"])
     async def ticket_contact(ticket_id: TicketId, request: Request) -> Any:

@@ -44,6 +44,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from bot.api.bounds import TicketId
 from bot.console.context import Console
+from bot.console.push_fates import push_fate_rows
 from bot.console.security import StaffSession
 from integrations.accounts import ConsoleSession
 from integrations.tickets import (
@@ -443,6 +444,12 @@ def build_tickets_router(console: Console) -> APIRouter:
         await console.audit(
             request, session, "ticket.reveal" if revealed else "ticket.view", f"ticket:{ticket.id}"
         )
+        pushes = push_fate_rows(
+            await service().pushes.of_ticket(ticket.id),
+            when=when,
+            ticket_openid=ticket.openid,
+            revealed=revealed,
+        )
         return console.render(
             request,
             "ticket_detail.html",
@@ -450,6 +457,7 @@ def build_tickets_router(console: Console) -> APIRouter:
             error=error,
             flash=flash,
             form=form or {},
+            pushes=pushes,
             **detail_context(ticket, revealed),
         )
 

@@ -1,5 +1,6 @@
 """The bot's routers, in priority order (see :func:`build_routers`)."""
 
 from bot.handlers.basic import build_basic_router
+from bot.handlers.subscriptions import build_subscription_router
 
-__all__ = ["build_basic_router"]
+__all__ = ["build_basic_router", "build_subscription_router"]

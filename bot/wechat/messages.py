@@ -20,6 +20,8 @@ __all__ = [
     "LocationMessage",
     "ScanEvent",
     "SubscribeEvent",
+    "SubscriptionChoice",
+    "SubscriptionEvent",
     "TextMessage",
     "UnknownEvent",
     "UnknownMessage",
@@ -226,6 +228,55 @@ class LocationEvent(EventMessage):
 
 
 @dataclass(frozen=True, slots=True)
+class SubscriptionChoice:
+    """One template of a subscription event: ``status`` is ``accept`` or ``reject`` (popup,
+    settings), or for a send's report ``error_code`` (0: delivered) and ``error_status``."""
+
+    template_id: str
+    status: str = ""
+    error_code: int | None = None
+    error_status: str = ""
+
+
+#: The subscription message (订阅通知) events and the block each carries its list in.
+SUBSCRIPTION_EVENTS: Mapping[str, str] = {
+    "subscribe_msg_popup_event": "SubscribeMsgPopupEvent",
+    "subscribe_msg_change_event": "SubscribeMsgChangeEvent",
+    "subscribe_msg_sent_event": "SubscribeMsgSentEvent",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionEvent(EventMessage):
+    """The resident chose in the subscribe popup, changed their mind in the settings, or a
+    subscription message's delivery was reported; one :class:`SubscriptionChoice` per
+    template."""
+
+    choices: tuple[SubscriptionChoice, ...] = ()
+
+
+def _subscription_choices(fields: Fields, event: str) -> tuple[SubscriptionChoice, ...]:
+    # WeChat's own example of the change event uses the popup's block name: accept both.
+    block = fields.get(SUBSCRIPTION_EVENTS[event]) or fields.get("SubscribeMsgPopupEvent")
+    items = block.get("List") if isinstance(block, Mapping) else None
+    if isinstance(items, Mapping):
+        items = [items]  # one template: a block, not a list
+    choices = []
+    for item in items if isinstance(items, list) else ():
+        if not isinstance(item, Mapping) or not _opt_str(item, "TemplateId"):
+            continue
+        choices.append(
+            SubscriptionChoice(
+                template_id=_str(item, "TemplateId"),
+                status=_str(item, "SubscribeStatusString").lower(),
+                error_code=_int(item, "ErrorCode"),
+                error_status=_str(item, "ErrorStatus"),
+            )
+        )
+    return tuple(choices)
+
+
+@dataclass(frozen=True, slots=True)
 class UnknownEvent(EventMessage):
     """Any other event (template job finished, kf sessions, menu pickers…)."""
 
@@ -262,6 +313,8 @@ def _event_from_fields(fields: Fields, common: dict[str, Any]) -> EventMessage:
             longitude=_float(fields, "Longitude"),
             precision=_float(fields, "Precision"),
         )
+    if event in SUBSCRIPTION_EVENTS:
+        return SubscriptionEvent(**base, choices=_subscription_choices(fields, event))
     return UnknownEvent(**base)
 
 

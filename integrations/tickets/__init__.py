@@ -16,7 +16,15 @@ from integrations.tickets.errors import (
     TicketError,
     TicketNotFound,
 )
-from integrations.tickets.model import Delivery, OutboxJob, PushJob, Ticket, TimelineEntry
+from integrations.tickets.model import (
+    Delivery,
+    OutboxJob,
+    PushAttempt,
+    PushFate,
+    PushJob,
+    Ticket,
+    TimelineEntry,
+)
 from integrations.tickets.outbox import ClaimedJob, Outbox
 from integrations.tickets.queries import TicketFilter
 from integrations.tickets.service import TicketService
@@ -30,6 +38,8 @@ __all__ = [
     "JobNotRetryable",
     "Outbox",
     "OutboxJob",
+    "PushAttempt",
+    "PushFate",
     "PushJob",
     "Ticket",
     "TicketConfig",

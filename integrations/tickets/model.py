@@ -11,7 +11,16 @@ from policies.tickets import WORKING_STATUSES, level_label, status_label
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
-__all__ = ["Delivery", "OutboxJob", "PushJob", "Ticket", "TimelineEntry", "from_row"]
+__all__ = [
+    "Delivery",
+    "OutboxJob",
+    "PushAttempt",
+    "PushFate",
+    "PushJob",
+    "Ticket",
+    "TimelineEntry",
+    "from_row",
+]
 
 Snapshot = TypeVar("Snapshot", bound="DataclassInstance")
 
@@ -73,6 +82,28 @@ class PushJob:
     next_attempt_at: datetime
     created_at: datetime
     sent_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class PushAttempt:
+    """One channel tried (or skipped) for a push: ``channel`` (``custom``, ``template``,
+    ``subscription``, ``sms``), ``outcome`` (``sending``, ``delivered``, ``refused``,
+    ``failed``, ``unknown``, ``skipped``), WeChat's ``errcode`` and what happened."""
+
+    channel: str
+    outcome: str
+    errcode: int | None
+    detail: str | None
+    started_at: datetime
+    finished_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class PushFate:
+    """A push and every step of its fallback chain, oldest first."""
+
+    push: PushJob
+    attempts: tuple[PushAttempt, ...]
 
 
 @dataclass(frozen=True, slots=True)

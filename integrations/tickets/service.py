@@ -21,6 +21,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from integrations.analytics.areas import AreaLocator
+from integrations.notify.consents import SubscriptionConsents
 from integrations.notify.customer_service import ResidentWindows
 from integrations.tickets.assignment import Assignment
 from integrations.tickets.config import TicketConfig
@@ -75,6 +76,8 @@ class TicketService:
         self.outbox = Outbox(self.core)
         self.pushes = PushJobs(self.core)
         self.windows = ResidentWindows(self.core)
+        #: residents' consents to subscription messages (the third step of a push)
+        self.consents = SubscriptionConsents(self.core, default_kind=config.subscription_kind)
 
     @property
     def config(self) -> TicketConfig:
