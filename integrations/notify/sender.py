@@ -70,6 +70,7 @@ from policies.pushes import (
     push_plan,
     step_summary,
     subscription_data,
+    timeline_push_delivered_late,
     timeline_push_undelivered,
 )
 from policies.tickets import status_label
@@ -529,8 +530,7 @@ class PushSender:
     async def _record(self, results: Sequence[_Result]) -> None:
         config = self.core.config
         now = self.core.clock()
-        ticket_ids = sorted({r.push.ticket_id for r in results if r.end == "undelivered"
-                             or r.end == "unknown" or r.end == "retry"})
+        ticket_ids = sorted({r.push.ticket_id for r in results if r.end != "lost"})
         async with self.core.write() as session:
             tickets = {
                 row.id: row
@@ -560,6 +560,16 @@ class PushSender:
                 who = mask_openid(job.openid)
                 if result.end == "sent":
                     # Sent is sent, whoever holds the lease by now.
+                    ticket = tickets.get(job.ticket_id)
+                    if job.status == "failed" and ticket is not None:
+                        # Another worker had given it up as unknown meanwhile: correct that.
+                        add_event(
+                            session, ticket, at=now, actor="system",
+                            from_status=ticket.status, to_status=ticket.status,
+                            note=timeline_push_delivered_late(
+                                status_label(job.ticket_status), result.via or ""
+                            ),
+                        )
                     job.status, job.via, job.sent_at = "sent", result.via, now
                     job.claimed_by = job.lease_until = None
                     job.last_error = None
