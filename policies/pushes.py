@@ -216,7 +216,8 @@ def fate_label(status: str, via: str | None) -> str:
 def timeline_push_delivered_late(ticket_status_label: str, channel: str) -> str:
     """The timeline note when a push recorded as undelivered had in fact gone out (its
     sender recorded the delivery after another had given it up)."""
-    return f"“{ticket_status_label}”通知已送达群众（{CHANNEL_LABELS.get(channel, channel)}），此前记为未送达。"
+    via = CHANNEL_LABELS.get(channel, channel)
+    return f"“{ticket_status_label}”通知已送达群众（{via}），此前记为未送达。"
 
 
 def timeline_push_undelivered(ticket_status_label: str, steps: Sequence[str]) -> str:

@@ -398,7 +398,16 @@ class PushSender:
                     continue
                 consent: str | None = None
                 if attempt is None:
-                    opened = await self._begin(push, step.channel, skips, refused)
+                    try:
+                        opened = await self._begin(push, step.channel, skips, refused)
+                    except (DatabaseError, SQLAlchemyError) as exc:
+                        # Nothing of this step was written or sent: retry the push later.
+                        log.warning("push %d: starting %s failed: %s", push.id, step.channel,
+                                    type(exc).__name__)
+                        previous = refused or _Refused(-1, _Outcome("failed"), None)
+                        return _Result(push, "retry", attempt=previous.attempt,
+                                       outcome=previous.outcome, skipped=skips,
+                                       consent=previous.consent)
                     skips, refused = [], None
                     if opened is None:
                         return _Result(push, "lost")
@@ -496,6 +505,11 @@ class PushSender:
             return _Outcome("unknown", None, str(exc))
         except SmsFailed as exc:
             return _Outcome("failed", None, str(exc))
+        except Exception as exc:
+            # Not one of the channels' own errors: whether it went out is unknown, and a
+            # push that may have arrived is never sent again by itself.
+            log.exception("push %d: %s send failed unexpectedly", push.id, channel)
+            return _Outcome("unknown", None, f"{type(exc).__name__} while sending")
         return _Outcome("delivered")
 
     # -- recording --------------------------------------------------------------------------
@@ -511,6 +525,8 @@ class PushSender:
         consent: str | None = None,
     ) -> None:
         """Write a step's outcome; settle the consent a subscription send took."""
+        if attempt_id < 0:
+            return  # no row was written
         attempt = await session.get(PushAttemptRow, attempt_id)
         if attempt is None:
             return
