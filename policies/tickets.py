@@ -59,12 +59,10 @@ __all__ = [
     "CustomerServiceRefusal",
     "GridRule",
     "GridRules",
-    "PushChannel",
     "Refusal",
     "ReportedChange",
     "SlaRules",
     "assignment_refusal",
-    "choose_push_channel",
     "customer_service_refusal",
     "escalation_refusal",
     "escalation_wording",
@@ -175,7 +173,6 @@ CHANNELS = frozenset(CHANNEL_LABELS)
 #: ``20261123-0042``: the local date the ticket was received, then a per-day counter.
 TICKET_ID_RE = re.compile(r"^\d{8}-\d{4,}$")
 
-PushChannel = Literal["custom", "template", "none"]
 
 
 def status_label(status: str) -> str:
@@ -489,16 +486,6 @@ def customer_service_refusal(
     if sent_in_window >= quota:
         return "over_quota"
     return None
-
-
-def choose_push_channel(
-    refusal: CustomerServiceRefusal | None, *, template_configured: bool
-) -> PushChannel:
-    """A status push goes as a customer-service text unless that is refused, else as the
-    template message, else nothing can reach the resident."""
-    if refusal is None:
-        return "custom"
-    return "template" if template_configured else "none"
 
 
 _PARENTHESES_RE = re.compile(r"[（(][^）)]*[）)]")

@@ -76,14 +76,9 @@ from policies.pushes import (
 from policies.tickets import status_label
 from privacy import mask_openid, mask_text
 
-__all__ = ["PERMANENT_ERRCODES", "PushSender", "StatusMessenger"]
+__all__ = ["PushSender", "StatusMessenger"]
 
 log = logging.getLogger("integrations.notify")
-
-#: Answers that will not change on a retry: invalid openid, invalid template id, the
-#: resident unfollowed the account, or refuses messages from it. (Every errcode but -1
-#: moves a push to its next channel; kept for callers that tell staff what happened.)
-PERMANENT_ERRCODES = frozenset({40003, 40037, 43004, 43101})
 
 _MAX_DETAIL = 1000
 

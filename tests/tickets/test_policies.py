@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from policies.pushes import push_plan
 from policies.taxonomy import load_taxonomy
 from policies.tickets import (
     LEVELS,
@@ -20,7 +21,6 @@ from policies.tickets import (
     Refusal,
     SlaRules,
     assignment_refusal,
-    choose_push_channel,
     customer_service_refusal,
     escalation_refusal,
     format_ticket_id,
@@ -195,17 +195,20 @@ def test_grid_routing() -> None:
 
 
 def test_push_channel_choice() -> None:
-    def choose(last: datetime | None, sent: int = 0, template: bool = True) -> str:
+    """The first step of a push's chain (the rest: tests/policies/test_pushes.py)."""
+
+    def first(last: datetime | None, sent: int = 0) -> str | None:
         refusal = customer_service_refusal(
             last_inbound_at=last, now=NOW, sent_in_window=sent, quota=3
         )
-        return choose_push_channel(refusal, template_configured=template)
+        return push_plan(window_refusal=refusal, template_configured=True,
+                         subscription_configured=False, sms_configured=False,
+                         has_phone=True)[0].skip
 
-    assert choose(NOW - timedelta(hours=47)) == "custom"
-    assert choose(NOW - timedelta(hours=48)) == "template"
-    assert choose(NOW - timedelta(hours=1), sent=3) == "template"
-    assert choose(None) == "template"
-    assert choose(None, template=False) == "none"
+    assert first(NOW - timedelta(hours=47)) is None
+    assert first(NOW - timedelta(hours=48)) == "outside the 48-hour window"
+    assert first(NOW - timedelta(hours=1), sent=3) == "customer-service quota of the window used"
+    assert first(None) == "outside the 48-hour window"
 
 
 def test_customer_service_refusals() -> None:
