@@ -15,6 +15,7 @@ import httpx
 
 from bot.wechat.messages import SubscriptionEvent, message_from_fields
 from bot.wechat.xml import parse_xml
+from tests.bot.test_wechat_protocol import VECTORS
 from tests.bot.wechat_harness import RunningApp, running_app
 
 SUB = "SUB-STATUS-1"
@@ -49,6 +50,20 @@ def _consents(app: RunningApp, openid: str) -> dict[str, Any]:
     answer = httpx.get(f"{app.url}/api/residents/{openid}/subscriptions", headers=headers)
     assert answer.status_code == 200, answer.text
     return {c["template_id"]: c for c in answer.json()["items"]}
+
+
+def test_wechats_published_examples_parse_to_their_choices() -> None:
+    def choices(name: str) -> list[tuple[str, str, int | None, str]]:
+        path = VECTORS / "wechatpy_messages" / f"test_events__test_template_{name}.xml"
+        message = message_from_fields(parse_xml(path.read_bytes()))
+        assert isinstance(message, SubscriptionEvent) and message.event == name
+        return [(c.template_id[:4], c.status, c.error_code, c.error_status)
+                for c in message.choices]
+
+    assert choices("subscribe_msg_popup_event") == [
+        ("VRR0", "accept", None, ""), ("9nLI", "reject", None, "")]
+    assert choices("subscribe_msg_change_event") == [("VRR0", "reject", None, "")]
+    assert choices("subscribe_msg_sent_event") == [("VRR0", "", 0, "success")]
 
 
 def test_popup_choices_are_parsed_one_or_many() -> None:

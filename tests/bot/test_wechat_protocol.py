@@ -18,6 +18,7 @@ from bot.wechat.messages import (
     LocationMessage,
     ScanEvent,
     SubscribeEvent,
+    SubscriptionEvent,
     TextMessage,
     UnknownEvent,
     UnknownMessage,
@@ -170,6 +171,10 @@ EXPECTED_EVENTS: dict[str, type] = {
     "click": ClickEvent,
     "view": ViewEvent,
     "location": LocationEvent,
+    # subscription messages (订阅通知): the resident's consent (issue 17)
+    "subscribe_msg_popup_event": SubscriptionEvent,
+    "subscribe_msg_change_event": SubscriptionEvent,
+    "subscribe_msg_sent_event": SubscriptionEvent,
 }
 
 
