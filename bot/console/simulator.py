@@ -45,9 +45,9 @@ _NO_PUSHES = "现在连接的是真实的微信接口，推送消息会发到居
 
 
 def push_text(call: RecordedCall) -> str:
-    """What the resident sees of a customer-service or template message."""
+    """What the resident sees of a customer-service, template or subscription message."""
     data = call.json if isinstance(call.json, dict) else {}
-    if call.path.endswith("/template/send"):
+    if call.path.endswith(("/template/send", "/subscribe/bizsend")):
         fields = data.get("data") or {}
         return "\n".join(
             str(v.get("value", "")) for v in fields.values() if isinstance(v, dict)

@@ -8,6 +8,8 @@ import re
 
 import httpx
 
+from bot.console.simulator import push_text
+from integrations.wechat.fake_server import RecordedCall
 from tests.bot.wechat_harness import RunningApp
 from tests.console.test_tickets_pages import (
     _TICKET_ID,
@@ -64,3 +66,12 @@ def test_delivered_and_undelivered_pushes_show_on_the_ticket(
     for push in pushes:
         assert (push["fate"], push["via"]) == ("undelivered", None)
         assert [s["outcome"] for s in push["steps"]] == ["skipped"] * 4
+
+
+def test_the_simulator_shows_a_subscription_message() -> None:
+    call = RecordedCall(
+        "POST", "/cgi-bin/message/subscribe/bizsend", {}, b"",
+        {"touser": "sim-1", "template_id": "SUB-1",
+         "data": {"character_string1": {"value": "20261203-0001"}, "phrase2": {"value": "已办结"}}},
+    )
+    assert push_text(call) == "20261203-0001\n已办结"

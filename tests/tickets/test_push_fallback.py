@@ -442,3 +442,24 @@ async def test_a_follower_is_never_texted_on_the_filers_phone(
     assert by_openid[follower].push.status == "failed"
     assert ("sms", "skipped", None) in steps(by_openid[follower])
     assert [sms["phone"] for sms in gateway.received] == [PHONE]
+
+
+async def test_without_a_template_the_subscription_message_comes_first(
+    engine: AsyncEngine, make_service: MakeService, wechat: WeChatClient, fake: FakeWeChatAPI
+) -> None:
+    service = make_service(engine, template_status_id=None,
+                           subscription_template_id=SUBSCRIBE_ID)
+    ticket_id = await ticket_in_progress(service)
+    fake.subscriptions[(OPENID, SUBSCRIBE_ID)] = None
+    await service.consents.grant(OPENID, SUBSCRIBE_ID, kind="long_term")
+
+    await sender(service, wechat).run_once()
+
+    [fate] = await fates(service, ticket_id)
+    assert (fate.push.status, fate.push.via) == ("sent", "subscription")
+    assert steps(fate) == [
+        ("custom", "skipped", None),
+        ("template", "skipped", None),
+        ("subscription", "delivered", None),
+    ]
+    assert fake.calls_to(TEMPLATE) == []
