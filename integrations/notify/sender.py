@@ -263,7 +263,7 @@ class PushSender:
             }
             jobs = await self._settle_in_doubt(session, jobs, tickets, now)
             residents = await lock_residents(session, (job.openid for job in jobs))
-            planned = []
+            plans = []
             for job in jobs:
                 ticket = tickets.get(job.ticket_id)
                 # A follower's pushes must not go to the filer's phone.
@@ -277,14 +277,16 @@ class PushSender:
                     sms_configured=self.sms is not None,
                     has_phone=bool(phone),
                 )
-                first = await self._open_first(session, job, steps, now)
-                planned.append(
-                    _Planned(
-                        job.id, job.ticket_id, job.openid, job.ticket_status, job.text,
-                        dict(job.template_data), phone or None, steps, first,
-                    )
+                plans.append((job, phone, steps, self._open_first(session, job, steps, now)))
+            await session.flush()  # one round trip gives every first row its id
+            return [
+                _Planned(
+                    job.id, job.ticket_id, job.openid, job.ticket_status, job.text,
+                    dict(job.template_data), phone or None, steps,
+                    first.id if first is not None else None,
                 )
-            return planned
+                for job, phone, steps, first in plans
+            ]
 
     async def _settle_in_doubt(
         self,
@@ -328,19 +330,24 @@ class PushSender:
             )
         return keep
 
-    async def _open_first(
+    def _open_first(
         self, session: AsyncSession, job: PushJobRow, steps: Sequence[PushStep], now: datetime
-    ) -> int | None:
+    ) -> PushAttemptRow | None:
         """The ``sending`` row of the first step worth trying (not a subscription: its
         consent is taken when that step comes), after rows for the steps skipped before."""
-        for step in steps:
-            if step.skip is not None:
-                continue
-            if step.channel == "subscription":
-                return None
-            skipped = list(steps[: steps.index(step)])
-            return await self._write_attempt(session, job, step.channel, skipped, now)
-        return None
+        index = _first_tried(steps)
+        if index == len(steps) or steps[index].channel == "subscription":
+            return None
+        self._write_skipped(session, job.id, job.ticket_id, steps[:index], now)
+        attempt = self._attempt_row(job, steps[index].channel, now)
+        session.add(attempt)
+        return attempt
+
+    def _attempt_row(self, job: PushJobRow, channel: str, now: datetime) -> PushAttemptRow:
+        return PushAttemptRow(
+            push_id=job.id, ticket_id=job.ticket_id, channel=channel, outcome="sending",
+            worker=self.worker_id, started_at=now,
+        )
 
     async def _write_attempt(
         self,
@@ -351,10 +358,7 @@ class PushSender:
         now: datetime,
     ) -> int:
         self._write_skipped(session, job.id, job.ticket_id, skipped, now)
-        attempt = PushAttemptRow(
-            push_id=job.id, ticket_id=job.ticket_id, channel=channel, outcome="sending",
-            worker=self.worker_id, started_at=now,
-        )
+        attempt = self._attempt_row(job, channel, now)
         session.add(attempt)
         await session.flush()
         return attempt.id
@@ -541,14 +545,7 @@ class PushSender:
     async def _record(self, results: Sequence[_Result]) -> None:
         config = self.core.config
         now = self.core.clock()
-        ticket_ids = sorted({r.push.ticket_id for r in results if r.end != "lost"})
         async with self.core.write() as session:
-            tickets = {
-                row.id: row
-                for row in (
-                    await session.execute(select(TicketRow).where(TicketRow.id.in_(ticket_ids)))
-                ).scalars()
-            } if ticket_ids else {}
             rows = {
                 row.id: row
                 for row in (
@@ -560,6 +557,26 @@ class PushSender:
                     )
                 ).scalars()
             }
+            # One query each for the attempt rows to finish and the tickets that get a
+            # timeline note (undelivered, or delivered after all), not one per push.
+            attempt_ids = [r.attempt for r in results if r.attempt is not None and r.attempt > 0]
+            if attempt_ids:  # loaded once, then found by session.get
+                list((await session.execute(
+                    select(PushAttemptRow).where(PushAttemptRow.id.in_(attempt_ids))
+                )).scalars())
+            failed = {i for i, row in rows.items() if row.status == "failed"}
+            noted = {
+                r.push.ticket_id
+                for r in results
+                if r.end in ("retry", "undelivered", "unknown")
+                or (r.end == "sent" and r.push.id in failed)
+            }
+            tickets = {
+                row.id: row
+                for row in (
+                    await session.execute(select(TicketRow).where(TicketRow.id.in_(noted)))
+                ).scalars()
+            } if noted else {}
             for result in results:
                 job = rows.get(result.push.id)
                 if job is None or result.end == "lost":
