@@ -36,15 +36,26 @@ class FSMStorage:
         return f"fsm:{openid}"
 
     async def load(self, openid: str) -> FSMRecord:
-        raw = await self._store.get(self._key(openid))
+        raw = await self.load_raw(openid)
         if raw is None:
             return FSMRecord()
         doc = json.loads(raw)
         return FSMRecord(state=doc.get("state"), data=dict(doc.get("data") or {}))
 
     async def save(self, openid: str, record: FSMRecord) -> None:
-        if record.state is None and not record.data:
+        await self.save_raw(openid, record.state, record.data)
+
+    async def load_raw(self, openid: str) -> bytes | None:
+        """The stored JSON document, undecoded (``None`` when there is none)."""
+        return await self._store.get(self._key(openid))
+
+    async def save_raw(
+        self, openid: str, state: str | None, data: dict[str, Any]
+    ) -> bytes | None:
+        """Store state and data; returns the document as stored (``None``: deleted)."""
+        if state is None and not data:
             await self._store.delete(self._key(openid))
-            return
-        payload = json.dumps({"state": record.state, "data": record.data}, ensure_ascii=False)
-        await self._store.set(self._key(openid), payload.encode(), ttl=self._ttl)
+            return None
+        payload = json.dumps({"state": state, "data": data}, ensure_ascii=False).encode()
+        await self._store.set(self._key(openid), payload, ttl=self._ttl)
+        return payload
