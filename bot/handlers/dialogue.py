@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from types import MappingProxyType
 from typing import Any
 
 from bot.dialogue.ports import ChatLine, ChatMemory, HandoffDesk, ReviewSink, TicketDesk
@@ -55,9 +56,21 @@ REVIEW_CONFIDENCE = 0.6
 HANDOFF_INTENT = "human_handoff"
 
 
-def faq_entries(nlu: NLUService) -> dict[str, FAQEntry]:
-    """The curated answers the NLU's FAQ index holds right now (admins edit them live)."""
-    return {topic.id: FAQEntry(topic.title, topic.answer) for topic in nlu.faq.topics}
+def faq_entries(nlu: NLUService) -> Mapping[str, FAQEntry]:
+    """The curated answers the NLU's FAQ index holds right now (admins edit them live).
+
+    Built once per FAQ index (an edit swaps in a new index), not on every message."""
+    global _faq_cache
+    retriever = nlu.faq
+    cached = _faq_cache
+    if cached is None or cached[0] is not retriever:
+        entries = {topic.id: FAQEntry(topic.title, topic.answer) for topic in retriever.topics}
+        _faq_cache = cached = (retriever, MappingProxyType(entries))
+    return cached[1]
+
+
+#: the FAQ index the entries were last built from, and the entries (read-only)
+_faq_cache: tuple[object, Mapping[str, FAQEntry]] | None = None
 
 
 def read_location(text: str) -> LocationReading:
