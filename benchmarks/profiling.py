@@ -3,9 +3,12 @@ and the samples sorted into the stages of one message.
 
 :class:`PySpy` attaches py-spy (``pip install py-spy``; root or ptrace rights) to a process
 for the length of a ``with`` block and writes ``NAME.svg`` (the flame graph) and
-``NAME.txt`` (the collapsed stacks). Only samples of a thread holding the GIL are taken
-(``--gil``): that is the process's Python CPU time, not its waiting; threads that run
-without the GIL (SQLite's, ~1 % of the CPU here) do not show.
+``NAME.collapsed`` (the collapsed stacks, not kept in git). Only samples of a thread holding
+the GIL are taken (``--gil``): the process's Python work, not its waiting. These are
+wall-clock samples: on a busy machine a thread preempted while it holds the GIL (most
+often right after it woke another process: Redis, PostgreSQL, SQLite's thread) is still
+sampled, so shares near such calls weigh more than their CPU. Threads that run without the
+GIL (SQLite's, ~1 % of the CPU here) do not show.
 
 :func:`stages` reads collapsed stacks and gives each sample to the stage of its deepest
 marker frame, in the order one message meets them: HTTP, signature and XML, dedup, the
@@ -13,7 +16,7 @@ resident lock, dialogue state, NLU, policy, chat log, ticket lookups and filing,
 outbox worker, pushes, background loops, logging. SQLAlchemy runs the database driver in a
 greenlet whose stack py-spy sees without its caller; those samples are their own stage.
 
-    .venv/bin/python benchmarks/profiling.py docs/perf/before/embedded-x1.txt
+    .venv/bin/python benchmarks/profiling.py docs/perf/before/embedded-x1-web.collapsed
 """
 
 from __future__ import annotations
@@ -199,7 +202,7 @@ class PySpy:
 
     @property
     def collapsed(self) -> Path:
-        return self.out / f"{self.name}.txt"
+        return self.out / f"{self.name}.collapsed"
 
     @contextlib.contextmanager
     def recording(self) -> Iterator[PySpy]:
