@@ -160,10 +160,15 @@ class ServiceTicketDesk:
         items, self._inbound = list(self._inbound.items()), {}
         try:
             await self.service.windows.record_inbound_many(items)
-        except DatabaseUnavailable:
-            # Only the 48-hour windows' starts are late: they are written next time.
+        except Exception as exc:
+            # Whatever failed (an outage, or a connection cut in the middle of the write, which
+            # need not surface as DatabaseUnavailable), the times are kept for the next round:
+            # a start lost would leave the window closed, and the ticket number a complaint
+            # filed after an outage gets pushed would be refused.
             for openid, at in items:
                 self._inbound.setdefault(openid, at)
+            if not isinstance(exc, DatabaseUnavailable):
+                raise  # logged by the caller, with its traceback
             log.warning("database unreachable: %d inbound times wait", len(items))
 
     async def run_inbound_flusher(self, stop: asyncio.Event, every: float = 1.0) -> None:
