@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint typecheck unit bench chat clean
+.PHONY: run test lint typecheck unit bench bench-all chat clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,5 +32,20 @@ test: lint typecheck unit
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_channel.py
 
+# Every figure of the README's "Performance" section, three runs each (median and spread,
+# load average, commit): about 40 minutes. Needs Redis (db 13) and PostgreSQL on loopback.
+BENCH_DIR ?= .bench
+bench-all: $(STAMP)
+	mkdir -p $(BENCH_DIR)
+	$(BIN)/python benchmarks/load_conversations.py --system embedded,scaled --processes 1,2 \
+		--mix mixed --rate 100 --residents 2000 --model-dir $(BENCH_DIR)/models \
+		--json $(BENCH_DIR)/mixed-rate100.json
+	$(BIN)/python benchmarks/load_conversations.py --system embedded --mix faq \
+		--residents 5000 --concurrency 32 --model-dir $(BENCH_DIR)/models \
+		--json $(BENCH_DIR)/faq-max.json
+	$(BIN)/python benchmarks/bench_channel.py --json $(BENCH_DIR)/channel.json
+	$(BIN)/python benchmarks/bench_tickets.py
+	$(BIN)/python benchmarks/bench_nlu.py
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .bench

@@ -12,7 +12,11 @@ Both are trained on the same training data in the same run, then:
 FAQ fusion + entity extraction. "baseline" predicts the intent of the single most similar
 training example (rapidfuzz ``ratio`` on the same normalised text).
 
-Usage: ``.venv/bin/python benchmarks/bench_nlu.py [--tsv PATH] [--rounds N]``
+Training and accuracy are deterministic and measured once; the latencies are measured in
+``--runs`` runs (three by default) and printed as median and spread with the load average
+around each run and the commit (``benchmarks/repeat.py``).
+
+Usage: ``.venv/bin/python benchmarks/bench_nlu.py [--tsv PATH] [--rounds N] [--runs 3]``
 """
 
 from __future__ import annotations
@@ -76,6 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--tsv", type=Path, default=DEFAULT_TSV)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA_DIR)
     parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--runs", type=int, default=3, help="latency runs (median, spread)")
     args = parser.parse_args(argv)
 
     pinning = _pin_one_core()
@@ -127,13 +132,45 @@ def main(argv: Sequence[str] | None = None) -> int:
     ev_ours = evaluate_predictions("ours", texts, gold, pred_ours)
     ev_base = evaluate_predictions("baseline", texts, gold, pred_base)
 
-    lat_full = _latency(parse_full, texts, args.rounds)
-    lat_clf = _latency(classify_only, texts, args.rounds)
-    lat_base = _latency(baseline, texts, args.rounds)
+    from benchmarks.repeat import Metric, Runs
+
+    runs = Runs("bench_nlu latency", args.runs, settings=f"{len(texts)} messages x {args.rounds}")
+    quantiles = ("p50", "p99", "max")
+    timed = (("full", parse_full), ("classifier", classify_only), ("baseline", baseline))
+    for _ in runs:
+        runs.record(
+            {
+                name: dict(zip(quantiles, _latency(fn, texts, args.rounds), strict=True))
+                for name, fn in timed
+            }
+        )
+    metrics = [
+        Metric(f"{name}.{q}", f"{label} {q}", "ms", digits=3)
+        for name, label in (
+            ("full", "full parse"),
+            ("classifier", "classifier only"),
+            ("baseline", "baseline"),
+        )
+        for q in ("p50", "p99", "max")
+    ]
+    runs.report(metrics)
+    summary = runs.summary(metrics)
+
+    def median(name: str) -> tuple[float, float, float]:
+        return (
+            summary[f"{name}.p50"]["median"],
+            summary[f"{name}.p99"]["median"],
+            summary[f"{name}.max"]["median"],
+        )
+
+    lat_full, lat_clf, lat_base = median("full"), median("classifier"), median("baseline")
 
     print(f"training data: {len(data.examples)} examples, {len(intents)} intents")
     print(f"dev set: {args.tsv} ({len(texts)} messages)")
-    print(f"latency: single message at a time, warm, {args.rounds} rounds, {pinning}")
+    print(
+        f"latency: single message at a time, warm, {args.rounds} rounds, {pinning}; "
+        f"medians of {args.runs} runs"
+    )
     print()
     columns = ("train s", "p50 ms", "p99 ms", "max ms", "dev acc", "macro-F1")
     header = f"{'model':<26}" + "".join(f"{c:>10}" for c in columns)

@@ -2,7 +2,7 @@
 
 Each ticket goes service → outbox → worker → embedded desk, as in ``intake serve`` with
 its in-process worker: ``--concurrency`` residents file tickets at once through
-``TicketService.create`` while ``--workers`` outbox workers (woken by each commit, as in
+``service.filing.file`` while ``--workers`` outbox workers (woken by each commit, as in
 one process) deliver them to the embedded desk and queue the "dispatched" push, which a
 push sender hands to a do-nothing WeChat stand-in (so its database work is measured).
 
@@ -19,8 +19,11 @@ Delivery lag: ticket received → its ``dispatched`` timeline entry (p50 / p99).
 SQLite is a file in a temporary directory; PostgreSQL (``--postgres-url``, default the
 test server) gets a schema of its own, dropped afterwards. Nothing is asserted.
 
+Three runs by default (``--runs``): median and spread of each figure, the load average
+around each run and the commit (``benchmarks/repeat.py``).
+
 Usage: ``.venv/bin/python benchmarks/bench_tickets.py [--tickets N] [--concurrency C]
-[--workers W] [--skip-postgres]``
+[--workers W] [--skip-postgres] [--runs 3]``
 """
 
 from __future__ import annotations
@@ -182,17 +185,7 @@ async def run(
     }
 
 
-async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--tickets", type=int, default=1000)
-    parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--paced-tickets", type=int, default=300)
-    parser.add_argument("--rate", type=float, default=20.0, help="tickets/s of the paced run")
-    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES)
-    parser.add_argument("--skip-postgres", action="store_true")
-    args = parser.parse_args()
-
+async def _one_run(args: argparse.Namespace) -> dict[str, dict[str, dict[str, float]]]:
     burst: dict[str, dict[str, float]] = {}
     paced: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -212,26 +205,48 @@ async def main() -> None:
                 results["postgresql"] = await run(
                     url, count, args.concurrency, args.workers, rate
                 )
+    return {"burst": burst, "paced": paced}
 
-    print(
-        f"{args.concurrency} concurrent creators, {args.workers} in-process workers, "
-        "embedded desk, pushes to a null WeChat; one process, one event loop"
+
+async def main() -> None:
+    from benchmarks.repeat import Metric, Runs
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--tickets", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--paced-tickets", type=int, default=300)
+    parser.add_argument("--rate", type=float, default=20.0, help="tickets/s of the paced run")
+    parser.add_argument("--postgres-url", default=DEFAULT_POSTGRES)
+    parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--runs", type=int, default=3, help="runs (median and spread)")
+    args = parser.parse_args()
+
+    runs = Runs(
+        "bench_tickets",
+        args.runs,
+        settings=(
+            f"{args.concurrency} concurrent creators, {args.workers} in-process workers, "
+            "embedded desk, pushes to a null WeChat; one process, one event loop; burst of "
+            f"{args.tickets}, paced {args.rate:g}/s x {args.paced_tickets}"
+        ),
     )
-    print(
-        f"{'':12} {'burst of ' + str(args.tickets):>42} | "
-        f"{f'paced {args.rate:g}/s x {args.paced_tickets}':>24}"
-    )
-    print(
-        f"{'':12} {'create/s':>9} {'e2e/s':>9} {'lag p50 ms':>11} {'lag p99 ms':>11} | "
-        f"{'lag p50 ms':>11} {'lag p99 ms':>11}"
-    )
-    for name, r in burst.items():
-        p = paced[name]
-        print(
-            f"{name:12} {r['create_rate']:9.0f} {r['e2e_rate']:9.0f} "
-            f"{r['lag_p50']:11.1f} {r['lag_p99']:11.1f} | "
-            f"{p['lag_p50']:11.1f} {p['lag_p99']:11.1f}"
+    for _ in runs:
+        runs.record(await _one_run(args))
+    databases = ["sqlite"] + ([] if args.skip_postgres else ["postgresql"])
+    metrics = [
+        metric
+        for db in databases
+        for metric in (
+            Metric(f"burst.{db}.create_rate", f"{db} burst created", "tickets/s", digits=0),
+            Metric(f"burst.{db}.e2e_rate", f"{db} burst end to end", "tickets/s", digits=0),
+            Metric(f"burst.{db}.lag_p50", f"{db} burst delivery lag p50", "ms"),
+            Metric(f"burst.{db}.lag_p99", f"{db} burst delivery lag p99", "ms"),
+            Metric(f"paced.{db}.lag_p50", f"{db} paced delivery lag p50", "ms"),
+            Metric(f"paced.{db}.lag_p99", f"{db} paced delivery lag p99", "ms"),
         )
+    ]
+    runs.report(metrics)
 
 
 if __name__ == "__main__":

@@ -11,17 +11,19 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated
+from urllib.parse import parse_qsl
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot.api.analytics import create_analytics_router
 from bot.api.auth import require_bearer_token
-from bot.api.body import BodyTooLarge, read_limited_body
 from bot.api.dispatch_callback import create_dispatch_callback_router
 from bot.api.handoffs import create_handoffs_router
 from bot.api.subscriptions import create_subscriptions_router
 from bot.api.tickets import create_tickets_router
+from bot.channel import WeChatChannel
 from bot.config import Settings, load_settings
 from bot.console import mount_console
 from bot.runtime import Runtime
@@ -94,6 +96,76 @@ def _mount_apis(app: FastAPI, runtime: Runtime) -> None:
         )
 
 
+class WeChatEndpoint:
+    """``POST /wechat``, the hot path, as plain ASGI in front of the FastAPI app.
+
+    Every message WeChat sends comes here, so it pays none of FastAPI's routing (a walk
+    over every console and API route), request and response objects or dependency
+    machinery: the body is read with the size limit, the query string parsed, the channel
+    answers. Everything else (``GET /wechat``, the console, the APIs) goes on to the app.
+    An exception still reaches Starlette's error middleware outside (a 500, logged).
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, channel: Callable[[], WeChatChannel], max_body_bytes: int
+    ) -> None:
+        self.app = app
+        self.channel = channel
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != "/wechat" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        body = await self._body(scope, receive)
+        if body is None:
+            await _answer(send, 413, b"request body too large", b"text/plain; charset=utf-8")
+            return
+        # As Starlette reads a query string: latin-1, blanks kept, the last value wins.
+        params = dict(parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True))
+        result = await self.channel().handle(params, body)
+        media_type = result.media_type.encode()
+        if media_type.startswith(b"text/"):
+            media_type += b"; charset=utf-8"
+        await _answer(send, result.status, result.body.encode(), media_type)
+
+    async def _body(self, scope: Scope, receive: Receive) -> bytes | None:
+        """The body, or None when its declared or streamed size is over the limit (before
+        anything past the limit is buffered)."""
+        limit = self.max_body_bytes
+        for name, value in scope["headers"]:
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
+                return None
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
+
+
+async def _answer(send: Send, status: int, body: bytes, media_type: bytes) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", media_type),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
 def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
@@ -144,16 +216,6 @@ def create_app(
         result = rt.channel.verify_url(request.query_params)
         return PlainTextResponse(result.body, status_code=result.status)
 
-    # The hot path: no dependency injection, the runtime is read straight off the app.
-    @app.post("/wechat")
-    async def wechat_message(request: Request) -> Response:
-        try:
-            body = await read_limited_body(request, settings.wechat.max_body_bytes)
-        except BodyTooLarge:
-            return PlainTextResponse("request body too large", status_code=413)
-        result = await the_runtime.channel.handle(request.query_params, body)
-        return Response(result.body, status_code=result.status, media_type=result.media_type)
-
     # In production the parse (which echoes the text and the phone numbers it finds) is for
     # holders of the admin token only; on a development machine anyone may try it.
     assert settings.server.admin_token
@@ -193,4 +255,10 @@ def create_app(
         holding replies (docs/architecture.md "When a part fails") into errors."""
         return JSONResponse({"ok": True})
 
+    # Added last, so it runs first: POST /wechat never reaches the routes above.
+    app.add_middleware(
+        WeChatEndpoint,
+        channel=lambda: the_runtime.channel,
+        max_body_bytes=settings.wechat.max_body_bytes,
+    )
     return app

@@ -198,10 +198,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _print_dev_banner(settings)
     _print_demo_admin(settings)
     if args.workers > 1:
-        # Each worker process builds its own app from the same environment.
-        uvicorn.run(
-            "bot.app:create_app",
-            factory=True,
+        # Each web process builds its own app from the same environment; the parent hands
+        # each connection to the process with the fewest (bot/balancer.py).
+        from bot.balancer import serve_balanced
+
+        serve_balanced(
             host=settings.server.host,
             port=settings.server.port,
             workers=args.workers,

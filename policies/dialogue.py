@@ -344,7 +344,7 @@ class Decision:
 
 def decide(state: DialogueState, turn: Turn, ctx: Context) -> Decision:
     """The next step of the conversation (``state`` itself is never modified)."""
-    state = DialogueState.from_dict(state.to_dict())
+    state = state.copy()
     if turn.kind == "subscribe":
         return Decision(state).say(msg.WELCOME)
     if turn.kind == "click":

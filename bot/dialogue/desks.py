@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -60,6 +61,10 @@ class ServiceTicketDesk:
         self.deferred = deferred
         self.sealer = sealer
         self._inbound: dict[str, datetime] = {}
+        #: residents whose ``inbound:`` mark this process set, until it expires (monotonic):
+        #: their next messages need not ask the state store again
+        self._marked: dict[str, float] = {}
+        self._next_sweep = 0.0
 
     async def create_from_case(
         self,
@@ -110,7 +115,18 @@ class ServiceTicketDesk:
         return await self.service.filing.file(**{**filing, "phone": phone})
 
     async def for_resident(self, openid: str, *, open_only: bool = True) -> list[TicketView]:
-        return [_view(t) for t in await self.service.queries.list_for_resident(openid, open_only)]
+        # The few columns a reply shows, in one statement (not whole tickets).
+        found = await self.service.lookups.tickets(openid, open_only=open_only)
+        return [
+            TicketView(
+                id=t.id,
+                category=t.category,
+                status=t.status,
+                department=t.department,
+                urgent=t.urgent,
+            )
+            for t in found
+        ]
 
     async def last_phone(self, openid: str) -> str | None:
         try:
@@ -123,23 +139,36 @@ class ServiceTicketDesk:
         await self.service.rating.rate(ticket_id, rating, reason, openid=openid)
 
     async def record_inbound(self, openid: str) -> None:
+        now = time.monotonic()
+        if self._marked.get(openid, 0.0) > now:
+            return  # this process set the mark, and it has not expired: nothing to do
         if await self.store.set(
             f"inbound:{openid}", b"1", ttl=INBOUND_RESOLUTION, only_if_absent=True
         ):
             # Written in batches (one transaction a second), not one write per resident.
             self._inbound[openid] = self.service.now()
+            self._marked[openid] = now + INBOUND_RESOLUTION
 
     async def flush_inbound(self) -> None:
         """Write the residents' latest message times noted since the last flush."""
+        now = time.monotonic()
+        if now >= self._next_sweep:
+            self._next_sweep = now + 60.0
+            self._marked = {k: until for k, until in self._marked.items() if until > now}
         if not self._inbound:
             return
         items, self._inbound = list(self._inbound.items()), {}
         try:
             await self.service.windows.record_inbound_many(items)
-        except DatabaseUnavailable:
-            # Only the 48-hour windows' starts are late: they are written next time.
+        except Exception as exc:
+            # Whatever failed (an outage, or a connection cut in the middle of the write, which
+            # need not surface as DatabaseUnavailable), the times are kept for the next round:
+            # a start lost would leave the window closed, and the ticket number a complaint
+            # filed after an outage gets pushed would be refused.
             for openid, at in items:
                 self._inbound.setdefault(openid, at)
+            if not isinstance(exc, DatabaseUnavailable):
+                raise  # logged by the caller, with its traceback
             log.warning("database unreachable: %d inbound times wait", len(items))
 
     async def run_inbound_flusher(self, stop: asyncio.Event, every: float = 1.0) -> None:

@@ -77,6 +77,12 @@ class ChatMemory(Protocol):
 
     async def recent(self, openid: str) -> list[ChatLine]: ...
 
+    def add(self, lines: list[ChatLine], role: str, text: str) -> None:
+        """Add a line to ``lines`` read with :meth:`recent`, in memory."""
+
+    async def save(self, openid: str, lines: list[ChatLine]) -> None:
+        """Store ``lines`` as the resident's recent chat."""
+
 
 class ReviewSink(Protocol):
     """Where messages the bot was unsure about go for an admin to label."""

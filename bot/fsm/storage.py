@@ -35,15 +35,24 @@ class FSMStorage:
         return f"fsm:{openid}"
 
     async def load(self, openid: str) -> FSMRecord:
-        raw = await self._store.get(self._key(openid))
+        raw = await self.load_raw(openid)
         if raw is None:
             return FSMRecord()
         doc = json.loads(raw)
         return FSMRecord(data=dict(doc.get("data") or {}))
 
     async def save(self, openid: str, record: FSMRecord) -> None:
-        if not record.data:
+        await self.save_raw(openid, record.data)
+
+    async def load_raw(self, openid: str) -> bytes | None:
+        """The stored JSON document, undecoded (``None`` when there is none)."""
+        return await self._store.get(self._key(openid))
+
+    async def save_raw(self, openid: str, data: dict[str, Any]) -> bytes | None:
+        """Store the data; returns the document as stored (``None``: deleted)."""
+        if not data:
             await self._store.delete(self._key(openid))
-            return
-        payload = json.dumps({"data": record.data}, ensure_ascii=False)
-        await self._store.set(self._key(openid), payload.encode(), ttl=self._ttl)
+            return None
+        payload = json.dumps({"data": data}, ensure_ascii=False).encode()
+        await self._store.set(self._key(openid), payload, ttl=self._ttl)
+        return payload

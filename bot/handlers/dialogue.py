@@ -4,11 +4,20 @@ policy; the decisions are carried out here (tickets, status, handoff, ratings)."
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any
 
-from bot.dialogue.ports import ChatMemory, HandoffDesk, ProblemClusters, ReviewSink, TicketDesk
+from bot.dialogue.ports import (
+    ChatLine,
+    ChatMemory,
+    HandoffDesk,
+    ProblemClusters,
+    ReviewSink,
+    TicketDesk,
+)
 from bot.dialogue.stored_state import dump_state, load_state
 from bot.dispatcher import Router
 from bot.filters import EventFilter
@@ -58,9 +67,21 @@ REVIEW_CONFIDENCE = 0.6
 HANDOFF_INTENT = "human_handoff"
 
 
-def faq_entries(nlu: NLUService) -> dict[str, FAQEntry]:
-    """The curated answers the NLU's FAQ index holds right now (admins edit them live)."""
-    return {topic.id: FAQEntry(topic.title, topic.answer) for topic in nlu.faq.topics}
+def faq_entries(nlu: NLUService) -> Mapping[str, FAQEntry]:
+    """The curated answers the NLU's FAQ index holds right now (admins edit them live).
+
+    Built once per FAQ index (an edit swaps in a new index), not on every message."""
+    global _faq_cache
+    retriever = nlu.faq
+    cached = _faq_cache
+    if cached is None or cached[0] is not retriever:
+        entries = {topic.id: FAQEntry(topic.title, topic.answer) for topic in retriever.topics}
+        _faq_cache = cached = (retriever, MappingProxyType(entries))
+    return cached[1]
+
+
+#: the FAQ index the entries were last built from, and the entries (read-only)
+_faq_cache: tuple[object, Mapping[str, FAQEntry]] | None = None
 
 
 def read_location(text: str) -> LocationReading:
@@ -124,6 +145,9 @@ class Conversation:
         self.read_location = read_location
 
     async def context(self, openid: str, state: DialogueState, turn: Turn) -> Context:
+        """What the policy needs besides the state. The remembered phone number is looked up
+        here only when the case waits on it (:meth:`decide` looks it up otherwise, if the
+        decision turns out to ask for the phone)."""
         # Look tickets up only when the turn can use them: most messages need neither.
         awaiting: tuple[str, ...] = ()
         if turn.text and looks_like_rating(turn.text):
@@ -133,11 +157,7 @@ class Conversation:
                 mine = []
             awaiting = tuple(t.id for t in mine if rating_refusal(t.status) is None)
         known_phone = None
-        if (
-            turn.intent.startswith("report.")
-            or turn.intent == "emergency"
-            or (state.case is not None and not state.case.phone)
-        ):
+        if state.mode == "reuse_phone":
             known_phone = await self.tickets.last_phone(openid)
         nearby = None
         if (
@@ -157,23 +177,52 @@ class Conversation:
             nearby=nearby,
         )
 
+    async def decide(
+        self, openid: str, state: DialogueState, turn: Turn, ctx: Context
+    ) -> Decision:
+        """The policy's decision. The phone of the resident's last ticket (a database read)
+        changes a decision only where it asks for the phone, so it is read only then, and
+        the turn decided again with it: complaints cost one read, not one per turn."""
+        decision = decide(state, turn, ctx)
+        asks_phone = decision.state.mode == "collecting" and decision.state.asking == "phone"
+        may_use_phone = (
+            turn.intent.startswith("report.")
+            or turn.intent == "emergency"
+            or (state.case is not None and not state.case.phone)
+        )
+        if ctx.known_phone is None and asks_phone and may_use_phone:
+            known_phone = await self.tickets.last_phone(openid)
+            if known_phone:
+                decision = decide(state, turn, replace(ctx, known_phone=known_phone))
+        return decision
+
     async def turn(self, message: IncomingMessage, fsm: FSMContext, turn: Turn) -> str | None:
+        openid = message.openid
         data = await fsm.get_data()
-        state = load_state(data.get("dialogue"), message.openid, self.sealer)
-        await self.tickets.record_inbound(message.openid)
-        earlier: list[dict[str, str]] = []
+        state = load_state(data.get("dialogue"), openid, self.sealer)
+        await self.tickets.record_inbound(openid)
+        # The chat is read once and written once a turn: the resident's line and the reply.
+        lines: list[ChatLine] = await self.chat.recent(openid) if self.chat else []
+        earlier = list(lines)
         if self.chat:
-            said = _transcript_text(message)
-            earlier = (await self.chat.append(message.openid, "resident", said))[:-1]
-        decision = decide(state, turn, await self.context(message.openid, state, turn))
-        # Actions first: one that cannot be carried out may replace the planned replies.
-        results = [await self.perform(message, decision, action) for action in decision.actions]
-        texts = [*decision.replies, *results, *decision.after]
-        await fsm.update_data(dialogue=dump_state(decision.state, message.openid, self.sealer))
-        reply = "\n\n".join(t for t in texts if t)
-        if self.chat and reply:
-            await self.chat.append(message.openid, "bot", reply)
-        await self._to_review(message.openid, turn, decision, earlier)
+            self.chat.add(lines, "resident", _transcript_text(message))
+        try:
+            ctx = await self.context(openid, state, turn)
+            decision = await self.decide(openid, state, turn, ctx)
+            # Actions first: one that cannot be carried out may replace the planned replies.
+            results = [
+                await self.perform(message, decision, action, lines)
+                for action in decision.actions
+            ]
+            texts = [*decision.replies, *results, *decision.after]
+            await fsm.update_data(dialogue=dump_state(decision.state, openid, self.sealer))
+            reply = "\n\n".join(t for t in texts if t)
+            if self.chat and reply:
+                self.chat.add(lines, "bot", reply)
+        finally:
+            if self.chat:
+                await self.chat.save(openid, lines)
+        await self._to_review(openid, turn, decision, earlier)
         return reply or None
 
     async def _to_review(
@@ -212,11 +261,17 @@ class Conversation:
                 # must not cost the resident the answer. Logged with its traceback.
                 log.exception("could not queue a message for review")
 
-    async def perform(self, message: IncomingMessage, decision: Decision, action: Any) -> str:
+    async def perform(
+        self,
+        message: IncomingMessage,
+        decision: Decision,
+        action: Any,
+        chat: Sequence[ChatLine] = (),
+    ) -> str:
+        """Carry out one action; ``chat``: the resident's recent lines, this message last."""
         openid = message.openid
         if isinstance(action, CreateTicket):
             try:
-                chat = await self.chat.recent(openid) if self.chat else ()
                 # One ticket per confirming message, even if it is processed twice.
                 source_key = f"wechat:{openid}:{message.dedup_key}"
                 view = await self.tickets.create_from_case(openid, action.case, chat, source_key)
@@ -263,8 +318,7 @@ class Conversation:
         if isinstance(action, StartHandoff):
             try:
                 if self.chat is not None:
-                    chat = await self.chat.recent(openid)
-                    await self.handoffs.start(openid, action.reason, chat)
+                    await self.handoffs.start(openid, action.reason, list(chat))
                 else:
                     await self.handoffs.start(openid, action.reason)
                     await self.handoffs.record(openid, "resident", _transcript_text(message))

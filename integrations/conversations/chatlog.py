@@ -59,10 +59,21 @@ class ChatLog:
     async def append(self, openid: str, role: str, text: str) -> list[dict[str, str]]:
         """Add a line; returns the resident's recent lines, this one last."""
         lines = await self.recent(openid)
-        if not text:
-            return lines
-        lines.append({"at": self._clock(), "role": role, "text": redact(text)[:MAX_LINE]})
-        lines = lines[-self.keep :]
-        payload = json.dumps(lines, ensure_ascii=False).encode()
-        await self._store.set(self._key(openid), payload, ttl=self.ttl)
+        if text:
+            self.add(lines, role, text)
+            await self.save(openid, lines)
         return lines
+
+    def add(self, lines: list[dict[str, str]], role: str, text: str) -> None:
+        """Add a line to ``lines`` (as :meth:`recent` gave them) in memory, redacted and
+        cut like :meth:`append` does; :meth:`save` writes them. A turn reads the chat once
+        and writes the resident's line and the reply together."""
+        if not text:
+            return
+        lines.append({"at": self._clock(), "role": role, "text": redact(text)[:MAX_LINE]})
+        del lines[: -self.keep]
+
+    async def save(self, openid: str, lines: list[dict[str, str]]) -> None:
+        """Store ``lines`` (the last ``keep``) as the resident's recent chat."""
+        payload = json.dumps(lines[-self.keep :], ensure_ascii=False).encode()
+        await self._store.set(self._key(openid), payload, ttl=self.ttl)

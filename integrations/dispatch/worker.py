@@ -79,6 +79,7 @@ class OutboxWorker:
         self.pusher = pusher
         self.worker_id = worker_id or f"worker-{os.getpid()}-{random.randrange(1 << 30):x}"
         self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
         self._next_poll: datetime | None = None
         self._next_escalation: datetime | None = None
         self._next_purge: datetime | None = None
@@ -92,17 +93,20 @@ class OutboxWorker:
         return self.service.config
 
     def wake(self) -> None:
-        """Something was enqueued: look at once."""
+        """Something was enqueued: look at once. Not for the worker's own commits: a pass
+        sends the pushes its deliveries enqueue itself, so waking for them only ran an
+        empty pass after every busy one (two claim transactions for nothing)."""
+        if self._task is not None and asyncio.current_task() is self._task:
+            return
         self._wakeup.set()
 
     async def run_once(self) -> int:
-        """One pass: deliveries, pushes, and polling / escalation / purging when due.
+        """One pass: deliveries, polling / escalation / purging when due, then pushes (last,
+        so the pushes the steps before enqueued go out in the same pass).
 
         Returns the number of outbox and push jobs processed.
         """
         processed = await self.deliver_due()
-        if self.pusher is not None:
-            processed += await self.pusher.run_once()
         now = self.service.now()
         if self._next_poll is None or now >= self._next_poll:
             self._next_poll = now + timedelta(seconds=self.config.poll_interval)
@@ -116,11 +120,14 @@ class OutboxWorker:
         if days and (self._next_purge is None or now >= self._next_purge):
             self._next_purge = now + timedelta(seconds=self.config.retention_interval)
             await purge_chat_text(self.service.engine, before=now - timedelta(days=days))
+        if self.pusher is not None:
+            processed += await self.pusher.run_once()
         return processed
 
     async def run_forever(self, stop_event: asyncio.Event) -> None:
         """Loop until ``stop_event`` is set; errors are logged and the loop goes on."""
         log.info("%r started", self)
+        self._task = asyncio.current_task()
         while not stop_event.is_set():
             pause = self.config.worker_interval
             try:

@@ -133,10 +133,11 @@ class HandoffService:
         """Whether a person handles this resident's chat now (asked per message, so answered
         from the state store: every open handoff has its key there, loaded from the
         database when the store comes up empty, e.g. after a Redis restart)."""
-        cached = await self._store.get(self._key(openid))
+        # One round trip for both: the resident's key and whether the cache is warm.
+        cached, warm = await self._store.get_many((self._key(openid), _WARM_KEY))
         if cached is not None:
             return cached == b"1"
-        if await self._store.get(_WARM_KEY) is None:
+        if warm is None:
             await self._warm()
             return await self._store.get(self._key(openid)) == b"1"
         return False

@@ -8,10 +8,12 @@ only template messages get through. The bot records every inbound message here
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import case, select
+from sqlalchemy import Table, case, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,25 +38,32 @@ async def record_inbound_many(
         return
     # (not integrations.tickets.sql.insert_for: this package must not import tickets)
     dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = insert(ResidentRow)
-    newer = statement.excluded.last_inbound_at > ResidentRow.last_inbound_at
-    upsert = statement.on_conflict_do_update(
-        index_elements=[ResidentRow.openid],
-        set_={
-            "last_inbound_at": case(
-                (newer, statement.excluded.last_inbound_at), else_=ResidentRow.last_inbound_at
-            ),
-            "cs_sent": case((newer, 0), else_=ResidentRow.cs_sent),
-            "updated_at": statement.excluded.updated_at,
-        },
-    )
     await session.execute(
-        upsert,
+        _upsert(dialect),
         [
             {"openid": openid, "last_inbound_at": at, "cs_sent": 0, "updated_at": at}
             for openid, at in items
         ],
+    )
+
+
+@functools.cache
+def _upsert(dialect: str) -> Any:
+    """The upsert, built once per dialect, on the table (not the ORM class): a Core
+    executemany, not the ORM's bulk-insert machinery (a tenth of the CPU per batch)."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = cast(Table, ResidentRow.__table__)
+    statement = insert(table)
+    newer = statement.excluded.last_inbound_at > table.c.last_inbound_at
+    return statement.on_conflict_do_update(
+        index_elements=[table.c.openid],
+        set_={
+            "last_inbound_at": case(
+                (newer, statement.excluded.last_inbound_at), else_=table.c.last_inbound_at
+            ),
+            "cs_sent": case((newer, 0), else_=table.c.cs_sent),
+            "updated_at": statement.excluded.updated_at,
+        },
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
 from types import TracebackType
 
 from core.errors import StateBackendError
@@ -55,6 +56,11 @@ class KeyValueStore(abc.ABC):
     @abc.abstractmethod
     async def get(self, key: str) -> bytes | None:
         """Return the value, or ``None`` when absent or expired."""
+
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        """The values of ``keys``, in order (``None`` for each absent one): one round trip
+        where the backend allows it."""
+        return [await self.get(key) for key in keys]
 
     @abc.abstractmethod
     async def set(

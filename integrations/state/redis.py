@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
+from collections.abc import Sequence
 
 from redis import asyncio as aioredis
 from redis.backoff import ExponentialBackoff
@@ -19,17 +20,27 @@ from integrations.state.base import KeyValueStore, Lock, LockTimeout
 __all__ = ["RedisStore"]
 
 
-# Whose turn is it? Drops queue heads whose lease expired (crashed holders or waiters), then
-# answers 1 when ``token`` is at the head. Runs atomically inside Redis.
+# Queue (first call, or again when our lease lapsed and we were dropped), renew our lease,
+# and answer 1 when ``token`` is at the head (its lease then becomes the holder's), else 0.
+# Queue heads whose lease expired (crashed holders or waiters) are dropped on the way. Runs
+# atomically inside Redis: an uncontended lock costs one round trip.
 _TURN_SCRIPT = """
+local lease = ARGV[2] .. ARGV[1]
+if ARGV[5] == '1' or not redis.call('ZSCORE', KEYS[1], ARGV[1]) then
+  redis.call('ZADD', KEYS[1], redis.call('INCR', KEYS[2]), ARGV[1])
+end
+redis.call('SET', lease, '1', 'PX', ARGV[3])
 local head = redis.call('ZRANGE', KEYS[1], 0, 0)[1]
 while head do
-  if head == ARGV[1] then return 1 end
+  if head == ARGV[1] then
+    redis.call('SET', lease, '1', 'PX', ARGV[4])
+    return 1
+  end
   if redis.call('EXISTS', ARGV[2] .. head) == 1 then return 0 end
   redis.call('ZREM', KEYS[1], head)
   head = redis.call('ZRANGE', KEYS[1], 0, 0)[1]
 end
-return -1
+return 0
 """
 
 
@@ -56,31 +67,29 @@ class _RedisFairLock(Lock):
         self._timeout_ms = max(1, int(timeout * 1000))
         self._blocking_timeout = blocking_timeout
         self._token = secrets.token_hex(8)
-        self._turn = store.client.register_script(_TURN_SCRIPT)
+        self._turn = store.turn_script
 
     async def acquire(self) -> None:
-        lease = self._lease_prefix + self._token
         deadline = time.monotonic() + self._blocking_timeout
+        first = "1"
         try:
-            async with self._client.pipeline(transaction=True) as pipe:
-                pipe.set(lease, b"1", px=self._WAITER_LEASE_MS)
-                pipe.incr(self._seq)
-                _, seq = await pipe.execute()
-            await self._client.zadd(self._queue, {self._token: seq})
             while True:
-                turn = await self._turn(keys=[self._queue], args=[self._token, self._lease_prefix])
+                turn = await self._turn(
+                    keys=[self._queue, self._seq],
+                    args=[
+                        self._token,
+                        self._lease_prefix,
+                        self._WAITER_LEASE_MS,
+                        self._timeout_ms,
+                        first,
+                    ],
+                )
                 if turn == 1:
-                    await self._client.set(lease, b"1", px=self._timeout_ms)
                     return
-                if turn == -1:  # our own waiter lease lapsed (a long stall): queue again
-                    await self._client.set(lease, b"1", px=self._WAITER_LEASE_MS)
-                    await self._client.zadd(
-                        self._queue, {self._token: await self._client.incr(self._seq)}
-                    )
+                first = "0"
                 if time.monotonic() >= deadline:
                     await self._leave()
                     raise LockTimeout(f"lock {self._name!r} busy for {self._blocking_timeout}s")
-                await self._client.pexpire(lease, self._WAITER_LEASE_MS)
                 await asyncio.sleep(self._POLL_SECONDS)
         except RedisError as exc:
             raise StateBackendError(f"Redis lock {self._name!r}: {exc}") from exc
@@ -110,6 +119,8 @@ class RedisStore(KeyValueStore):
     def __init__(self, client: aioredis.Redis, *, namespace: str = "intake") -> None:
         self._client = client
         self._prefix = f"{namespace}:"
+        #: the locks' queue script, registered once (a lock is made per message)
+        self.turn_script = client.register_script(_TURN_SCRIPT)
 
     @classmethod
     def from_url(cls, url: str, *, namespace: str = "intake") -> RedisStore:
@@ -137,6 +148,15 @@ class RedisStore(KeyValueStore):
         except RedisError as exc:
             raise StateBackendError(f"Redis GET failed: {exc}") from exc
         return value.encode() if isinstance(value, str) else value
+
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        if not keys:
+            return []
+        try:
+            values = await self._client.mget([self.key(key) for key in keys])
+        except RedisError as exc:
+            raise StateBackendError(f"Redis MGET failed: {exc}") from exc
+        return [v.encode() if isinstance(v, str) else v for v in values]
 
     async def set(
         self, key: str, value: bytes, *, ttl: float | None = None, only_if_absent: bool = False

@@ -1,10 +1,11 @@
 """The ticket services wired on one shared :class:`~integrations.tickets.core.Core`.
 
 Each service has one job and its own module: :mod:`.filing` (the one place a ticket is
-filed), :mod:`.queries` (reading), :mod:`.status` (the status machine),
-:mod:`.assignment` (department and grid), :mod:`.escalation` (督办, department returns,
-overdue tickets), :mod:`.rating` (评价), :mod:`.reports` (statuses a dispatch system
-reports), :mod:`.outbox` (deliveries), :mod:`.pushes` (status pushes, for staff) and
+filed), :mod:`.queries` (reading), :mod:`.lookups` (the lean read a resident's chat
+makes), :mod:`.status` (the status machine), :mod:`.assignment` (department and grid),
+:mod:`.escalation` (督办, department returns, overdue tickets), :mod:`.rating` (评价),
+:mod:`.reports` (statuses a dispatch system reports), :mod:`.outbox` (deliveries),
+:mod:`.pushes` (status pushes, for staff) and
 :class:`~integrations.notify.customer_service.ResidentWindows` (when residents wrote).
 Callers take the one they need: ``tickets.filing.file(...)``,
 ``tickets.status.transition(...)``.
@@ -28,6 +29,7 @@ from integrations.tickets.config import TicketConfig
 from integrations.tickets.core import Core
 from integrations.tickets.escalation import Escalation
 from integrations.tickets.filing import TicketFiling
+from integrations.tickets.lookups import ResidentLookups
 from integrations.tickets.outbox import Outbox
 from integrations.tickets.pushes import PushJobs
 from integrations.tickets.queries import TicketQueries
@@ -68,6 +70,7 @@ class TicketService:
         self.areas = AreaLocator.from_file(config.grid_rules_file)
         self.filing = TicketFiling(self.core, self.areas)
         self.queries = TicketQueries(self.core)
+        self.lookups = ResidentLookups(self.core)
         self.status = StatusChanges(self.core)
         self.assignment = Assignment(self.core)
         self.escalation = Escalation(self.core)

@@ -110,3 +110,12 @@ async def test_incr_counts_in_a_fixed_window(kv_store: KeyValueStore) -> None:
     await asyncio.sleep(0.25)
     assert await kv_store.get("hits") is None
     assert await kv_store.incr("hits", ttl=0.3) == 1
+
+
+async def test_get_many_answers_each_key_in_order(kv_store: KeyValueStore) -> None:
+    await kv_store.set("m1", b"one")
+    await kv_store.set("m3", b"three", ttl=0.05)
+    assert await kv_store.get_many(["m1", "m2", "m3"]) == [b"one", None, b"three"]
+    await asyncio.sleep(0.12)
+    assert await kv_store.get_many(["m3", "m1"]) == [None, b"one"]
+    assert await kv_store.get_many([]) == []

@@ -87,6 +87,31 @@ def test_decide_does_not_modify_its_input() -> None:
     assert state.to_dict() == before
 
 
+def test_a_copy_has_every_field_and_shares_nothing() -> None:
+    """``copy()`` is what decide() starts from: a field it left out would be forgotten
+    after every turn (the follow offer's ticket once was)."""
+    state = confirming_state()
+    state.mode = "offer_follow"
+    state.follow_ticket = "20261123-0001"
+    state.faq_choices = ["faq.a", "faq.b"]
+    state.misunderstood = 2
+    state.pending_photos = ["media-1"]
+    state.pending_location = "幸福小区"
+    state.pending_latitude, state.pending_longitude = 30.5, 114.3
+    assert state.case is not None
+    state.case.photos.append("media-2")
+    state.case.failures["phone"] = 1
+    copied = state.copy()
+    assert copied.to_dict() == state.to_dict() == DialogueState.from_dict(state.to_dict()).to_dict()
+    assert copied.case is not None
+    copied.faq_choices.append("faq.c")
+    copied.pending_photos.clear()
+    copied.case.photos.clear()
+    copied.case.failures.clear()
+    assert state.faq_choices == ["faq.a", "faq.b"] and state.pending_photos == ["media-1"]
+    assert state.case.photos == ["media-2"] and state.case.failures == {"phone": 1}
+
+
 def test_correction_then_confirm_creates_ticket_with_corrected_value() -> None:
     decision = decide(
         confirming_state(), Turn(text="地址不对，是8栋不是6栋", intent="deny", confidence=0.9), CTX

@@ -18,6 +18,7 @@ import uvicorn
 from fastapi import FastAPI
 
 import bot.app
+import bot.balancer
 import bot.cli
 from bot.logs import configure_logging, logging_config
 from tests.privacy.spellings import ID_SPELLINGS, PHONE, PHONE_SPELLINGS, holds
@@ -122,6 +123,8 @@ def test_serve_gives_uvicorn_the_masking_configuration(
     ``--workers N`` (each worker process applies it)."""
     calls: list[dict[str, Any]] = []
     monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: calls.append(kw))
+    # --workers N: the balancer hands the same configuration to each web process
+    monkeypatch.setattr(bot.balancer, "serve_balanced", lambda **kw: calls.append(kw))
     monkeypatch.setattr(bot.cli, "_print_demo_admin", lambda settings: None)
     monkeypatch.setattr(bot.app, "create_app", lambda settings: FastAPI())
     monkeypatch.setenv("INTAKE_DATA_DIR", str(tmp_path))
@@ -129,6 +132,7 @@ def test_serve_gives_uvicorn_the_masking_configuration(
     monkeypatch.setenv("INTAKE_INPROCESS_WORKER", "1")
     assert bot.cli.main(["serve", "--no-worker", "--port", "8123"]) == 0
     assert bot.cli.main(["serve", "--no-worker", "--workers", "2"]) == 0
+    assert len(calls) == 2
     for kwargs in calls:
         config = kwargs["log_config"]
         assert config["root"]["handlers"] == ["default"]

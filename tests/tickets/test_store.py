@@ -388,6 +388,14 @@ async def test_resident_view_and_last_phone(service: TicketService) -> None:
     assert await service.queries.last_phone(OPENID) == "13900000002"
     assert await service.queries.last_phone("oNobody000000000000000001") is None
 
+    # The chat's lean read (five columns, one statement) lists the same tickets in the same order.
+    for open_only in (True, False):
+        whole = await service.queries.list_for_resident(OPENID, open_only=open_only)
+        lean = await service.lookups.tickets(OPENID, open_only=open_only)
+        assert [(t.id, t.category, t.status, t.department, t.urgent) for t in whole] == [
+            (t.id, t.category, t.status, t.department, t.urgent) for t in lean
+        ]
+
 
 # -- pushes are queued with the change ----------------------------------------------------------
 

@@ -1,0 +1,77 @@
+"""The residents' message times the bot buffers (the starts of their 48-hour windows): noted
+once per resident while the mark lasts, written in batches, and never lost to a failed write
+(a lost start leaves the window closed, and a push the resident is owed is refused)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import pytest
+
+from bot.dialogue.desks import ServiceTicketDesk
+from core.errors import DatabaseUnavailable
+from integrations.state.memory import MemoryStore
+from integrations.tickets import TicketService
+from privacy import Sealer
+
+NOW = datetime(2026, 12, 3, 8, 0, tzinfo=UTC)
+
+
+class _Windows:
+    """Records written batches; fails the next writes with the errors queued in ``fail``."""
+
+    def __init__(self) -> None:
+        self.written: list[list[tuple[str, datetime]]] = []
+        self.fail: list[Exception] = []
+
+    async def record_inbound_many(self, items: Sequence[tuple[str, datetime]]) -> None:
+        if self.fail:
+            raise self.fail.pop(0)
+        self.written.append(list(items))
+
+
+class _Service:
+    def __init__(self) -> None:
+        self.windows = _Windows()
+
+    def now(self) -> datetime:
+        return NOW
+
+
+def _desk() -> tuple[ServiceTicketDesk, _Windows]:
+    service = _Service()
+    desk = ServiceTicketDesk(
+        cast(TicketService, cast(Any, service)),
+        MemoryStore(),
+        sealer=Sealer("Hq7vX2mR9kLp4TzN8cWb5JdF3sGy6Ue1"),
+    )
+    return desk, service.windows
+
+
+async def test_one_time_per_resident_in_one_batch() -> None:
+    desk, windows = _desk()
+    for openid in ("o-1", "o-2", "o-1", "o-1"):
+        await desk.record_inbound(openid)
+    await desk.flush_inbound()
+    await desk.flush_inbound()  # nothing new: no write
+    assert windows.written == [[("o-1", NOW), ("o-2", NOW)]]
+
+
+@pytest.mark.parametrize(
+    "error",
+    [DatabaseUnavailable("the database cannot be reached"), RuntimeError("connection cut")],
+)
+async def test_a_failed_write_keeps_the_times_for_the_next_round(error: Exception) -> None:
+    desk, windows = _desk()
+    await desk.record_inbound("o-1")
+    windows.fail.append(error)
+    if isinstance(error, DatabaseUnavailable):
+        await desk.flush_inbound()  # expected while the database is away: a warning
+    else:
+        with pytest.raises(RuntimeError):  # anything else is raised (and logged) as well
+            await desk.flush_inbound()
+    assert windows.written == []
+    await desk.flush_inbound()
+    assert windows.written == [[("o-1", NOW)]]
