@@ -110,13 +110,15 @@ class TicketFiling(CoreService):
             community=area.community,
             level=self.core.sla.initial_level,
             status="received",
-            sla_due_at=self.core.sla.due_at(category, is_urgent, now),
             channel=channel,
             generation=1,
             created_at=now,
             updated_at=now,
             source_key=source_key,
+            overdue_count=0,
         )
+        # 签收 and 办结 count from now (the dispatch follows at once), in working time.
+        self.core.clocks.start(row, now)
         if actor is None:
             actor = f"resident:{openid}" if openid and channel == "wechat" else "staff"
         try:
