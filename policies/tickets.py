@@ -52,6 +52,7 @@ __all__ = [
     "RATINGS",
     "RATING_LABELS",
     "RATING_PROMPT",
+    "REPEAT_WINDOW",
     "REVIEW_DECISIONS",
     "REVIEW_LABELS",
     "SOLVED_PROMPT",
@@ -87,6 +88,7 @@ __all__ = [
     "parse_sla_rules",
     "rating_outcome",
     "rating_refusal",
+    "repeat_place",
     "reported_change",
     "return_refusal",
     "review_refusal",
@@ -108,6 +110,7 @@ __all__ = [
     "timeline_overdue",
     "timeline_parked",
     "timeline_rated",
+    "timeline_repeat",
     "timeline_review",
     "timeline_solved",
     "timeline_staff_escalation",
@@ -205,6 +208,10 @@ RATING_PROMPT = "请回复：满意 / 基本满意 / 不满意"
 SOLVED_PROMPT = "请问问题解决了吗？请回复：已解决 / 没解决"
 
 DEFAULT_GRID = "街道网格化指挥中心"
+
+#: A complaint from the same resident about the same kind of problem at the same place
+#: within this long is a repeat, linked to the first ticket.
+REPEAT_WINDOW = timedelta(days=30)
 
 #: Where a ticket came from, as staff read it.
 CHANNEL_LABELS: Mapping[str, str] = {
@@ -418,6 +425,15 @@ def rating_outcome(rating: str) -> str:
     if rating not in RATINGS:
         raise ValueError(f"unknown rating {rating!r}; one of {', '.join(RATINGS)}")
     return "reopened" if rating == "unsatisfied" else "closed"
+
+
+def repeat_place(keys: tuple[str, ...], number: int | None) -> str | None:
+    """What two complaints must share to be at the same place: the most specific place
+    key (:func:`policies.place_key.place_key`), with the house number on a road."""
+    if not keys:
+        return None
+    place = keys[0] if number is None or not keys[0].startswith("road:") else f"{keys[0]}#{number}"
+    return place[:200]
 
 
 def format_ticket_id(day: str, number: int) -> str:
@@ -686,6 +702,10 @@ def timeline_filed(channel: str) -> str:
 def timeline_rated(rating: str, reason: str | None, escalation: str | None = None) -> str:
     note = f"评价：{RATING_LABELS.get(rating, rating)}" + (f"（{reason}）" if reason else "")
     return f"{note}；{escalation}" if escalation else note
+
+
+def timeline_repeat(first_id: str) -> str:
+    return f"重复投诉：30天内同一群众在同一地点反映同类问题，首次工单{first_id}"
 
 
 def timeline_solved(solved: bool, words: str | None) -> str:

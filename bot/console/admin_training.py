@@ -31,6 +31,7 @@ from integrations.training.examples import (
 )
 from integrations.training.review import STATUSES, ReviewItem, ReviewQueue
 from nlu.entities import extract_entities
+from privacy import mask_text
 
 __all__ = ["build_training_router", "intent_groups"]
 
@@ -218,9 +219,27 @@ def build_training_router(console: Console) -> APIRouter:
             status = "open"
         known = await examples.intents()
         items = await queue.list(status, limit=200)
+        tickets = console.runtime.ticket_service
+        disputes = await tickets.returns.decided(limit=50) if tickets is not None else []
         return console.render(
             request,
             "review.html",
+            disputes=[
+                {
+                    "ticket_id": d.ticket_id,
+                    "text": mask_text(d.text),
+                    "category": tickets.core.taxonomy.label(d.category) if tickets else "",
+                    "to_category": tickets.core.taxonomy.label(d.to_category or d.category)
+                    if tickets
+                    else "",
+                    "from_department": d.from_department,
+                    "to_department": d.to_department or "",
+                    "decision": "改派" if d.status == "rerouted" else "退回原部门",
+                    "reason": mask_text(d.reason),
+                    "at": when(d.reviewed_at),
+                }
+                for d in disputes
+            ],
             status=status,
             statuses=STATUSES,
             items=items,
