@@ -949,8 +949,11 @@ def _upset(text: str) -> bool:
 
 def _after_closure(state: DialogueState, turn: Turn, ctx: Context) -> Decision | None:
     """The resident answering what the bot asked after 办结 (解决, then 满意) or at the
-    回访; ``None`` when the message is not such an answer."""
-    solved = read_solved(turn.text) if ctx.awaiting_solved else None
+    回访; ``None`` when the message is not such an answer. Short words such as 没有 or 好了
+    answer "was it solved?" only when no question of the conversation is open (in a form
+    they answer the form)."""
+    idle = state.mode == "idle"
+    solved = read_solved(turn.text) if ctx.awaiting_solved and idle else None
     if solved is not None:
         is_solved, words = solved
         answer = AnswerSolved(ctx.awaiting_solved[0], is_solved, words)
@@ -968,7 +971,7 @@ def _after_closure(state: DialogueState, turn: Turn, ctx: Context) -> Decision |
         else:
             reply = msg.RATING_SUPERVISED
         return Decision(state, actions=[RateTicket(ticket_id, value, reason)]).say(reply)
-    follow_up = read_follow_up(turn.text) if ctx.awaiting_follow_up else None
+    follow_up = read_follow_up(turn.text) if ctx.awaiting_follow_up and idle else None
     if follow_up is not None:
         recurred, said = follow_up
         again = AnswerFollowUp(ctx.awaiting_follow_up[0], recurred, said)
