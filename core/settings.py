@@ -431,7 +431,8 @@ class TicketSettings(_Section):
     sla_check_seconds: float = setting(
         60.0,
         "INTAKE_SLA_CHECK_SECONDS",
-        "how often the embedded desk escalates tickets past their deadline",
+        "how often the worker records due warnings (预警), escalates embedded-desk tickets "
+        "past their 办结 deadline and sends due 回访 questions",
         gt=0,
     )
 

@@ -44,6 +44,8 @@ MESSAGES = {
     "assigned": "已标注，并加入了训练例句。",
     "assigned-known": "已标注（这条例句原来就有）。",
     "dismissed": "已忽略这条消息。",
+    "dispute-added": "已把这条派单争议加入审定后类别的训练例句，下次重新训练后生效。",
+    "dispute-known": "这条派单争议已经是训练例句了。",
 }
 
 #: The intent a one-click button must never teach for a message that carries a place, a
@@ -226,6 +228,8 @@ def build_training_router(console: Console) -> APIRouter:
             "review.html",
             disputes=[
                 {
+                    "id": d.id,
+                    "teachable": bool(d.to_category and d.to_category != d.category),
                     "ticket_id": d.ticket_id,
                     "text": mask_text(d.text),
                     "category": tickets.core.taxonomy.label(d.category) if tickets else "",
@@ -250,6 +254,30 @@ def build_training_router(console: Console) -> APIRouter:
             flash=MESSAGES.get(msg),
             open_count=await queue.count_open(),
         )
+
+    @router.post("/review/disputes")
+    async def teach_dispute(
+        request: Request, session: AdminSession, dispute: FormId = 0
+    ) -> Response:
+        """A reviewed return whose category was corrected becomes a training example of the
+        corrected category (the classifier's category decides the department)."""
+        tickets = console.runtime.ticket_service
+        found = await tickets.returns.get(dispute) if tickets is not None else None
+        if found is None or not found.to_category or found.to_category == found.category:
+            return console.render(
+                request, "error.html", 400, message="这条派单争议没有更正类别，无需加入例句"
+            )
+        result = await examples.add(
+            found.to_category, found.text, actor=session.username, source="review"
+        )
+        if not result.ok and result.status != "duplicate":
+            return console.render(request, "error.html", 400, message=result.message)
+        await console.audit(
+            request, session, "review.dispute", f"ticket:{found.ticket_id}",
+            detail=f"{found.category} → {found.to_category}",
+        )
+        outcome = "dispute-added" if result.ok else "dispute-known"
+        return RedirectResponse(f"/console/admin/review?msg={outcome}", status_code=303)
 
     @router.post("/review")
     async def review_action(

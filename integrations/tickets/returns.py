@@ -249,6 +249,11 @@ class Returns(CoreService):
             .limit(limit)
         )
 
+    async def get(self, dispute_id: int) -> RoutingDispute | None:
+        async with self.core.read() as session:
+            row = await session.get(RoutingDisputeRow, dispute_id)
+            return from_row(RoutingDispute, row) if row is not None else None
+
     async def of_ticket(self, ticket_id: str) -> list[RoutingDispute]:
         return await self._list(
             select(RoutingDisputeRow)

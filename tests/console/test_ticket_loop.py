@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from tests.bot.wechat_harness import RunningApp
+from tests.console.harness import csrf_token
 from tests.console.test_tickets_pages import (
     api_ticket,
     converse,
@@ -121,6 +122,17 @@ def test_return_review_close_and_not_solved_reopens(
     review = admin.get("/console/admin/review").text
     assert f'class="routing-dispute" data-ticket="{ticket_id}"' in review
     assert "住建局物业科" in review
+    # The category was corrected too: the text becomes an example of the right one.
+    dispute = re.search(r'name="dispute" value="(\d+)"', review)
+    assert dispute, review
+    token = csrf_token(admin, "/console/admin/review")
+    taught = admin.post(
+        "/console/admin/review/disputes", data={"dispute": dispute.group(1), "csrf_token": token}
+    )
+    assert taught.status_code == 303
+    assert "已把这条派单争议加入" in admin.get(taught.headers["location"]).text
+    examples = admin.get("/console/admin/intents/report.property_dispute").text
+    assert "晚上很黑" in examples
     bounces = staff.get("/console/returns").text
     assert re.search(
         r'data-department="市政照明管理处"><td>市政照明管理处</td><td>1</td><td>1</td>', bounces
