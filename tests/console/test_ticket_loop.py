@@ -7,14 +7,23 @@ and the bounce counts name the department that returned it."""
 
 from __future__ import annotations
 
+import asyncio
 import re
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import update
 
-from tests.bot.wechat_harness import RunningApp
+from integrations.db.engine import create_engine
+from integrations.db.models import TicketRow
+from integrations.tickets.sql import utcnow
+from policies import messages as msg
+from tests.bot.wechat_harness import RunningApp, running_app
 from tests.console.harness import csrf_token
 from tests.console.test_tickets_pages import (
+    api,
     api_ticket,
     converse,
     dispatched,
@@ -170,3 +179,47 @@ def test_solved_but_not_satisfied_goes_to_a_supervisor(
     after = api_ticket(app, ticket_id)
     assert after["supervision"] == "done"
     assert after["history"][-1]["note"] == "督办复核：已约谈承办人，要求提速"
+
+
+def test_follow_up_days_later_and_the_problem_back_files_a_linked_ticket(
+    tmp_path: Path,
+) -> None:
+    # The worker's clock pass runs every 0.2 s here; time passing is a database update.
+    with running_app(tmp_path, INTAKE_SLA_CHECK_SECONDS=0.2) as app:
+        _, confirmed = converse(app, OPENID, "幸福小区5号楼下的路灯坏了，电话13812345678", "确认")
+        match = _TICKET_ID.search(confirmed or "")
+        assert match, confirmed
+        ticket_id = match.group(1)
+        dispatched(app, ticket_id)
+        with api(app) as client:
+            done = client.post(
+                f"/api/tickets/{ticket_id}/status", json={"status": "resolved", "note": "已修复"}
+            )
+        assert done.status_code == 200, done.text
+        assert converse(app, OPENID, "已解决", "满意")[1] == msg.RATING_THANKS
+        closed = api_ticket(app, ticket_id)
+        assert closed["status"] == "closed" and closed["follow_up"]["state"] == "due"
+
+        async def fourteen_days_later() -> None:
+            engine = create_engine(app.settings.effective_database_url)
+            try:
+                async with engine.begin() as connection:
+                    await connection.execute(
+                        update(TicketRow)
+                        .where(TicketRow.id == ticket_id)
+                        .values(follow_up_at=utcnow() - timedelta(minutes=1))
+                    )
+            finally:
+                await engine.dispose()
+
+        asyncio.run(fourteen_days_later())
+        eventually(lambda: _pushed(app, ticket_id, "问题有没有再出现"), what="the 回访 push")
+        [answer] = converse(app, OPENID, "又出现了，晚上又不亮")
+        assert answer and msg.FOLLOW_UP_RECURRED in answer
+        again = re.search(r"新的工单号：(\d{8}-\d{4,})", answer)
+        assert again, answer
+        second = api_ticket(app, again.group(1))
+        assert second["repeat_of"] == ticket_id and second["category"] == "report.streetlight"
+        assert "晚上又不亮" in second["description"]
+        first = api_ticket(app, ticket_id)
+        assert first["follow_up"]["state"] == "recurred"
