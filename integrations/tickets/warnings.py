@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from integrations.db.models import TicketRow, TicketWarningRow
 from integrations.tickets.core import Core, CoreService, add_event, lock_ticket
@@ -123,7 +124,7 @@ class ClockWarnings(CoreService):
         return recorded
 
     def _record(
-        self, session: Any, row: TicketRow, warning: ClockWarning, now: datetime
+        self, session: AsyncSession, row: TicketRow, warning: ClockWarning, now: datetime
     ) -> None:
         text = warning_text(warning, row.id)
         webhook = self.core.config.warning_webhook_url
