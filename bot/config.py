@@ -124,6 +124,7 @@ def production_problems(settings: Settings) -> list[str]:
         ("INTAKE_PERSONAL_DATA_KEY", privacy.key),
         ("INTAKE_ANALYTICS_WEBHOOK_SECRET", settings.analytics.webhook_secret),
         ("INTAKE_SMS_HOOK_SECRET", settings.pushes.sms_hook_secret),
+        ("INTAKE_WARNING_WEBHOOK_SECRET", settings.tickets.warning_webhook_secret),
     ):
         problem = secret_problem(name, secret) if secret else None
         if problem and not (name == "WECHAT_ENCODING_AES_KEY" and aes_problem):

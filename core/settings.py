@@ -491,7 +491,8 @@ class TicketSettings(_Section):
     sla_check_seconds: float = setting(
         60.0,
         "INTAKE_SLA_CHECK_SECONDS",
-        "how often the embedded desk escalates tickets past their deadline",
+        "how often the worker records due warnings (预警), escalates embedded-desk tickets "
+        "past their 办结 deadline and sends due 回访 questions",
         gt=0,
     )
 
@@ -509,6 +510,26 @@ class TicketSettings(_Section):
         "office hours per department for the working-day clocks "
         "(`policies/data/office_hours.yaml`: 09:00–12:00, 13:30–18:00 unless listed)",
         shown="packaged",
+    )
+    warning_webhook_url: str | None = setting(
+        None,
+        "INTAKE_WARNING_WEBHOOK_URL",
+        "warnings (预警) before 签收/办结 deadlines are posted here as JSON, one per request "
+        "(unset: console only)",
+    )
+    warning_webhook_secret: str | None = setting(
+        None,
+        "INTAKE_WARNING_WEBHOOK_SECRET",
+        "signs each warning (`X-Intake-Signature: sha256=<HMAC of the body>`); unset: unsigned",
+        secret=True,
+    )
+    follow_up_days: int = setting(
+        14,
+        "INTAKE_FOLLOW_UP_DAYS",
+        "days after closing that residents are asked again (回访) about the problem classes "
+        "that tend to come back (`follow_up_categories` in the SLA file); 0: no 回访",
+        ge=0,
+        le=365,
     )
 
     @field_validator("timezone")

@@ -489,10 +489,13 @@ def response_outcome(
     signed_at: datetime | None,
     as_of: datetime,
     rule: RatesRule = DEFAULT_RATES_RULE,
+    deadline: datetime | None = None,
 ) -> bool | None:
     """True: signed for in time; False: late or still unsigned after the deadline;
-    None: not yet judged (unsigned, deadline not reached)."""
-    deadline = created_at + rule.sign_within
+    None: not yet judged (unsigned, deadline not reached). ``deadline``: the ticket's own
+    签收 deadline (working time), else ``rule.sign_within`` after filing."""
+    if deadline is None:
+        deadline = created_at + rule.sign_within
     if signed_at is not None and signed_at <= as_of:
         return signed_at <= deadline
     return False if as_of > deadline else None

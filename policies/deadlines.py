@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -44,6 +44,7 @@ __all__ = [
     "clock_statuses",
     "due_warnings",
     "load_clock_rules",
+    "next_warning_at",
     "parse_clock_rules",
     "ticket_deadlines",
     "warning_text",
@@ -391,6 +392,39 @@ def due_warnings(
             )
         )
     return warnings
+
+
+#: Overdue is strictly after the deadline: a look this long after it sees it.
+_JUST_AFTER = timedelta(seconds=1)
+
+
+def next_warning_at(
+    rules: ClockRules,
+    clock: WorkingClock,
+    *,
+    category: str,
+    urgent: bool,
+    times: TicketTimes,
+    now: datetime,
+    sent: Collection[str] = (),
+) -> datetime | None:
+    """When :func:`due_warnings` will next have something to send: ``now`` when a warning
+    is due already, else the moment the next level falls due, or ``None`` when every clock
+    has stopped or warned its last (overdue). The caller looks only when it matters."""
+    moments = []
+    for status in clock_statuses(
+        rules, clock, category=category, urgent=urgent, times=times, now=now
+    ):
+        if not status.running:
+            continue
+        if status.level is not None and status.key(status.level) not in sent:
+            return clock.local(now)
+        reached = LEVELS.index(status.level) if status.level is not None else -1
+        if reached + 1 < len(LEVELS):
+            level = LEVELS[reached + 1]
+            at = status.level_at[level]
+            moments.append(at + _JUST_AFTER if level == "overdue" else at)
+    return min(moments) if moments else None
 
 
 def _when(moment: datetime) -> str:

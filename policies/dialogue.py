@@ -22,6 +22,8 @@ from policies import messages as msg
 from policies.state import Case, DialogueState
 
 __all__ = [
+    "AnswerFollowUp",
+    "AnswerSolved",
     "Context",
     "CreateTicket",
     "Decision",
@@ -34,10 +36,13 @@ __all__ = [
     "StartHandoff",
     "Turn",
     "decide",
+    "looks_like_after_closure",
     "looks_like_rating",
     "read_choice",
+    "read_follow_up",
     "read_rating",
     "read_replacement",
+    "read_solved",
 ]
 
 #: Below this the top intent is not acted on (the message counts as not understood).
@@ -72,6 +77,35 @@ _UPSET_WORDS = (
     "烦死",
     "忍无可忍",
     "踢皮球",
+)
+#: Answers to "was it solved?" (negatives first: 没解决 contains 解决).
+_SOLVED_WORDS = (
+    ("没有解决", False),
+    ("没解决", False),
+    ("未解决", False),
+    ("还没解决", False),
+    ("没修好", False),
+    ("还没好", False),
+    ("没有", False),
+    ("已解决", True),
+    ("已经解决", True),
+    ("解决了", True),
+    ("修好了", True),
+    ("好了", True),
+    ("解决", True),
+)
+#: Answers to the 回访 "has it come back?" (recurred first).
+_FOLLOW_UP_WORDS = (
+    ("又出现了", True),
+    ("又出现", True),
+    ("又坏了", True),
+    ("又有了", True),
+    ("还是老样子", True),
+    ("没再出现", False),
+    ("没有再出现", False),
+    ("没出现", False),
+    ("没有了", False),
+    ("挺好", False),
 )
 _RATING_WORDS = (
     ("不满意", "unsatisfied"),
@@ -264,8 +298,13 @@ class Context:
     faq: Mapping[str, FAQEntry] = field(default_factory=dict)
     category_labels: Mapping[str, str] = field(default_factory=dict)
     known_phone: str | None = None
-    #: ids of this resident's resolved tickets awaiting a rating, newest first
+    #: ids of this resident's resolved tickets awaiting the satisfaction answer, newest
+    #: first (those answered "solved" before those not asked yet)
     awaiting_rating: tuple[str, ...] = ()
+    #: ids of resolved tickets whose resident has not said yet whether it is solved
+    awaiting_solved: tuple[str, ...] = ()
+    #: ids of closed tickets whose 回访 question waits for an answer
+    awaiting_follow_up: tuple[str, ...] = ()
     #: while confirming a case: an open ticket already covering it (looked up by the bot)
     nearby: NearbyProblem | None = None
 
@@ -309,14 +348,42 @@ class StartHandoff:
 
 @dataclass(frozen=True, slots=True)
 class RateTicket:
-    """Record the resident's rating; ``unsatisfied`` reopens the ticket one level up."""
+    """Record the resident's satisfaction (满意 / 基本满意 / 不满意): after "solved",
+    不满意 goes to a supervisor's review; without that answer it reopens one level up."""
 
     ticket_id: str
     rating: str  # satisfied, basically_satisfied, unsatisfied
     reason: str | None = None
 
 
-Action = CreateTicket | FollowTicket | QueryStatus | StartHandoff | RateTicket
+@dataclass(frozen=True, slots=True)
+class AnswerSolved:
+    """Record the answer to "was it solved?"; not solved reopens the ticket to the same
+    department with the resident's ``words``."""
+
+    ticket_id: str
+    solved: bool
+    words: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerFollowUp:
+    """Record the answer to the 回访; ``recurred`` files a new ticket linked to it."""
+
+    ticket_id: str
+    recurred: bool
+    words: str | None = None
+
+
+Action = (
+    CreateTicket
+    | FollowTicket
+    | QueryStatus
+    | StartHandoff
+    | RateTicket
+    | AnswerSolved
+    | AnswerFollowUp
+)
 
 
 @dataclass(slots=True)
@@ -360,12 +427,9 @@ def decide(state: DialogueState, turn: Turn, ctx: Context) -> Decision:
         return _handoff(state, "upset", msg.HANDOFF_UPSET)
     if turn.is_("human_handoff", at_least=0.55):
         return _handoff(state, "requested", msg.HANDOFF_STARTED)
-    rating = read_rating(turn.text) if ctx.awaiting_rating else None
-    if rating is not None:
-        value, reason = rating
-        reply = msg.RATING_REOPENED if value == "unsatisfied" else msg.RATING_THANKS
-        decision = Decision(state, actions=[RateTicket(ctx.awaiting_rating[0], value, reason)])
-        return decision.say(reply)
+    after_closure = _after_closure(state, turn, ctx)
+    if after_closure is not None:
+        return after_closure
 
     if state.mode == "choosing_faq":
         chosen = read_choice(turn.text, state.faq_choices)
@@ -881,6 +945,81 @@ def _is_yes(turn: Turn) -> bool:
 
 def _upset(text: str) -> bool:
     return any(word in text for word in _UPSET_WORDS)
+
+
+def _after_closure(state: DialogueState, turn: Turn, ctx: Context) -> Decision | None:
+    """The resident answering what the bot asked after 办结 (解决, then 满意) or at the
+    回访; ``None`` when the message is not such an answer. Short words such as 没有 or 好了
+    answer "was it solved?" only when no question of the conversation is open (in a form
+    they answer the form)."""
+    idle = state.mode == "idle"
+    solved = read_solved(turn.text) if ctx.awaiting_solved and idle else None
+    if solved is not None:
+        is_solved, words = solved
+        answer = AnswerSolved(ctx.awaiting_solved[0], is_solved, words)
+        return Decision(state, actions=[answer]).say(
+            msg.SOLVED_ASK_RATING if is_solved else msg.UNSOLVED_REOPENED
+        )
+    rating = read_rating(turn.text) if ctx.awaiting_rating else None
+    if rating is not None:
+        value, reason = rating
+        ticket_id = ctx.awaiting_rating[0]
+        if value != "unsatisfied":
+            reply = msg.RATING_THANKS
+        elif ticket_id in ctx.awaiting_solved:
+            reply = msg.RATING_REOPENED  # dissatisfied before saying it was solved
+        else:
+            reply = msg.RATING_SUPERVISED
+        return Decision(state, actions=[RateTicket(ticket_id, value, reason)]).say(reply)
+    follow_up = read_follow_up(turn.text) if ctx.awaiting_follow_up and idle else None
+    if follow_up is not None:
+        recurred, said = follow_up
+        again = AnswerFollowUp(ctx.awaiting_follow_up[0], recurred, said)
+        return Decision(state, actions=[again]).say(
+            msg.FOLLOW_UP_RECURRED if recurred else msg.FOLLOW_UP_THANKS
+        )
+    return None
+
+
+def _short_answer(
+    text: str, words: tuple[tuple[str, bool], ...], limit: int = 12
+) -> tuple[bool, str | None] | None:
+    """One of ``words`` leading a short message (or making up most of it), with what
+    follows it as the resident's own words."""
+    stripped = text.strip().strip("。.！!，,")
+    if stripped.endswith(("吗", "?", "？", "呢")):
+        return None  # a question back, not an answer
+    for word, value in words:
+        if stripped.startswith(word) or (word in stripped and len(stripped) <= limit):
+            rest = stripped.split(word, 1)[1].strip(" ，,。.！!：:") if word in stripped else ""
+            own = stripped if (len(stripped) > len(word) and not rest) else rest
+            return value, (own or None)
+    return None
+
+
+def read_solved(text: str) -> tuple[bool, str | None] | None:
+    """``没解决，灯还是不亮`` → ``(False, "灯还是不亮")``; ``已解决`` → ``(True, None)``;
+    ``None`` when the text does not answer "was it solved?"."""
+    if len(text.strip()) > 40:
+        return None  # a new complaint, not an answer
+    return _short_answer(text, _SOLVED_WORDS)
+
+
+def read_follow_up(text: str) -> tuple[bool, str | None] | None:
+    """``又出现了，晚上又不亮`` → ``(True, "晚上又不亮")``; ``没再出现`` → ``(False, None)``."""
+    if len(text.strip()) > 40:
+        return None
+    return _short_answer(text, _FOLLOW_UP_WORDS)
+
+
+def looks_like_after_closure(text: str) -> bool:
+    """Whether ``text`` may answer a question asked after 办结 or at the 回访 (so the bot
+    looks up the resident's tickets)."""
+    return (
+        read_rating(text) is not None
+        or read_solved(text) is not None
+        or read_follow_up(text) is not None
+    )
 
 
 def looks_like_rating(text: str) -> bool:

@@ -58,6 +58,17 @@ PHOTO_WITHOUT_CASE = "照片收到了。请用文字说一下是什么问题、�
 URGENT_DECLINED = "好的，请务必注意安全。如有需要随时找我。"
 RATING_THANKS = "感谢您的评价！您的反馈会帮助我们把工作做得更好。"
 RATING_REOPENED = "非常抱歉没能让您满意。工单已重新办理，并提交上一级部门跟进，我们会尽快给您答复。"
+#: Solved, but not satisfied with how it was handled: a supervisor looks at it.
+RATING_SUPERVISED = "非常抱歉办理过程没能让您满意。您的意见已转交督办人员复核，我们会认真改进。"
+SOLVED_ASK_RATING = (
+    "好的，感谢您的确认！您对这次的办理过程满意吗？请回复：满意 / 基本满意 / 不满意"
+)
+UNSOLVED_REOPENED = (
+    "非常抱歉问题还没有解决。工单已重新交给承办部门办理，您说的情况也一并转达了，"
+    "我们会尽快给您答复。"
+)
+FOLLOW_UP_THANKS = "太好了，感谢您的答复！如果问题再次出现，随时告诉我们。"
+FOLLOW_UP_RECURRED = "非常抱歉问题又出现了。已为您重新登记并交承办部门办理，我们会尽快处理。"
 RESUME = "我们继续刚才的登记："
 CONFIRM_PENDING = "刚才的登记还没提交，确认无误请回复“确认”。"
 CONFIRM_REMINDER = "刚才的登记还没提交，确认无误请回复“确认”，需要修改请直接告诉我。"

@@ -4,19 +4,22 @@ Nothing here does I/O beyond reading the packaged YAML rule files; the ticket st
 ``integrations/tickets`` applies these rules and turns a refusal into a typed error.
 
 Status machine (``received`` 已受理 → ``dispatched`` 已派单 → ``in_progress`` 处理中 →
-``resolved`` 已办结 → ``closed`` 已评价, plus ``reopened`` and ``rejected``)::
+``resolved`` 已办结 → ``closed`` 已评价, plus ``reopened``, ``returned`` 退单待审定 and
+``rejected``)::
 
     received    → dispatched, in_progress, resolved*, rejected*
-    dispatched  → in_progress, resolved*, rejected*
-    in_progress → resolved*, rejected*
+    dispatched  → in_progress, resolved*, rejected*, returned (a department's return)
+    in_progress → resolved*, rejected*, returned (a department's return)
+    returned    → dispatched (the review: re-routed or sent back), resolved*, rejected*
     reopened    → dispatched, in_progress, resolved*, rejected*
-    resolved    → closed (rating satisfied / basically satisfied),
-                  reopened (rating unsatisfied)        — only through a rating
+    resolved    → closed (solved, and the satisfaction answer given),
+                  reopened (not solved)                — only through the resident's answers
     closed, rejected: final
 
 ``*`` staff may resolve or reject from any open status; ``rejected`` needs a note (the reason
-the resident is told). A department *returning* a ticket is not a rejection: it escalates
-the ticket one level up (see :func:`next_level`) and keeps it open.
+the resident is told). A department *returning* a ticket (退单) is not a rejection: it waits
+for the dispatch level above to review it (审定, :func:`review_refusal`), which re-routes it
+to another department or sends it back. Who may make which change is :data:`Via`.
 
 Every refusal is a :class:`Refusal`: the reason in English for the API and logs, the same
 in Chinese for staff. The timeline notes and the pushes residents read are worded here too
@@ -40,6 +43,7 @@ __all__ = [
     "AT_DEPARTMENT",
     "CHANNELS",
     "CHANNEL_LABELS",
+    "CLOCK_STATUSES",
     "DEFAULT_GRID",
     "DISPATCH_DONE",
     "LEVELS",
@@ -48,6 +52,10 @@ __all__ = [
     "RATINGS",
     "RATING_LABELS",
     "RATING_PROMPT",
+    "REPEAT_WINDOW",
+    "REVIEW_DECISIONS",
+    "REVIEW_LABELS",
+    "SOLVED_PROMPT",
     "STATUSES",
     "STATUS_LABELS",
     "TERMINAL_STATUSES",
@@ -61,11 +69,14 @@ __all__ = [
     "GridRules",
     "Refusal",
     "ReportedChange",
+    "ReviewDecision",
     "SlaRules",
+    "Via",
     "assignment_refusal",
     "customer_service_refusal",
     "escalation_refusal",
     "escalation_wording",
+    "follow_up_push_text",
     "format_ticket_id",
     "level_label",
     "load_grid_rules",
@@ -75,8 +86,10 @@ __all__ = [
     "parse_sla_rules",
     "rating_outcome",
     "rating_refusal",
+    "repeat_place",
     "reported_change",
     "return_refusal",
+    "review_refusal",
     "short_category_label",
     "staff_status_choices",
     "status_label",
@@ -91,10 +104,16 @@ __all__ = [
     "timeline_downstream_return",
     "timeline_external_id",
     "timeline_filed",
+    "timeline_follow_up",
     "timeline_overdue",
     "timeline_parked",
     "timeline_rated",
+    "timeline_repeat",
+    "timeline_review",
+    "timeline_solved",
     "timeline_staff_escalation",
+    "timeline_supervised",
+    "timeline_warning",
     "transition_refusal",
 ]
 
@@ -106,6 +125,7 @@ STATUSES: tuple[str, ...] = (
     "closed",
     "reopened",
     "rejected",
+    "returned",
 )
 #: The labels residents and staff see (the same words as ``policies.messages.STATUS_LABELS``).
 STATUS_LABELS: Mapping[str, str] = {
@@ -116,6 +136,7 @@ STATUS_LABELS: Mapping[str, str] = {
     "closed": "已评价",
     "reopened": "重新办理中",
     "rejected": "已退回",
+    "returned": "退单待审定",
 }
 TERMINAL_STATUSES = frozenset({"closed", "rejected"})
 #: Not finished for the resident (``resolved`` still waits for their rating).
@@ -124,6 +145,9 @@ OPEN_STATUSES = frozenset(STATUSES) - TERMINAL_STATUSES
 WORKING_STATUSES = frozenset({"received", "dispatched", "in_progress", "reopened"})
 #: The ticket sits at a department: it can be returned (退单), and it escalates when overdue.
 AT_DEPARTMENT = frozenset({"dispatched", "in_progress"})
+#: A department's working-day clocks (签收, 办结) run and warn (预警): not while a return
+#: waits for its review (no department holds the ticket then).
+CLOCK_STATUSES = WORKING_STATUSES
 #: Not yet (or no longer) at a department: the next delivery makes them ``dispatched``.
 UNDISPATCHED = frozenset({"received", "reopened"})
 #: Finished by staff or downstream: deliveries still waiting are cancelled.
@@ -131,14 +155,37 @@ DISPATCH_DONE = frozenset({"resolved", "rejected"})
 
 _ALLOWED: Mapping[str, frozenset[str]] = {
     "received": frozenset({"dispatched", "in_progress", "resolved", "rejected"}),
-    "dispatched": frozenset({"in_progress", "resolved", "rejected"}),
-    "in_progress": frozenset({"resolved", "rejected"}),
+    "dispatched": frozenset({"in_progress", "resolved", "rejected", "returned"}),
+    "in_progress": frozenset({"resolved", "rejected", "returned"}),
+    "returned": frozenset({"dispatched", "resolved", "rejected"}),
     "reopened": frozenset({"dispatched", "in_progress", "resolved", "rejected"}),
     "resolved": frozenset({"closed", "reopened"}),
     "closed": frozenset(),
     "rejected": frozenset(),
 }
-_RATING_ONLY = frozenset({"closed", "reopened"})
+#: Who makes a change: staff by hand, the resident's answers after 办结 (``feedback``, or
+#: staff recording them on a call-back), a department's return (退单), the review of a
+#: return (审定).
+Via = Literal["staff", "feedback", "return", "review"]
+#: Changes only one of them makes (everything else only staff make).
+_ONLY_VIA: Mapping[str, Via] = {
+    "closed": "feedback",
+    "reopened": "feedback",
+    "returned": "return",
+}
+_ONLY_VIA_FROM: Mapping[tuple[str, str], Via] = {("returned", "dispatched"): "review"}
+_VIA_TEXTS: Mapping[Via, str] = {
+    "staff": "",
+    "feedback": "“{then}”只能由群众评价产生，不能手动设置。",
+    "return": "退单请使用“部门退单”，并写明原因。",
+    "review": "退单需经审定后重新派单，请在“退单审定”中处理。",
+}
+_VIA_NAMES: Mapping[Via, str] = {
+    "staff": "staff",
+    "feedback": "the resident's rating (their answers after it was resolved)",
+    "return": "a department's return",
+    "review": "the review of the return",
+}
 
 LEVELS: tuple[str, ...] = ("community", "street", "district", "city")
 LEVEL_LABELS: Mapping[str, str] = {
@@ -155,8 +202,14 @@ RATING_LABELS: Mapping[str, str] = {
     "unsatisfied": "不满意",
 }
 RATING_PROMPT = "请回复：满意 / 基本满意 / 不满意"
+#: Asked first after 办结; satisfaction (:data:`RATING_PROMPT`) is asked after it.
+SOLVED_PROMPT = "请问问题解决了吗？请回复：已解决 / 没解决"
 
 DEFAULT_GRID = "街道网格化指挥中心"
+
+#: A complaint from the same resident about the same kind of problem at the same place
+#: within this long is a repeat, linked to the first ticket.
+REPEAT_WINDOW = timedelta(days=30)
 
 #: Where a ticket came from, as staff read it.
 CHANNEL_LABELS: Mapping[str, str] = {
@@ -207,11 +260,13 @@ class Refusal:
 
 
 def transition_refusal(
-    current: str, target: str, *, note: str | None = None, via_rating: bool = False
+    current: str, target: str, *, note: str | None = None, via: Via = "staff"
 ) -> Refusal | None:
     """Why ``current → target`` is refused, or ``None`` when it is allowed.
 
-    ``via_rating``: the change comes from a rating (the only way out of ``resolved``).
+    ``via``: who makes the change. The resident's answers after 办结 (``feedback``) are the
+    only way out of ``resolved``; only a department's return makes ``returned``, and only
+    the review of the return (审定) dispatches it again.
     """
     if target not in _ALLOWED:
         return Refusal(
@@ -229,10 +284,11 @@ def transition_refusal(
             f"cannot change a {current} ticket (to {target}): it is final",
             f"工单已是“{now}”，不能再更改状态。",
         )
-    if target in _RATING_ONLY and not via_rating:
+    only = _ONLY_VIA_FROM.get((current, target)) or _ONLY_VIA.get(target)
+    if only is not None and via != only:
         return Refusal(
-            f"{current} → {target} happens only through the resident's rating",
-            f"“{then}”只能由群众评价产生，不能手动设置。",
+            f"{current} → {target} happens only through {_VIA_NAMES[only]}",
+            _VIA_TEXTS[only].format(then=then),
         )
     if target not in _ALLOWED[current]:
         if current == "resolved":
@@ -263,18 +319,48 @@ def status_locked_text(current: str) -> str:
     return "工单已结束，不能再更改状态。"
 
 
-def return_refusal(status: str, level: str) -> Refusal | None:
-    """Why a department cannot return (退单) a ticket now, or ``None``."""
+def return_refusal(status: str) -> Refusal | None:
+    """Why a department cannot return (退单) a ticket now, or ``None``: only a ticket it
+    holds (dispatched, in progress), at any level — the level above reviews the return."""
     if status not in AT_DEPARTMENT:
         return Refusal(
             f"only a dispatched or in-progress ticket can be returned (it is {status})",
-            "只有“已派单”或“处理中”的工单可以退回上一级，"
+            "只有“已派单”或“处理中”的工单可以退单，"
             f"这张工单当前是“{status_label(status)}”。",
         )
-    if next_level(level) is None:
+    return None
+
+
+#: What the review of a department's return (审定) decides.
+ReviewDecision = Literal["reroute", "send_back"]
+REVIEW_DECISIONS: tuple[ReviewDecision, ...] = ("reroute", "send_back")
+REVIEW_LABELS: Mapping[str, str] = {
+    "reroute": "改派其他部门",
+    "send_back": "退单不成立，退回原部门",
+}
+
+
+def review_refusal(
+    status: str, decision: str, *, current_department: str, department: str | None
+) -> Refusal | None:
+    """Why a return cannot be decided this way now, or ``None``: the ticket must wait for
+    review; re-routing needs another department."""
+    if status != "returned":
         return Refusal(
-            "the ticket is already at the city level: resolve it, or reject it with a reason",
-            "工单已在市级，无法再升级；请办结，或填写原因后将工单退回群众。",
+            f"only a returned ticket can be reviewed (it is {status})",
+            f"这张工单当前是“{status_label(status)}”，没有待审定的退单。",
+        )
+    if decision not in REVIEW_DECISIONS:
+        return Refusal(
+            f"unknown decision {decision!r}; one of {', '.join(REVIEW_DECISIONS)}",
+            "请选择审定结果：改派其他部门，或退回原部门。",
+            incomplete=True,
+        )
+    if decision == "reroute" and (not department or department == current_department):
+        return Refusal(
+            "re-routing needs another department",
+            "改派需要选择另一个承办部门。",
+            incomplete=True,
         )
     return None
 
@@ -313,20 +399,20 @@ def rating_refusal(status: str) -> Refusal | None:
 ReportedChange = Literal["apply", "return", "note_return", "ignore"]
 
 
-def reported_change(current: str, level: str, reported: str) -> ReportedChange:
+def reported_change(current: str, reported: str) -> ReportedChange:
     """What a status reported by a dispatch system does to a ``current`` ticket.
 
     ``reported`` is already in our vocabulary (``closed`` read as ``resolved``: closing is
-    the resident's rating). ``rejected`` is a department return (escalation) while the
-    ticket sits at a department below the city level, else only noted for staff on an open
-    ticket. Repeats, statuses only we set and changes the status machine refuses are
-    ignored (stale or out of order).
+    the resident's rating). ``rejected`` is a department return (退单, reviewed above it)
+    while the ticket sits at a department, else only noted for staff on an open ticket.
+    Repeats, statuses only we set and changes the status machine refuses are ignored
+    (stale or out of order).
     """
     if reported == "rejected":
-        if return_refusal(current, level) is None:
+        if return_refusal(current) is None:
             return "return"
         return "note_return" if current in OPEN_STATUSES else "ignore"
-    if reported == current or reported in UNDISPATCHED:
+    if reported == current or reported in UNDISPATCHED or reported == "returned":
         return "ignore"
     return "apply" if transition_refusal(current, reported, note="-") is None else "ignore"
 
@@ -336,6 +422,15 @@ def rating_outcome(rating: str) -> str:
     if rating not in RATINGS:
         raise ValueError(f"unknown rating {rating!r}; one of {', '.join(RATINGS)}")
     return "reopened" if rating == "unsatisfied" else "closed"
+
+
+def repeat_place(keys: tuple[str, ...], number: int | None) -> str | None:
+    """What two complaints must share to be at the same place: the most specific place
+    key (:func:`policies.place_key.place_key`), with the house number on a road."""
+    if not keys:
+        return None
+    place = keys[0] if number is None or not keys[0].startswith("road:") else f"{keys[0]}#{number}"
+    return place[:200]
 
 
 def format_ticket_id(day: str, number: int) -> str:
@@ -351,7 +446,10 @@ class SlaRules:
     """Hours a ticket may stay open, by category and urgency (calendar hours).
 
     ``urgent_hours`` caps the deadline of urgent tickets; ``escalation_hours`` is the new
-    deadline after an escalation (``None``: the ticket's own hours again).
+    deadline after an escalation (``None``: the ticket's own hours again). These calendar
+    hours now serve only imported history without clocks; tickets run on the working-day
+    clocks of the same file (:mod:`policies.deadlines`). ``follow_up_categories``: the
+    problem classes that tend to come back, asked about again (回访) after closing.
     """
 
     default_hours: float = 72.0
@@ -359,6 +457,7 @@ class SlaRules:
     categories: Mapping[str, float] = field(default_factory=dict)
     escalation_hours: float | None = None
     initial_level: str = "community"
+    follow_up_categories: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         hours = [self.default_hours, self.urgent_hours, *self.categories.values()]
@@ -392,6 +491,9 @@ def parse_sla_rules(document: Mapping[str, Any]) -> SlaRules:
         categories=categories,
         escalation_hours=float(escalation) if escalation is not None else None,
         initial_level=str(document.get("initial_level", "community")),
+        follow_up_categories=frozenset(
+            str(c) for c in document.get("follow_up_categories") or ()
+        ),
     )
 
 
@@ -515,16 +617,20 @@ def status_push_text(
     level: str | None = None,
     note: str | None = None,
     escalated: bool = False,
+    rerouted: bool = False,
 ) -> str:
     """The short, polite message telling a resident their ticket changed.
 
     ``note`` is used only where it is meant for the resident (the outcome of ``resolved``,
-    the reason of ``rejected``); other notes are staff-internal.
+    the reason of ``rejected``); other notes are staff-internal. ``rerouted``: after a
+    department's return the dispatch desk gave the ticket to another department (审定).
     """
     subject = _subject(category_label, ticket_id)
     where = department or "相关部门"
     if status == "received":
         return f"{subject}已受理，我们会尽快派单处理。"
+    if status == "dispatched" and rerouted:
+        return f"{subject}经核定，已改由{where}办理，我们会尽快给您答复。"
     if status == "dispatched":
         if escalated:
             upper = f"{level_label(level)}级" if level else "上级"
@@ -533,11 +639,11 @@ def status_push_text(
     if status == "in_progress":
         return f"{subject}正在处理中，工作人员可能会与您电话联系，请保持电话畅通。"
     if status == "resolved":
-        return f"{subject}已办结{_with_note(note)}。请您对办理结果进行评价，{RATING_PROMPT}"
+        return f"{subject}已办结{_with_note(note)}。{SOLVED_PROMPT}"
     if status == "closed":
         return f"{subject}已完成评价，感谢您的支持！"
     if status == "reopened":
-        return f"{subject}已重新办理，并提交上一级部门跟进，我们会尽快给您答复。"
+        return f"{subject}已重新交由{where}办理，我们会尽快给您答复。"
     if status == "rejected":
         reason = (note or "").strip().rstrip("。.")
         return (
@@ -552,7 +658,7 @@ def status_template_fields(
     """Data of the status template message (keys ``first``, ``keyword1`` (ticket id),
     ``keyword2`` (status), ``remark``)."""
     if status == "resolved":
-        remark = f"请回复公众号对办理结果进行评价：{RATING_PROMPT.removeprefix('请回复：')}。"
+        remark = f"问题解决了吗？请回复公众号：{SOLVED_PROMPT.rsplit('：', 1)[-1]}。"
     else:
         # The push text without its subject (which keyword1/first already carry).
         remark = text.split("）", 1)[-1].lstrip("，,") or text
@@ -585,6 +691,40 @@ def timeline_rated(rating: str, reason: str | None, escalation: str | None = Non
     return f"{note}；{escalation}" if escalation else note
 
 
+def timeline_repeat(first_id: str) -> str:
+    return f"重复投诉：30天内同一群众在同一地点反映同类问题，首次工单{first_id}"
+
+
+def timeline_solved(solved: bool, words: str | None) -> str:
+    """The resident's answer to "was it solved?" (with their own words, if any)."""
+    said = f"（群众原话：{words}）" if words else ""
+    if solved:
+        return f"群众反馈：问题已解决{said}"
+    return f"群众反馈：问题没有解决{said}；重新交原部门办理"
+
+
+def timeline_supervised(note: str) -> str:
+    return f"督办复核：{note}"
+
+
+def timeline_follow_up(state: str, words: str | None = None) -> str:
+    """The 回访: asked, or the resident's answer (``ok``, ``recurred``)."""
+    said = f"（群众原话：{words}）" if words else ""
+    return {
+        "asked": "回访：已询问群众问题是否再次出现",
+        "ok": f"回访：群众表示问题没有再出现{said}",
+        "recurred": f"回访：群众表示问题再次出现{said}，已重新立单",
+    }.get(state, f"回访：{state}")
+
+
+def follow_up_push_text(*, ticket_id: str, category_label: str) -> str:
+    """The 回访 question, some days after closing."""
+    return (
+        f"回访：{_subject(category_label, ticket_id)}办结已有一段时间，问题有没有再出现？"
+        "请回复：没再出现 / 又出现了"
+    )
+
+
 def timeline_assigned(department: str | None, grid: str | None, note: str | None) -> str:
     changes = [f"责任部门：{department}"] if department else []
     changes += [f"网格：{grid}"] if grid else []
@@ -595,8 +735,32 @@ def timeline_staff_escalation(reason: str, escalation: str) -> str:
     return f"人工升级：{reason}；{escalation}"
 
 
-def timeline_department_return(note: str, escalation: str) -> str:
-    return f"部门退回：{note}；{escalation}"
+def timeline_department_return(department: str, note: str, suggested: str | None = None) -> str:
+    """A department returned the ticket (退单): it waits for the review above."""
+    hint = f"（建议改派{suggested}）" if suggested else ""
+    return f"{department}退单：{note}{hint}；等待审定"
+
+
+def timeline_review(
+    decision: str,
+    *,
+    from_department: str,
+    to_department: str,
+    note: str | None,
+    category_label: str | None = None,
+) -> str:
+    """The review of a return (审定): re-routed to ``to_department``, or sent back."""
+    why = f"（{note}）" if note else ""
+    if decision == "reroute":
+        category = f"，类别改为“{category_label}”" if category_label else ""
+        return f"审定：改派{to_department}办理（原{from_department}）{category}{why}"
+    return f"审定：退单不成立，仍由{from_department}办理{why}"
+
+
+def timeline_warning(department: str, text: str) -> str:
+    """A warning (预警) sent to the department (``text``:
+    :func:`policies.deadlines.warning_text`)."""
+    return f"向{department}发出预警：{text}"
 
 
 def timeline_downstream_return(note: str | None) -> str:

@@ -13,8 +13,13 @@
 ``POST /api/tickets/{id}/status``      ``{"status", "note", "staff"}`` → 200; 409 when the
                                        status machine refuses; 422 for an unknown status or
                                        a rejection without a note
-``POST /api/tickets/{id}/return``      a department sends it back: ``{"note",
-                                       "department", "staff"}`` → escalated one level
+``POST /api/tickets/{id}/return``      a department returns it (退单): ``{"note",
+                                       "department" (the one it believes is right, if
+                                       any), "staff"}`` → ``returned``, awaiting review
+``POST /api/tickets/{id}/review``      the review of a return (审定): ``{"decision":
+                                       "reroute"|"send_back", "department", "category",
+                                       "note", "staff"}`` → dispatched again
+``GET  /api/returns``                  returns awaiting review, oldest first
 ``POST /api/tickets/{id}/rating``      a rating taken by phone: ``{"rating", "reason"}``
 ``GET  /api/outbox?status=parked``     deliveries (``pending``/``delivered``/``parked``/
                                        ``cancelled``)
@@ -25,8 +30,12 @@
 
 Ticket JSON: ``id``, ``openid``, ``category`` (+ ``category_label``), ``status`` (+
 ``status_label``), ``location``, ``description``, ``phone``, ``photos``, ``urgent``,
-``department``, ``grid``, ``level`` (+ ``level_label``), ``channel``, ``sla_due_at``,
-``overdue``, ``external_id``, ``created_at``, ``updated_at``, ``history`` (``at``,
+``department``, ``grid``, ``level`` (+ ``level_label``), ``channel``, ``sla_due_at`` (the
+办结 deadline in working time), ``overdue``, ``clocks`` (``started_at``, ``sign_due_at``,
+``signed_at``, ``completion_due_at``, ``completed_at``, ``overdue_count``), ``warnings``
+(``key``, ``clock``, ``level``, ``text``, ``deadline``, ``at``, ``webhook``), ``solved``,
+``supervision``, ``follow_up`` (``null`` or ``{"at", "state"}``), ``repeat_of``,
+``external_id``, ``created_at``, ``updated_at``, ``history`` (``at``,
 ``actor``, ``from``, ``to``, ``note``), ``rating`` (``null`` or ``{"value", "reason"}``),
 ``delivery`` (the latest outbox job or ``null``); ``GET /api/tickets/{id}`` adds ``pushes``:
 the status pushes to residents, oldest first, each with its ``fate`` (``delivered``,
@@ -131,12 +140,26 @@ class StatusIn(BaseModel):
 
 
 class ReturnIn(BaseModel):
-    """A department returning a ticket (escalates it)."""
+    """A department returning a ticket (退单), with its reason."""
 
     model_config = ConfigDict(extra="forbid")
 
     note: str = Field(min_length=1, max_length=4000)
-    department: str | None = Field(None, max_length=64)
+    department: str | None = Field(
+        None, max_length=64, description="the department the returning one believes is right"
+    )
+    staff: str | None = Field(None, max_length=64)
+
+
+class ReviewIn(BaseModel):
+    """The review of a return (审定)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Literal["reroute", "send_back"]
+    department: str | None = Field(None, max_length=64, description="re-route: to whom")
+    category: str | None = Field(None, max_length=64, description="re-route: a new category")
+    note: str | None = Field(None, max_length=4000)
     staff: str | None = Field(None, max_length=64)
 
 
@@ -244,6 +267,34 @@ def ticket_json(ticket: Ticket, *, now: datetime, tz: tzinfo, taxonomy: Taxonomy
         "channel": ticket.channel,
         "sla_due_at": _time(ticket.sla_due_at, tz),
         "overdue": ticket.overdue(now),
+        "clocks": {
+            "started_at": _time(ticket.clock_started_at, tz),
+            "sign_due_at": _time(ticket.sign_due_at, tz),
+            "signed_at": _time(ticket.signed_at, tz),
+            "completion_due_at": _time(ticket.sla_due_at, tz),
+            "completed_at": _time(ticket.completed_at, tz),
+            "overdue_count": ticket.overdue_count,
+        },
+        "warnings": [
+            {
+                "key": w.key,
+                "clock": w.clock,
+                "level": w.level,
+                "text": w.text,
+                "deadline": _time(w.deadline, tz),
+                "at": _time(w.created_at, tz),
+                "webhook": w.webhook_status,
+            }
+            for w in ticket.warnings
+        ],
+        "solved": ticket.solved,
+        "supervision": ticket.supervision,
+        "follow_up": (
+            {"at": _time(ticket.follow_up_at, tz), "state": ticket.follow_up}
+            if ticket.follow_up
+            else None
+        ),
+        "repeat_of": ticket.repeat_of,
         "external_id": ticket.external_id,
         "dispatch_backend": ticket.dispatch_backend,
         "created_at": _time(ticket.created_at, tz),
@@ -414,12 +465,42 @@ def create_tickets_router(
     @router.post("/tickets/{ticket_id}/return", tags=["tickets"])
     async def return_ticket(ticket_id: TicketId, body: ReturnIn) -> Any:
         try:
-            ticket = await service.escalation.department_return(
-                ticket_id, body.note, actor=_staff(body.staff), department=body.department
+            ticket = await service.returns.department_return(
+                ticket_id, body.note, actor=_staff(body.staff),
+                suggested_department=body.department,
             )
         except TicketError as exc:
             return _error(exc)
         return as_json(ticket)
+
+    @router.post("/tickets/{ticket_id}/review", tags=["tickets"])
+    async def review_return(ticket_id: TicketId, body: ReviewIn) -> Any:
+        try:
+            ticket = await service.returns.review(
+                ticket_id, body.decision, actor=_staff(body.staff),
+                department=body.department, category=body.category, note=body.note,
+            )
+        except TicketError as exc:
+            return _error(exc)
+        return as_json(ticket)
+
+    @router.get("/returns", tags=["tickets"])
+    async def list_returns(limit: Limit = 100) -> Any:
+        pending = await service.returns.pending(limit=limit)
+        return {
+            "items": [
+                {
+                    "ticket_id": d.ticket_id,
+                    "category": d.category,
+                    "from_department": d.from_department,
+                    "suggested_department": d.suggested_department,
+                    "reason": d.reason,
+                    "returned_by": d.returned_by,
+                    "returned_at": _time(d.returned_at, tz),
+                }
+                for d in pending
+            ]
+        }
 
     @router.post("/tickets/{ticket_id}/rating", tags=["tickets"])
     async def rate_ticket(ticket_id: TicketId, body: RatingIn) -> Any:

@@ -38,6 +38,7 @@ def mount_console(app: FastAPI, runtime: Runtime) -> Console:
     from bot.console.auth_pages import build_auth_router
     from bot.console.inbox import build_inbox_router
     from bot.console.simulator import build_simulator_router
+    from bot.console.ticket_loop import build_ticket_loop_router
     from bot.console.tickets import build_tickets_router
 
     console = Console(runtime)
@@ -46,6 +47,7 @@ def mount_console(app: FastAPI, runtime: Runtime) -> Console:
         build_auth_router,
         build_inbox_router,
         build_tickets_router,
+        build_ticket_loop_router,
         build_analytics_router,
         build_faq_router,
         build_training_router,

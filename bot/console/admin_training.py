@@ -31,6 +31,7 @@ from integrations.training.examples import (
 )
 from integrations.training.review import STATUSES, ReviewItem, ReviewQueue
 from nlu.entities import extract_entities
+from privacy import mask_text
 
 __all__ = ["build_training_router", "intent_groups"]
 
@@ -43,6 +44,8 @@ MESSAGES = {
     "assigned": "已标注，并加入了训练例句。",
     "assigned-known": "已标注（这条例句原来就有）。",
     "dismissed": "已忽略这条消息。",
+    "dispute-added": "已把这条派单争议加入审定后类别的训练例句，下次重新训练后生效。",
+    "dispute-known": "这条派单争议已经是训练例句了。",
 }
 
 #: The intent a one-click button must never teach for a message that carries a place, a
@@ -218,9 +221,29 @@ def build_training_router(console: Console) -> APIRouter:
             status = "open"
         known = await examples.intents()
         items = await queue.list(status, limit=200)
+        tickets = console.runtime.ticket_service
+        disputes = await tickets.returns.decided(limit=50) if tickets is not None else []
         return console.render(
             request,
             "review.html",
+            disputes=[
+                {
+                    "id": d.id,
+                    "teachable": bool(d.to_category and d.to_category != d.category),
+                    "ticket_id": d.ticket_id,
+                    "text": mask_text(d.text),
+                    "category": tickets.core.taxonomy.label(d.category) if tickets else "",
+                    "to_category": tickets.core.taxonomy.label(d.to_category or d.category)
+                    if tickets
+                    else "",
+                    "from_department": d.from_department,
+                    "to_department": d.to_department or "",
+                    "decision": "改派" if d.status == "rerouted" else "退回原部门",
+                    "reason": mask_text(d.reason),
+                    "at": when(d.reviewed_at),
+                }
+                for d in disputes
+            ],
             status=status,
             statuses=STATUSES,
             items=items,
@@ -231,6 +254,30 @@ def build_training_router(console: Console) -> APIRouter:
             flash=MESSAGES.get(msg),
             open_count=await queue.count_open(),
         )
+
+    @router.post("/review/disputes")
+    async def teach_dispute(
+        request: Request, session: AdminSession, dispute: FormId = 0
+    ) -> Response:
+        """A reviewed return whose category was corrected becomes a training example of the
+        corrected category (the classifier's category decides the department)."""
+        tickets = console.runtime.ticket_service
+        found = await tickets.returns.get(dispute) if tickets is not None else None
+        if found is None or not found.to_category or found.to_category == found.category:
+            return console.render(
+                request, "error.html", 400, message="这条派单争议没有更正类别，无需加入例句"
+            )
+        result = await examples.add(
+            found.to_category, found.text, actor=session.username, source="review"
+        )
+        if not result.ok and result.status != "duplicate":
+            return console.render(request, "error.html", 400, message=result.message)
+        await console.audit(
+            request, session, "review.dispute", f"ticket:{found.ticket_id}",
+            detail=f"{found.category} → {found.to_category}",
+        )
+        outcome = "dispute-added" if result.ok else "dispute-known"
+        return RedirectResponse(f"/console/admin/review?msg={outcome}", status_code=303)
 
     @router.post("/review")
     async def review_action(

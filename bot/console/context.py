@@ -35,6 +35,8 @@ STATIC_DIR = Path(__file__).parent / "static"
 NAVIGATION = (
     ("/console/inbox", "人工会话", False),
     ("/console/tickets", "工单", False),
+    ("/console/returns", "退单审定", False),
+    ("/console/warnings", "预警", False),
     ("/console/analytics", "分析", False),
     ("/console/map", "一张图", False),
     ("/console/admin/faq", "常见问题", True),

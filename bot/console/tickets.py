@@ -14,13 +14,20 @@
 ``POST /console/tickets/{id}/reveal``         the same page unmasked (``ticket.reveal``)
 ``POST /console/tickets/{id}/status``         ``status``, ``note`` (``ticket.status``)
 ``POST /console/tickets/{id}/return``         ``note``, ``department`` — a department
-                                              return: escalates (``ticket.return``)
+                                              returns it (退单, ``ticket.return``): it
+                                              waits for review
+``POST /console/tickets/{id}/review``         ``decision``, ``department``, ``category``,
+                                              ``note`` — the review of a return (审定,
+                                              ``ticket.review``)
+``POST /console/tickets/{id}/supervise``      ``note`` — a supervisor's review of a
+                                              solved but unsatisfied ticket done
+                                              (``ticket.supervise``)
 ``POST /console/tickets/{id}/assign``         ``department``, ``grid``, ``note``
                                               (``ticket.assign``)
 ``POST /console/tickets/{id}/escalate``       ``reason`` (``ticket.escalate``)
 ============================================  ============================================
 
-The four actions are one handler and one table (:data:`ACTIONS`: the form each reads, the
+The actions are one handler and one table (:data:`ACTIONS`: the form each reads, the
 ticket service it calls, what is audited); the rules are the ticket services' (and through
 them :mod:`policies.tickets`), never restated here. A successful action redirects to the
 detail page (``?done=…`` picks a fixed message, so nothing a visitor typed is echoed back);
@@ -56,11 +63,15 @@ from integrations.tickets import (
     TicketService,
 )
 from integrations.wechat.photos import PhotoUnavailable
+from policies.deadlines import CLOCK_LABELS, TicketTimes
+from policies.deadlines import LEVEL_LABELS as WARNING_LABELS
 from policies.tickets import (
     CHANNEL_LABELS,
+    CLOCK_STATUSES,
     DEFAULT_GRID,
     OPEN_STATUSES,
     RATING_LABELS,
+    REVIEW_LABELS,
     STATUSES,
     WORKING_STATUSES,
     GridRules,
@@ -93,6 +104,19 @@ _DELIVERY_LABELS = {
     "cancelled": "已取消",
 }
 _CHAT_ROLES = {"resident": "群众", "bot": "机器人", "staff": "工作人员"}
+_WEBHOOK_LABELS = {
+    "pending": "等待推送",
+    "sent": "已推送",
+    "failed": "推送失败",
+    "off": "仅控制台（未配置推送地址）",
+}
+_SUPERVISION_LABELS = {"pending": "待督办复核", "done": "已复核"}
+_FOLLOW_UP_LABELS = {
+    "due": "待回访",
+    "asked": "已回访，等待答复",
+    "ok": "回访：问题未再出现",
+    "recurred": "回访：问题再次出现",
+}
 
 
 def _actor_label(actor: str) -> str:
@@ -153,18 +177,55 @@ ACTIONS: Mapping[str, Action] = {
     ),
     "return": Action(
         fields={"note": "return_note", "department": "return_department"},
-        run=lambda tickets, ticket_id, form, actor: tickets.escalation.department_return(
-            ticket_id, form["note"], actor=actor, department=_or_none(form["department"])
+        run=lambda tickets, ticket_id, form, actor: tickets.returns.department_return(
+            ticket_id, form["note"], actor=actor,
+            suggested_department=_or_none(form["department"]),
         ),
         audit="ticket.return",
-        detail=lambda before, after, form: f"升级至{after.level_label}级"
-        + (f"，{form['department']}" if form["department"] else ""),
-        done="已退回并提交上一级办理，系统会重新派单。",
+        detail=lambda before, after, form: f"{before.department} 退单"
+        + (f"，建议{form['department']}" if form["department"] else ""),
+        done="已退单，等待上级审定。",
         required="note",
-        missing=f"请填写退回原因（不超过 {_MAX_NOTE} 字）。",
+        missing=f"请填写退单原因（不超过 {_MAX_NOTE} 字）。",
         listed=("department",),
-        unlisted="请从列表中选择接手的部门。",
-        invalid="退回信息不完整，请检查后重试。",
+        unlisted="请从列表中选择建议的部门。",
+        invalid="退单信息不完整，请检查后重试。",
+    ),
+    "review": Action(
+        fields={
+            "decision": "review_decision",
+            "department": "review_department",
+            "category": "review_category",
+            "note": "review_note",
+        },
+        run=lambda tickets, ticket_id, form, actor: tickets.returns.review(
+            ticket_id,
+            form["decision"],
+            actor=actor,
+            department=_or_none(form["department"]),
+            category=_or_none(form["category"]),
+            note=_or_none(form["note"]),
+        ),
+        audit="ticket.review",
+        detail=lambda before, after, form: f"{form['decision']}: {before.department} → "
+        f"{after.department}",
+        done="审定完成，工单已重新派单。",
+        required="decision",
+        missing="请选择审定结果。",
+        listed=("department", "category"),
+        unlisted="请从列表中选择部门和类别。",
+        invalid="改派需要选择另一个承办部门。",
+    ),
+    "supervise": Action(
+        fields={"note": "supervise_note"},
+        run=lambda tickets, ticket_id, form, actor: tickets.rating.supervise(
+            ticket_id, form["note"], actor=actor
+        ),
+        audit="ticket.supervise",
+        detail=lambda before, after, form: "复核完成",
+        done="督办复核已记录。",
+        required="note",
+        missing=f"请填写复核意见（不超过 {_MAX_NOTE} 字）。",
     ),
     "assign": Action(
         fields={"department": "assign_department", "grid": "assign_grid", "note": "assign_note"},
@@ -248,6 +309,47 @@ def build_tickets_router(console: Console) -> APIRouter:
             names.append(current)
         return list(dict.fromkeys(names))
 
+    def clock_rows(ticket: Ticket, now: datetime) -> list[dict[str, Any]]:
+        """Both clocks of the current dispatch, as the ticket page shows them."""
+        if ticket.clock_started_at is None:
+            return []
+        statuses = service().core.clocks.statuses(
+            category=ticket.category,
+            urgent=ticket.urgent,
+            department=ticket.department,
+            times=TicketTimes(ticket.clock_started_at, ticket.signed_at, ticket.completed_at),
+            now=now,
+        )
+        rows = []
+        for status in statuses:
+            label = CLOCK_LABELS[status.clock]
+            if status.stopped_at is not None:
+                state = f"已{label}（{when(status.stopped_at)}）" + (
+                    "，超时" if status.overdue else ""
+                )
+            elif ticket.status not in CLOCK_STATUSES:
+                state = "已不计时"
+            else:
+                state = WARNING_LABELS[status.level] if status.level else "计时中"
+            running = status.running and ticket.status in CLOCK_STATUSES
+            rows.append(
+                {
+                    "clock": status.clock,
+                    "label": f"{label}时限",
+                    "limit": status.limit.label(),
+                    "deadline": when(status.deadline),
+                    "state": state,
+                    "level": status.level if running else None,
+                    "provisional": status.provisional,
+                }
+            )
+        return rows
+
+    def warning_badge(ticket: Ticket, now: datetime) -> str | None:
+        """The most pressing level of the clocks still running (``None``: none)."""
+        levels = [row["level"] for row in clock_rows(ticket, now) if row["level"]]
+        return max(levels, key=("yellow", "red", "overdue").index) if levels else None
+
     # -- the list ---------------------------------------------------------------------------
 
     @router.get("/console/tickets", response_class=HTMLResponse)
@@ -318,6 +420,7 @@ def build_tickets_router(console: Console) -> APIRouter:
                 "due": when(t.sla_due_at) if t.status in WORKING_STATUSES else "",
                 "overdue": t.overdue(now),
                 "urgent": t.urgent,
+                "warning": warning_badge(t, now),
             }
             for t in found
         ]
@@ -334,6 +437,11 @@ def build_tickets_router(console: Console) -> APIRouter:
             status_options=[(s, status_label(s)) for s in STATUSES],
             category_options=[(i, taxonomy.label(i)) for i in taxonomy.report_ids],
             department_options=known_departments,
+            warning_labels=WARNING_LABELS,
+            # From December, until next year's holidays are loaded (INTAKE_WORKDAY_CALENDAR_FILE).
+            calendar_missing=now.astimezone(tz()).month == 12
+            and not tickets.core.clocks.covers_next_year(now),
+            next_year=now.astimezone(tz()).year + 1,
         )
 
     # -- one ticket -------------------------------------------------------------------------
@@ -419,7 +527,31 @@ def build_tickets_router(console: Console) -> APIRouter:
             "next_statuses": [(s, status_label(s)) for s in staff_status_choices(ticket.status)],
             "status_locked": status_locked_text(ticket.status),
             "can_assign": assignment_refusal(ticket.status) is None,
-            "can_return": return_refusal(ticket.status, ticket.level) is None,
+            "can_return": return_refusal(ticket.status) is None,
+            "can_review": ticket.status == "returned",
+            "review_decisions": list(REVIEW_LABELS.items()),
+            "categories": [(i, category_label(i)) for i in service().core.taxonomy.report_ids],
+            "can_supervise": ticket.supervision == "pending",
+            "solved": {True: "已解决", False: "未解决"}.get(ticket.solved, "")
+            if ticket.solved is not None
+            else "",
+            "supervision": _SUPERVISION_LABELS.get(ticket.supervision or "", ""),
+            "follow_up": _FOLLOW_UP_LABELS.get(ticket.follow_up or "", ""),
+            "follow_up_at": when(ticket.follow_up_at),
+            "repeat_of": ticket.repeat_of or "",
+            "clocks": clock_rows(ticket, now),
+            "overdue_count": ticket.overdue_count,
+            "warnings": [
+                {
+                    "at": when(w.created_at),
+                    "level": w.level,
+                    "level_label": WARNING_LABELS.get(w.level, w.level),
+                    "text": w.text,
+                    "webhook": _WEBHOOK_LABELS.get(w.webhook_status, w.webhook_status),
+                    "error": w.webhook_error or "",
+                }
+                for w in reversed(ticket.warnings)
+            ],
             "can_escalate": escalation_refusal(ticket.status, ticket.level) is None,
             "departments": departments(ticket.department),
             "grids": grids(ticket.grid),
@@ -530,7 +662,11 @@ def build_tickets_router(console: Console) -> APIRouter:
                 request, session, ticket_id, status_code=status_code, form=shown, error=error
             )
 
-        choices = {"department": departments(before.department), "grid": grids(before.grid)}
+        choices = {
+            "department": departments(before.department),
+            "grid": grids(before.grid),
+            "category": list(service().core.taxonomy.report_ids),
+        }
         problem = _form_problem(action, form, choices)
         if problem is not None:
             return await refuse(422, problem)

@@ -37,6 +37,8 @@ def _view(ticket: Ticket) -> TicketView:
         status=ticket.status,
         department=ticket.department,
         urgent=ticket.urgent,
+        solved=ticket.solved,
+        follow_up=ticket.follow_up,
     )
 
 
@@ -137,6 +139,39 @@ class ServiceTicketDesk:
 
     async def rate(self, openid: str, ticket_id: str, rating: str, reason: str | None) -> None:
         await self.service.rating.rate(ticket_id, rating, reason, openid=openid)
+
+    async def answer_solved(
+        self, openid: str, ticket_id: str, solved: bool, words: str | None
+    ) -> None:
+        await self.service.rating.answer_solved(ticket_id, solved, words, openid=openid)
+
+    async def answer_follow_up(
+        self, openid: str, ticket_id: str, recurred: bool, words: str | None
+    ) -> TicketView | None:
+        first = await self.service.rating.answer_follow_up(
+            ticket_id, recurred, words, openid=openid
+        )
+        if not recurred:
+            return None
+        said = f"（回访时群众反映：{words}）" if words else "（回访时群众反映问题再次出现）"
+        again = await self.service.filing.file(
+            category=first.category,
+            description=f"{first.description}{said}",
+            location=first.location,
+            phone=first.phone,
+            openid=openid,
+            urgent=first.urgent,
+            repeat_of=first.repeat_of or first.id,
+            source_key=f"follow-up:{first.id}",
+        )
+        return _view(again)
+
+    async def awaiting_follow_up(self, openid: str) -> list[str]:
+        try:
+            mine = await self.service.queries.list_for_resident(openid, open_only=False)
+        except DatabaseUnavailable:
+            return []
+        return [t.id for t in mine if t.follow_up == "asked"]
 
     async def record_inbound(self, openid: str) -> None:
         now = time.monotonic()

@@ -37,6 +37,10 @@ class TicketView:
     status: str
     department: str | None = None
     urgent: bool = False
+    #: after 办结: the answer to "was it solved?" (``None``: not given yet)
+    solved: bool | None = None
+    #: the 回访's state (``asked``: a question waits for the resident)
+    follow_up: str | None = None
 
 
 class TicketDesk(Protocol):
@@ -54,6 +58,18 @@ class TicketDesk(Protocol):
     async def last_phone(self, openid: str) -> str | None: ...
 
     async def rate(self, openid: str, ticket_id: str, rating: str, reason: str | None) -> None: ...
+
+    async def answer_solved(
+        self, openid: str, ticket_id: str, solved: bool, words: str | None
+    ) -> None: ...
+
+    async def answer_follow_up(
+        self, openid: str, ticket_id: str, recurred: bool, words: str | None
+    ) -> TicketView | None:
+        """Record the 回访 answer; when the problem ``recurred``, the new ticket filed."""
+
+    async def awaiting_follow_up(self, openid: str) -> list[str]:
+        """Ids of the resident's closed tickets whose 回访 question is open, newest first."""
 
     async def record_inbound(self, openid: str) -> None: ...
 

@@ -34,6 +34,8 @@ from nlu.address import read_location_answer
 from nlu.parser import NLUService
 from policies import messages as msg
 from policies.dialogue import (
+    AnswerFollowUp,
+    AnswerSolved,
     Context,
     CreateTicket,
     Decision,
@@ -45,7 +47,7 @@ from policies.dialogue import (
     StartHandoff,
     Turn,
     decide,
-    looks_like_rating,
+    looks_like_after_closure,
 )
 from policies.state import DialogueState
 from policies.taxonomy import Taxonomy
@@ -150,12 +152,20 @@ class Conversation:
         decision turns out to ask for the phone)."""
         # Look tickets up only when the turn can use them: most messages need neither.
         awaiting: tuple[str, ...] = ()
-        if turn.text and looks_like_rating(turn.text):
+        unsolved: tuple[str, ...] = ()
+        follow_ups: tuple[str, ...] = ()
+        if turn.text and looks_like_after_closure(turn.text):
             try:
                 mine = await self.tickets.for_resident(openid, open_only=True)
             except DatabaseUnavailable:
                 mine = []
-            awaiting = tuple(t.id for t in mine if rating_refusal(t.status) is None)
+            resolved = [t for t in mine if rating_refusal(t.status) is None]
+            # Those the resident said were solved wait for the satisfaction answer first.
+            awaiting = tuple(t.id for t in resolved if t.solved) + tuple(
+                t.id for t in resolved if t.solved is None
+            )
+            unsolved = tuple(t.id for t in resolved if t.solved is None)
+            follow_ups = tuple(await self.tickets.awaiting_follow_up(openid))
         known_phone = None
         if state.mode == "reuse_phone":
             known_phone = await self.tickets.last_phone(openid)
@@ -173,6 +183,8 @@ class Conversation:
             category_labels=self.labels,
             known_phone=known_phone,
             awaiting_rating=awaiting,
+            awaiting_solved=unsolved,
+            awaiting_follow_up=follow_ups,
             read_location=self.read_location,
             nearby=nearby,
         )
@@ -329,6 +341,14 @@ class Conversation:
         if isinstance(action, RateTicket):
             await self.tickets.rate(openid, action.ticket_id, action.rating, action.reason)
             return ""
+        if isinstance(action, AnswerSolved):
+            await self.tickets.answer_solved(openid, action.ticket_id, action.solved, action.words)
+            return ""
+        if isinstance(action, AnswerFollowUp):
+            again = await self.tickets.answer_follow_up(
+                openid, action.ticket_id, action.recurred, action.words
+            )
+            return f"新的工单号：{again.id}。" if again is not None else ""
         raise TypeError(f"unknown action {action!r}")
 
 

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import hmac
 import json
 import logging
 from collections.abc import Callable, Sequence
@@ -37,7 +35,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from integrations.analytics.reports import AnalyticsReports, surge_dict
 from integrations.analytics.store import AnalyticsStore
 from integrations.db.models import AnalyticsAlertRow
-from privacy import mask_text
+from integrations.webhooks import post_json
 
 __all__ = ["AlertRecord", "AlertWatch", "alert_payload"]
 
@@ -183,12 +181,6 @@ class AlertWatch:
 
     # -- delivering --------------------------------------------------------------------------
 
-    def _signature(self, body: bytes) -> str | None:
-        if not self.webhook_secret:
-            return None
-        digest = hmac.new(self.webhook_secret.encode("utf-8"), body, hashlib.sha256)
-        return "sha256=" + digest.hexdigest()
-
     async def deliver(self, now: datetime | None = None, limit: int = 20) -> int:
         """Post due pending alerts to the webhook; returns how many were sent."""
         if not self.webhook_url:
@@ -213,18 +205,9 @@ class AlertWatch:
         sent = 0
         async with httpx.AsyncClient(timeout=self.timeout, transport=self.transport) as client:
             for row in rows:
-                body = json.dumps(row.payload, ensure_ascii=False).encode("utf-8")
-                headers = {"Content-Type": "application/json; charset=utf-8"}
-                signature = self._signature(body)
-                if signature:
-                    headers["X-Intake-Signature"] = signature
-                error: str | None = None
-                try:
-                    response = await client.post(self.webhook_url, content=body, headers=headers)
-                    if response.status_code >= 300:
-                        error = f"HTTP {response.status_code}"
-                except httpx.HTTPError as exc:
-                    error = f"{type(exc).__name__}: {mask_text(str(exc))[:200]}"
+                error = await post_json(
+                    client, self.webhook_url, row.payload, secret=self.webhook_secret
+                )
                 await self._outcome(row, error, now)
                 sent += error is None
         return sent

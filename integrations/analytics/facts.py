@@ -30,6 +30,9 @@ class TicketFact:
     ``signed_at``: when the handling unit signed for it (签收; the first move out of
     ``received``); ``due_at``: its deadline; ``resolved_at``: when it was last finished.
     ``reopened``: how many times it was reopened; ``rating``: the resident's rating.
+    ``sign_due_at``: its first 签收 deadline (working time; ``None``: judged against
+    ``RatesRule.sign_within`` after filing); ``overdue_clocks``: how many times one of its
+    clocks ran out (签收 or 办结, over all its dispatches).
     ``timed``: whether its handling times are known — history imported without a signing
     time (签收时间) is not judged on response (its ``signed_at`` is unknown, not late).
     All times must be timezone-aware.
@@ -53,13 +56,15 @@ class TicketFact:
     reopened: int = 0
     rating: str | None = None
     timed: bool = True
+    sign_due_at: datetime | None = None
+    overdue_clocks: int = 0
 
     def __post_init__(self) -> None:
         if not self.id:
             raise InvalidFact("a ticket fact needs an id")
         if not self.category:
             raise InvalidFact(f"ticket {self.id}: category is empty")
-        for name in ("created_at", "signed_at", "due_at", "resolved_at"):
+        for name in ("created_at", "signed_at", "due_at", "resolved_at", "sign_due_at"):
             value = getattr(self, name)
             if value is not None and value.utcoffset() is None:
                 raise InvalidFact(f"ticket {self.id}: {name} must be timezone-aware")

@@ -87,6 +87,8 @@ class RateRow:
     satisfaction_rate: float | None
     score: float | None
     thin: bool
+    #: how many times the group's clocks ran out (签收 or 办结, every dispatch counted)
+    overdue_clocks: int = 0
 
 
 @dataclass(slots=True)
@@ -99,6 +101,7 @@ class _Tally:
     satisfaction_points: float = 0.0
     rated: int = 0
     overdue: int = 0
+    overdue_clocks: int = 0
 
 
 def _overdue(fact: TicketFact, as_of: datetime) -> bool:
@@ -131,7 +134,9 @@ def three_rates(
         t = tallies[group]
         t.tickets += 1
         signed = (
-            response_outcome(fact.created_at, fact.signed_at, as_of, rule) if fact.timed else None
+            response_outcome(fact.created_at, fact.signed_at, as_of, rule, fact.sign_due_at)
+            if fact.timed
+            else None
         )
         if signed is not None:
             t.sign_judged += 1
@@ -147,6 +152,7 @@ def three_rates(
             t.rated += 1
             t.satisfaction_points += value
         t.overdue += _overdue(fact, as_of)
+        t.overdue_clocks += fact.overdue_clocks
     rows = []
     for group, t in tallies.items():
         response = _rate(t.signed_in_time, t.sign_judged)
@@ -169,6 +175,7 @@ def three_rates(
                 satisfaction_rate=satisfaction,
                 score=composite_score(response, resolution, satisfaction, rule),
                 thin=not judged or min(judged) < rule.min_judged,
+                overdue_clocks=t.overdue_clocks,
             )
         )
     rows.sort(key=lambda r: (r.score is None, -(r.score or 0.0), r.group))

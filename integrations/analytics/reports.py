@@ -26,6 +26,7 @@ from integrations.analytics.labels import category_label
 from integrations.analytics.monthly import MonthlyRow, month_bounds, monthly_ranking
 from integrations.analytics.rates import QuadrantChart, RateRow, quadrants, three_rates
 from integrations.analytics.store import AnalyticsStore
+from integrations.tickets.returns import Returns
 from policies.clusters import DEFAULT_HOTSPOT_RULE, DEFAULT_SURGE_RULE
 
 __all__ = [
@@ -77,6 +78,9 @@ RATE_COLUMNS = (
     ("satisfied", "满意"),
     ("satisfaction_rate", "满意率"),
     ("score", "综合得分"),
+    ("overdue_clocks", "超时次数"),
+    ("returned", "退单"),
+    ("returns_upheld", "退单成立"),
 )
 MONTHLY_COLUMNS = (
     ("rank", "排名"),
@@ -164,6 +168,7 @@ def rate_dict(row: RateRow, group: str) -> dict[str, Any]:
         "rated": row.rated,
         "satisfied": int(points) if float(points).is_integer() else round(points, 2),
         "overdue": row.overdue,
+        "overdue_clocks": row.overdue_clocks,
         "response_rate": _round(row.response_rate),
         "resolution_rate": _round(row.resolution_rate),
         "satisfaction_rate": _round(row.satisfaction_rate),
@@ -352,8 +357,21 @@ class AnalyticsReports:
     async def rates(
         self, group: Group, period: Period, *, now: datetime | None = None
     ) -> list[dict[str, Any]]:
-        """三率 of the tickets filed in the period, one row per group, best score first."""
-        return [rate_dict(r, group) for r in await self.rate_rows(group, period, now=now)]
+        """三率 of the tickets filed in the period, one row per group, best score first; per
+        department also its returns (退单) in the period and how many stood (re-routed)."""
+        rows = [rate_dict(r, group) for r in await self.rate_rows(group, period, now=now)]
+        if group == "department":
+            bounces = {
+                b.department: b
+                for b in await Returns(self.store.core).bounce_counts(
+                    since=period.start, until=period.end
+                )
+            }
+            for row in rows:
+                bounce = bounces.get(row["group"])
+                row["returned"] = bounce.returned if bounce else 0
+                row["returns_upheld"] = bounce.upheld if bounce else 0
+        return rows
 
     async def quadrants(
         self,

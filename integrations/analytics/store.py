@@ -10,9 +10,11 @@ per batch:
 * ``resolved_at``: the last change to ``resolved`` (for history imported as closed
   without one, the change to ``closed``);
 * ``reopened``: the changes to ``reopened``;
-* ``due_at``: the ticket's *first* deadline, from the SLA rules and its filing time
-  (escalations move ``sla_due_at`` on; judging against the moved one would forgive
-  lateness);
+* ``due_at`` and ``sign_due_at``: the ticket's *first* 办结 and 签收 deadlines, in working
+  time from its filing (the working-day clocks, ``integrations/tickets/clocks.py``;
+  escalations and re-dispatches move the ticket's own deadlines on, and judging against
+  the moved ones would forgive lateness);
+* ``overdue_clocks``: how many times one of its clocks ran out (``overdue_count``);
 * ``openid``: the resident — a WeChat openid, or for tickets without one (hotline,
   walk-in) a key derived from the phone number (``tel:`` + 16 hex digits of its SHA-256),
   so one caller counts once; None when neither is known.
@@ -118,6 +120,7 @@ _TICKET_COLUMNS = (
     TicketRow.urgent,
     TicketRow.status,
     TicketRow.rating,
+    TicketRow.overdue_count,
 )
 
 
@@ -203,9 +206,13 @@ class AnalyticsStore:
     def _fact(self, row: Any, timing: tuple[Any, ...] | None) -> TicketFact:
         signed_at, resolved_at, closed_at, reopened, untimed = timing or (None, None, None, 0, 0)
         timed = not untimed
-        due_at = (
-            self.core.sla.due_at(row.category, bool(row.urgent), row.created_at) if timed else None
-        )
+        due_at = sign_due_at = None
+        if timed:
+            first = self.core.clocks.deadlines(
+                category=row.category, urgent=bool(row.urgent), department=row.department,
+                start=row.created_at,
+            )
+            due_at, sign_due_at = first.completion, first.sign_for
         latitude, longitude = row.latitude, row.longitude
         if latitude is None or longitude is None:
             latitude = longitude = None
@@ -228,6 +235,8 @@ class AnalyticsStore:
             reopened=int(reopened or 0),
             rating=row.rating,
             timed=timed,
+            sign_due_at=sign_due_at,
+            overdue_clocks=int(row.overdue_count or 0),
         )
 
     async def first_ticket_at(self) -> datetime | None:

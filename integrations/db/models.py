@@ -48,10 +48,12 @@ __all__ = [
     "ResidentRow",
     "ReviewItemRow",
     "SubscriptionConsentRow",
+    "RoutingDisputeRow",
     "TicketClusterRow",
     "TicketCounterRow",
     "TicketFollowerRow",
     "TicketRow",
+    "TicketWarningRow",
     "TimelineRow",
     "TrainingExampleRow",
     "TrainingSeedReleaseRow",
@@ -154,6 +156,28 @@ class TicketRow(Base):
     polled_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(index=True)
     updated_at: Mapped[datetime]
+    #: the working-day clocks (policies/deadlines.py) of the current dispatch: when they
+    #: started, the 签收 deadline (``sla_due_at`` is the 办结 one), when the department
+    #: signed for (签收) and completed (办结) it, and when the next warning falls due
+    clock_started_at: Mapped[datetime | None] = mapped_column(default=None)
+    sign_due_at: Mapped[datetime | None] = mapped_column(default=None)
+    signed_at: Mapped[datetime | None] = mapped_column(default=None)
+    completed_at: Mapped[datetime | None] = mapped_column(default=None)
+    next_warning_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
+    #: how many times one of its clocks ran out (签收 or 办结)
+    overdue_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    #: the resident's answer to "was it solved?" after 办结 (``None``: not answered yet)
+    solved: Mapped[bool | None] = mapped_column(Boolean, default=None)
+    #: solved but not satisfied: ``pending`` a supervisor's review, then ``done``
+    supervision: Mapped[str | None] = mapped_column(String(16), default=None)
+    #: the 回访 of a problem class that tends to come back: when, and ``due`` / ``asked`` /
+    #: ``ok`` / ``recurred``
+    follow_up_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
+    follow_up: Mapped[str | None] = mapped_column(String(16), default=None)
+    #: a repeat complaint (same resident, category and place within 30 days): the first one
+    repeat_of: Mapped[str | None] = mapped_column(String(16), default=None, index=True)
+    #: the place key of the location (policies/place_key.py), to recognise repeats
+    place: Mapped[str | None] = mapped_column(String(200), default=None)
 
     __table_args__ = (Index("ix_tickets_status_sla_due_at", "status", "sla_due_at"),)
 
@@ -301,6 +325,65 @@ class SubscriptionConsentRow(Base):
     source: Mapped[str] = mapped_column(String(32))
     granted_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class TicketWarningRow(Base):
+    """A warning (预警) sent to a ticket's department: one per clock run and level (the
+    unique ``key`` makes it fire once, whatever the number of workers), with the fate of
+    its webhook delivery (``webhook_status``: pending, sent, failed, off)."""
+
+    __tablename__ = "ticket_warnings"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[str] = mapped_column(
+        String(16), ForeignKey("tickets.id", ondelete="CASCADE"), index=True
+    )
+    key: Mapped[str] = mapped_column(String(80))
+    clock: Mapped[str] = mapped_column(String(16))
+    level: Mapped[str] = mapped_column(String(16))
+    department: Mapped[str] = mapped_column(String(64), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    deadline: Mapped[datetime]
+    created_at: Mapped[datetime]
+    webhook_status: Mapped[str] = mapped_column(String(16))
+    webhook_attempts: Mapped[int] = mapped_column(Integer)
+    webhook_next_at: Mapped[datetime | None]
+    webhook_error: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "key"),
+        Index("ix_ticket_warnings_webhook_status_webhook_next_at", "webhook_status",
+              "webhook_next_at"),
+    )
+
+
+class RoutingDisputeRow(Base):
+    """A department's return of a ticket that is not theirs (退单) and the review above it
+    (审定): ``pending``, then ``rerouted`` (another department takes it) or ``sent_back``
+    (the return did not stand). A decided one is a labelled routing example: this text,
+    of this category, belongs to ``to_department``."""
+
+    __tablename__ = "routing_disputes"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[str] = mapped_column(
+        String(16), ForeignKey("tickets.id", ondelete="CASCADE"), index=True
+    )
+    generation: Mapped[int] = mapped_column(Integer)
+    category: Mapped[str] = mapped_column(String(64))
+    #: the resident's description as stored with the ticket (ID and card numbers masked)
+    text: Mapped[str] = mapped_column(Text)
+    from_department: Mapped[str] = mapped_column(String(64), index=True)
+    suggested_department: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    returned_by: Mapped[str] = mapped_column(String(128))
+    returned_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    to_department: Mapped[str | None] = mapped_column(String(64))
+    to_category: Mapped[str | None] = mapped_column(String(64))
+    review_note: Mapped[str | None] = mapped_column(Text)
+    reviewed_by: Mapped[str | None] = mapped_column(String(128))
+    reviewed_at: Mapped[datetime | None]
 
 
 class ResidentRow(Base):

@@ -7,7 +7,10 @@ One loop does everything that happens after a ticket is written:
 * sends due status pushes (:class:`~integrations.notify.sender.PushSender`), if given;
 * every ``poll_interval``: asks the dispatch system for status changes of open tickets and
   turns tokens into ids (``resolve_token``);
-* every ``escalation_interval``: escalates embedded-desk tickets past their SLA deadline;
+* every ``escalation_interval``: records the warnings (预警) due before the working-day
+  deadlines (:mod:`integrations.tickets.warnings`), then escalates embedded-desk tickets
+  past their 办结 deadline;
+* posts recorded warnings to ``INTAKE_WARNING_WEBHOOK_URL``, if set;
 * every ``retention_interval``: purges chat text older than ``chat_retention_days``
   (:mod:`integrations.retention`).
 
@@ -114,8 +117,12 @@ class OutboxWorker:
             await self.resolve_tokens()
         if self._next_escalation is None or now >= self._next_escalation:
             self._next_escalation = now + timedelta(seconds=self.config.escalation_interval)
+            # Warnings first: an overdue clock is told before escalation starts new ones.
+            await self.service.warnings.check_due()
+            await self.service.rating.send_follow_ups()
             if isinstance(self.backend, EmbeddedDesk):
                 await self.service.escalation.escalate_overdue(backend=self.backend.name)
+        processed += await self.service.warnings.deliver()
         days = self.config.chat_retention_days
         if days and (self._next_purge is None or now >= self._next_purge):
             self._next_purge = now + timedelta(seconds=self.config.retention_interval)

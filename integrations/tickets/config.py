@@ -69,6 +69,16 @@ class TicketConfig:
     chat_retention_days: int = default_of("INTAKE_CHAT_RETENTION_DAYS")
     #: how often the worker looks for chat text past the retention period
     retention_interval: float = default_of("INTAKE_RETENTION_CHECK_SECONDS")
+    #: holidays and 调休 working days laid over chinesecalendar's (policies/workdays.py)
+    workday_calendar_file: Path | None = default_of("INTAKE_WORKDAY_CALENDAR_FILE")  # noqa: RUF009
+    #: office hours per department (None: the packaged policies/data/office_hours.yaml)
+    office_hours_file: Path | None = default_of("INTAKE_OFFICE_HOURS_FILE")  # noqa: RUF009
+    #: warnings (预警) are also posted here as JSON (None: console only)
+    warning_webhook_url: str | None = default_of("INTAKE_WARNING_WEBHOOK_URL")
+    #: signs those posts (HMAC-SHA256 of the body, as analytics alerts are signed)
+    warning_webhook_secret: str | None = default_of("INTAKE_WARNING_WEBHOOK_SECRET")
+    #: 回访 this many days after closing, for the follow-up categories (0: none)
+    follow_up_days: int = default_of("INTAKE_FOLLOW_UP_DAYS")
 
     def backoff(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
         """Seconds before retry number ``attempt`` (1 for the first retry)."""
@@ -113,4 +123,9 @@ class TicketConfig:
             timezone=tickets.timezone,
             chat_retention_days=privacy.chat_retention_days,
             retention_interval=privacy.retention_check_seconds,
+            workday_calendar_file=tickets.workday_calendar_file,
+            office_hours_file=tickets.office_hours_file,
+            warning_webhook_url=tickets.warning_webhook_url,
+            warning_webhook_secret=tickets.warning_webhook_secret,
+            follow_up_days=tickets.follow_up_days,
         )

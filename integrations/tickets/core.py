@@ -24,9 +24,11 @@ from integrations.db.models import (
     PushJobRow,
     TicketCounterRow,
     TicketRow,
+    TicketWarningRow,
     TimelineRow,
 )
 from integrations.notify.queue import enqueue_push
+from integrations.tickets.clocks import TicketClocks, stop_clocks
 from integrations.tickets.config import TicketConfig
 from integrations.tickets.errors import (
     IllegalTransition,
@@ -34,7 +36,13 @@ from integrations.tickets.errors import (
     TicketError,
     TicketNotFound,
 )
-from integrations.tickets.model import OutboxJob, Ticket, TimelineEntry, from_row
+from integrations.tickets.model import (
+    OutboxJob,
+    Ticket,
+    TicketWarning,
+    TimelineEntry,
+    from_row,
+)
 from integrations.tickets.sql import Clock, insert_for
 from policies.taxonomy import Taxonomy
 from policies.tickets import (
@@ -83,6 +91,7 @@ class Core:
         taxonomy: Taxonomy,
         sla: SlaRules,
         clock: Clock,
+        clocks: TicketClocks | None = None,
     ) -> None:
         enable_sqlite_transactions(engine.sync_engine)
         self.engine = engine
@@ -91,6 +100,8 @@ class Core:
         self.sla = sla
         self.clock = clock
         self.tz: tzinfo = config.tzinfo()
+        #: the working-day clocks: calendar, office hours, 签收 and 办结 limits
+        self.clocks = clocks or TicketClocks.from_config(config)
         self._writer = async_sessionmaker(engine, expire_on_commit=False)
         # Reads need no transaction of their own on PostgreSQL (READ COMMITTED gives each
         # statement its snapshot either way): autocommit saves the BEGIN and the ROLLBACK,
@@ -248,14 +259,25 @@ def record_change(
     note: str | None,
     now: datetime,
     escalated: bool = False,
+    rerouted: bool = False,
+    push: bool = True,
 ) -> None:
-    """Move ``row`` to ``target`` (rules already checked): the timeline entry, and the
-    resident's push job (see :func:`queue_push`)."""
+    """Move ``row`` to ``target`` (rules already checked): the clocks it stops
+    (:func:`~integrations.tickets.clocks.stop_clocks`), the timeline entry, and the
+    resident's push job (see :func:`queue_push`; ``push=False``: a change between the
+    desk and departments the resident need not hear about)."""
     previous = row.status
     row.status = target
     row.updated_at = now
+    stop_clocks(row, target, now)
+    if target == "resolved":
+        row.solved = None  # every 办结 asks the resident again whether it is solved
     add_event(session, row, at=now, actor=actor, from_status=previous, to_status=target, note=note)
-    queue_push(session, core, row, actor=actor, note=note, now=now, escalated=escalated)
+    if push:
+        queue_push(
+            session, core, row, actor=actor, note=note, now=now, escalated=escalated,
+            rerouted=rerouted,
+        )
 
 
 def queue_push(
@@ -267,6 +289,7 @@ def queue_push(
     note: str | None,
     now: datetime,
     escalated: bool = False,
+    rerouted: bool = False,
 ) -> None:
     """Queue the message telling the resident about ``row``'s (new) status, when they have
     an openid and did not make the change themselves."""
@@ -283,6 +306,7 @@ def queue_push(
         level=row.level,
         note=_redact_note(row, note),
         escalated=escalated,
+        rerouted=rerouted,
     )
     enqueue_push(
         session,
@@ -298,12 +322,13 @@ def queue_push(
     log.info("ticket %s → %s: push queued for %s", row.id, status, mask_openid(row.openid))
 
 
-def escalate(sla: SlaRules, row: TicketRow, now: datetime) -> str:
-    """One level up (if there is one) and a new deadline; returns the timeline wording."""
+def escalate(core: Core, row: TicketRow, now: datetime) -> str:
+    """One level up (if there is one) and new clocks from ``now`` (a ticket signed for
+    stays signed for); returns the timeline wording."""
     upper = next_level(row.level)
     if upper is not None:
         row.level = upper
-    row.sla_due_at = sla.due_after_escalation(row.category, row.urgent, now)
+    core.clocks.start(row, now, keep_signed=True)
     return escalation_wording(upper)
 
 
@@ -353,7 +378,10 @@ def to_job(row: DispatchJobRow) -> OutboxJob:
 
 
 def to_ticket(
-    row: TicketRow, events: Iterable[TimelineRow] = (), delivery: DispatchJobRow | None = None
+    row: TicketRow,
+    events: Iterable[TimelineRow] = (),
+    delivery: DispatchJobRow | None = None,
+    warnings: Iterable[TicketWarningRow] = (),
 ) -> Ticket:
     return Ticket(
         id=row.id,
@@ -386,11 +414,23 @@ def to_ticket(
         chat=tuple(row.chat or ()),
         street=row.street,
         community=row.community,
+        clock_started_at=row.clock_started_at,
+        sign_due_at=row.sign_due_at,
+        signed_at=row.signed_at,
+        completed_at=row.completed_at,
+        overdue_count=row.overdue_count or 0,
+        warnings=tuple(from_row(TicketWarning, w) for w in warnings),
+        solved=row.solved,
+        supervision=row.supervision,
+        follow_up_at=row.follow_up_at,
+        follow_up=row.follow_up,
+        repeat_of=row.repeat_of,
     )
 
 
 async def load_tickets(session: AsyncSession, rows: Sequence[TicketRow]) -> list[Ticket]:
-    """Snapshots of ``rows`` with their timelines and latest deliveries (two queries)."""
+    """Snapshots of ``rows`` with their timelines, latest deliveries and warnings (three
+    queries)."""
     if not rows:
         return []
     ids = [row.id for row in rows]
@@ -412,7 +452,18 @@ async def load_tickets(session: AsyncSession, rows: Sequence[TicketRow]) -> list
         )
     ).scalars():
         latest[job.ticket_id] = job  # the highest generation wins
-    return [to_ticket(row, events[row.id], latest.get(row.id)) for row in rows]
+    warnings: dict[str, list[TicketWarningRow]] = {i: [] for i in ids}
+    for warning in (
+        await session.execute(
+            select(TicketWarningRow)
+            .where(TicketWarningRow.ticket_id.in_(ids))
+            .order_by(TicketWarningRow.id)
+        )
+    ).scalars():
+        warnings[warning.ticket_id].append(warning)
+    return [
+        to_ticket(row, events[row.id], latest.get(row.id), warnings[row.id]) for row in rows
+    ]
 
 
 async def snapshot(session: AsyncSession, row: TicketRow) -> Ticket:

@@ -1,10 +1,10 @@
-"""Escalation (升级): a ticket goes one level up (社区 → 街道 → 区 → 市) with a new deadline.
+"""Escalation (升级): a ticket goes one level up (社区 → 街道 → 区 → 市) with new clocks.
 
-Three things escalate a ticket: staff (督办, with a reason), a department returning it
-(退单: a new delivery of the next generation goes out, the ticket stays open), and a
-passed SLA deadline (:meth:`Escalation.escalate_overdue`, run by the outbox worker). An
-unsatisfied rating escalates too (:mod:`.rating`). The rules are
-:func:`policies.tickets.escalation_refusal` and :func:`~policies.tickets.return_refusal`.
+Two things escalate a ticket: staff (督办, with a reason) and a passed 办结 deadline in
+working time (:meth:`Escalation.escalate_overdue`, run by the outbox worker after the
+warnings, :mod:`.warnings`). :func:`redispatch` is the one place a ticket gets a new
+delivery (re-routed or sent back after a return, :mod:`.returns`; reopened by the
+resident, :mod:`.rating`). The rule is :func:`policies.tickets.escalation_refusal`.
 """
 
 from __future__ import annotations
@@ -34,23 +34,21 @@ from integrations.tickets.model import Ticket
 from policies.tickets import (
     AT_DEPARTMENT,
     escalation_refusal,
-    return_refusal,
-    timeline_department_return,
     timeline_overdue,
     timeline_staff_escalation,
 )
 
-__all__ = ["Escalation", "redispatch", "return_ticket"]
+__all__ = ["Escalation", "redispatch"]
 
 log = logging.getLogger(__name__)
 
 
 class Escalation(CoreService):
-    """Escalates tickets: by staff, by a department's return, past their deadline."""
+    """Escalates tickets: by staff, past their 办结 deadline."""
 
     async def escalate(self, ticket_id: str, reason: str, *, actor: str = "staff") -> Ticket:
-        """Staff escalate an open ticket one level (督办) with a reason: a new deadline and
-        a timeline entry; the status and the dispatch stay as they are.
+        """Staff escalate an open ticket one level (督办) with a reason: new clocks and a
+        timeline entry; the status and the dispatch stay as they are.
 
         Raises :class:`IllegalTransition` unless work is still owed on the ticket or when it
         is already at the city level, :class:`InvalidTicket` without a reason.
@@ -62,7 +60,7 @@ class Escalation(CoreService):
             refusal = escalation_refusal(row.status, row.level)
             if refusal is not None:
                 raise refused(row, row.status, refusal)
-            wording = escalate(self.core.sla, row, now)
+            wording = escalate(self.core, row, now)
             row.updated_at = now
             add_event(
                 session, row, at=now, actor=actor, from_status=row.status,
@@ -72,34 +70,10 @@ class Escalation(CoreService):
         log.info("ticket %s escalated by %s", ticket_id, actor_kind(actor))
         return ticket
 
-    async def department_return(
-        self,
-        ticket_id: str,
-        note: str,
-        *,
-        actor: str = "staff",
-        department: str | None = None,
-    ) -> Ticket:
-        """A department sends the ticket back (退单): it is not a rejection to the resident
-        but an escalation — one level up, a new deadline, ``department`` if given, and a
-        new delivery — and the ticket stays open (``dispatched``).
-
-        Raises :class:`IllegalTransition` unless the ticket sits at a department
-        (dispatched / in progress) below the city level.
-        """
-        note = clean(note, "note", required=True)
-        department = clean(department, "department", required=False, limit=64) or None
-        now = self.core.now()
-        async with self.core.write() as session:
-            row = await locked_ticket(session, ticket_id)
-            await return_ticket(session, self.core, row, note, actor, department, now)
-            ticket = await snapshot(session, row)
-        self.core.notify()
-        return ticket
-
     async def escalate_overdue(self, *, backend: str = "embedded", limit: int = 100) -> int:
-        """Escalate tickets at ``backend``'s desk that passed their SLA deadline: one level
-        up (at the city level: city supervision), a new deadline, a timeline entry.
+        """Escalate tickets at ``backend``'s desk that passed their 办结 deadline (working
+        time): one level up (at the city level: city supervision), new clocks, a timeline
+        entry.
 
         Several workers may run this at once: the conditional re-check under the row lock
         escalates each ticket once per deadline.
@@ -129,7 +103,7 @@ class Escalation(CoreService):
                 if row is None:
                     continue  # another worker got there first, or staff moved it
                 deadline = f"{row.sla_due_at.astimezone(self.core.tz):%m-%d %H:%M}"
-                wording = escalate(self.core.sla, row, now)
+                wording = escalate(self.core, row, now)
                 row.updated_at = now
                 add_event(
                     session, row, at=now, actor="system", from_status=row.status,
@@ -139,28 +113,6 @@ class Escalation(CoreService):
         if done:
             log.info("escalated %d overdue tickets", done)
         return done
-
-
-async def return_ticket(
-    session: AsyncSession,
-    core: Core,
-    row: TicketRow,
-    note: str,
-    actor: str,
-    department: str | None,
-    now: datetime,
-) -> None:
-    """A department return of the locked ``row`` in the caller's transaction (staff's, or a
-    dispatch system reporting ``rejected``): one level up, the next generation delivered."""
-    refusal = return_refusal(row.status, row.level)
-    if refusal is not None:
-        raise refused(row, "dispatched", refusal)
-    if department:
-        row.department = department
-    await redispatch(
-        session, core, row, "dispatched", actor=actor, now=now, escalated=True,
-        note=lambda wording: timeline_department_return(note, wording),
-    )
 
 
 async def redispatch(
@@ -173,15 +125,20 @@ async def redispatch(
     note: Callable[[str], str],
     now: datetime,
     escalated: bool = False,
+    level_up: bool = True,
+    rerouted: bool = False,
+    push: bool = True,
 ) -> None:
-    """Escalate the locked ``row`` and move it to ``target`` with a new delivery (the next
-    generation, replacing deliveries of earlier ones still waiting); ``note`` words the
-    timeline entry from the escalation's wording."""
-    wording = escalate(core.sla, row, now)
+    """Move the locked ``row`` to ``target`` with a new delivery (the next generation,
+    replacing deliveries of earlier ones still waiting) and new clocks — one level up
+    unless not ``level_up``. ``note`` words the timeline entry from the escalation's
+    wording (empty without one)."""
+    wording = escalate(core, row, now) if level_up else ""
     row.generation += 1
+    core.clocks.start(row, now)  # a new dispatch: new clocks, nothing signed for yet
     record_change(
         session, core, row, target, actor=actor, note=note(wording), now=now,
-        escalated=escalated,
+        escalated=escalated, rerouted=rerouted, push=push,
     )
     await cancel_open_jobs(
         session, row.id, now, reason="superseded by a re-dispatch",

@@ -12,8 +12,9 @@ import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from integrations.analytics.areas import AreaLocator
 from integrations.db.models import TicketRow
@@ -30,7 +31,15 @@ from integrations.tickets.core import (
 from integrations.tickets.errors import InvalidTicket
 from integrations.tickets.fields import clean
 from integrations.tickets.model import Ticket
-from policies.tickets import CHANNELS, DEFAULT_GRID, timeline_filed
+from policies.place_key import place_key
+from policies.tickets import (
+    CHANNELS,
+    DEFAULT_GRID,
+    REPEAT_WINDOW,
+    repeat_place,
+    timeline_filed,
+    timeline_repeat,
+)
 from privacy import redact
 
 __all__ = ["MAX_CHAT_LINES", "MAX_PHOTOS", "TicketFiling"]
@@ -66,6 +75,7 @@ class TicketFiling(CoreService):
         actor: str | None = None,
         chat: Sequence[Mapping[str, str]] = (),
         source_key: str | None = None,
+        repeat_of: str | None = None,
     ) -> Ticket:
         """File a ticket; it is delivered to the dispatch system by the outbox worker.
 
@@ -74,7 +84,10 @@ class TicketFiling(CoreService):
         key returns the ticket filed the first time instead of a second one.
 
         ``urgent=None`` takes the category's urgency from the taxonomy. ``actor`` defaults
-        to ``resident:<openid>`` on WeChat, else ``staff``. Raises :class:`InvalidTicket`.
+        to ``resident:<openid>`` on WeChat, else ``staff``. A complaint from the same
+        resident (openid, else phone) about the same category at the same place within 30
+        days is linked to the first (``repeat_of``; given explicitly by a 回访 that found
+        the problem back). Raises :class:`InvalidTicket`.
         """
         taxonomy = self.core.taxonomy
         if category not in taxonomy.report_ids:
@@ -94,6 +107,7 @@ class TicketFiling(CoreService):
         is_urgent = taxonomy.is_urgent(category) if urgent is None else bool(urgent)
         now = self.core.now()
         area = self.areas.locate(location)
+        where = place_key(location)
         row = TicketRow(
             openid=openid,
             category=category,
@@ -110,13 +124,17 @@ class TicketFiling(CoreService):
             community=area.community,
             level=self.core.sla.initial_level,
             status="received",
-            sla_due_at=self.core.sla.due_at(category, is_urgent, now),
             channel=channel,
             generation=1,
             created_at=now,
             updated_at=now,
             source_key=source_key,
+            overdue_count=0,
+            place=repeat_place(where.keys, where.number),
+            repeat_of=repeat_of,
         )
+        # 签收 and 办结 count from now (the dispatch follows at once), in working time.
+        self.core.clocks.start(row, now)
         if actor is None:
             actor = f"resident:{openid}" if openid and channel == "wechat" else "staff"
         try:
@@ -135,10 +153,14 @@ class TicketFiling(CoreService):
 
     async def _insert(self, row: TicketRow, actor: str, now: datetime) -> Ticket:
         async with self.core.write() as session:
+            if row.repeat_of is None:
+                row.repeat_of = await _first_of_repeat(session, row, now)
             row.id = await next_ticket_id(session, self.core.local_day(now))
             session.add(row)
             await session.flush()  # the ticket row first: the rows below refer to it
             note = timeline_filed(row.channel)
+            if row.repeat_of:
+                note = f"{note}；{timeline_repeat(row.repeat_of)}"
             event = add_event(
                 session, row, at=now, actor=actor, from_status=None, to_status="received",
                 note=note,
@@ -155,6 +177,34 @@ class TicketFiling(CoreService):
                 await session.execute(select(TicketRow).where(TicketRow.source_key == source_key))
             ).scalar_one_or_none()
             return (await load_tickets(session, [row]))[0] if row is not None else None
+
+
+async def _first_of_repeat(session: AsyncSession, row: TicketRow, now: datetime) -> str | None:
+    """The first ticket of the complaint ``row`` repeats (same resident, category and
+    place within :data:`REPEAT_WINDOW`), or ``None``."""
+    same_resident = []
+    if row.openid:
+        same_resident.append(TicketRow.openid == row.openid)
+    if row.phone:
+        same_resident.append(TicketRow.phone == row.phone)
+    if not same_resident or row.place is None:
+        return None
+    earlier = (
+        await session.execute(
+            select(TicketRow.id, TicketRow.repeat_of)
+            .where(
+                or_(*same_resident),
+                TicketRow.category == row.category,
+                TicketRow.place == row.place,
+                TicketRow.created_at >= now - REPEAT_WINDOW,
+            )
+            .order_by(TicketRow.created_at, TicketRow.id)
+            .limit(1)
+        )
+    ).first()
+    if earlier is None:
+        return None
+    return str(earlier.repeat_of or earlier.id)
 
 
 def _chat(chat: Sequence[Mapping[str, str]]) -> list[dict[str, str]] | None:

@@ -18,6 +18,7 @@ __all__ = [
     "PushFate",
     "PushJob",
     "Ticket",
+    "TicketWarning",
     "TimelineEntry",
     "from_row",
 ]
@@ -107,6 +108,25 @@ class PushFate:
 
 
 @dataclass(frozen=True, slots=True)
+class TicketWarning:
+    """A warning (预警) sent to the ticket's department, and its webhook delivery's fate
+    (``webhook_status``: ``pending``, ``sent``, ``failed``, ``off`` without a webhook)."""
+
+    id: int
+    ticket_id: str
+    key: str
+    clock: str
+    level: str
+    department: str
+    text: str
+    deadline: datetime
+    created_at: datetime
+    webhook_status: str
+    webhook_attempts: int
+    webhook_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Ticket:
     """A ticket with its timeline (oldest first) and its latest delivery."""
 
@@ -140,6 +160,25 @@ class Ticket:
     #: the street and community the location lies in (policies/areas.py), if known
     street: str | None = None
     community: str | None = None
+    #: the working-day clocks of the current dispatch (``sla_due_at`` is the 办结 deadline;
+    #: ``None`` for history imported without clocks)
+    clock_started_at: datetime | None = None
+    sign_due_at: datetime | None = None
+    signed_at: datetime | None = None
+    completed_at: datetime | None = None
+    #: how many times one of its clocks ran out
+    overdue_count: int = 0
+    #: warnings sent to the department, oldest first
+    warnings: tuple[TicketWarning, ...] = ()
+    #: the resident's answer to "was it solved?" after 办结
+    solved: bool | None = None
+    #: ``pending`` a supervisor's review (solved, not satisfied), then ``done``
+    supervision: str | None = None
+    #: the 回访: when, and ``due`` / ``asked`` / ``ok`` / ``recurred``
+    follow_up_at: datetime | None = None
+    follow_up: str | None = None
+    #: the first ticket of a repeat complaint (same resident, category, place, 30 days)
+    repeat_of: str | None = None
 
     @property
     def status_label(self) -> str:

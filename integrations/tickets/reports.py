@@ -3,7 +3,8 @@
 What a report does is :func:`policies.tickets.reported_change`: applied when the status
 machine allows it, ignored otherwise (stale or out of order; repeats are no-ops);
 ``closed`` counts as ``resolved`` (closing is the resident's rating); ``rejected`` is a
-department return (an escalation), at the city level only noted for staff.
+department return (退单, :mod:`.returns`: reviewed above it), on a ticket no department
+holds only noted for staff.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from integrations.tickets.core import (
     record_change,
 )
 from integrations.tickets.errors import InvalidTicket
-from integrations.tickets.escalation import return_ticket
 from integrations.tickets.fields import clean
+from integrations.tickets.returns import return_ticket
 from policies.tickets import (
     DISPATCH_DONE,
     STATUSES,
@@ -128,11 +129,9 @@ class StatusReports(CoreService):
         if external_id is not None and row.external_id not in (None, external_id):
             log.info("ticket %s: report about an earlier dispatch ignored", row.id)
             return
-        change = reported_change(row.status, row.level, target)
+        change = reported_change(row.status, target)
         if change == "return":
-            await return_ticket(
-                session, self.core, row, note or UNSTATED_REASON, actor, None, now
-            )
+            await return_ticket(session, self.core, row, note or UNSTATED_REASON, actor, now)
         elif change == "note_return":
             add_event(
                 session, row, at=now, actor=actor, from_status=row.status,

@@ -3,9 +3,10 @@
 Each service has one job and its own module: :mod:`.filing` (the one place a ticket is
 filed), :mod:`.queries` (reading), :mod:`.lookups` (the lean read a resident's chat
 makes), :mod:`.status` (the status machine), :mod:`.assignment` (department and grid),
-:mod:`.escalation` (督办, department returns, overdue tickets), :mod:`.rating` (评价),
-:mod:`.reports` (statuses a dispatch system reports), :mod:`.outbox` (deliveries),
-:mod:`.pushes` (status pushes, for staff) and
+:mod:`.escalation` (督办, overdue tickets), :mod:`.returns` (退单 and 审定),
+:mod:`.warnings` (预警 before the working-day deadlines), :mod:`.rating` (解决 and 满意
+after 办结), :mod:`.reports` (statuses a dispatch system reports), :mod:`.outbox`
+(deliveries), :mod:`.pushes` (status pushes, for staff) and
 :class:`~integrations.notify.customer_service.ResidentWindows` (when residents wrote).
 Callers take the one they need: ``tickets.filing.file(...)``,
 ``tickets.status.transition(...)``.
@@ -25,6 +26,7 @@ from integrations.analytics.areas import AreaLocator
 from integrations.notify.consents import SubscriptionConsents
 from integrations.notify.customer_service import ResidentWindows
 from integrations.tickets.assignment import Assignment
+from integrations.tickets.clocks import TicketClocks
 from integrations.tickets.config import TicketConfig
 from integrations.tickets.core import Core
 from integrations.tickets.escalation import Escalation
@@ -35,8 +37,10 @@ from integrations.tickets.pushes import PushJobs
 from integrations.tickets.queries import TicketQueries
 from integrations.tickets.rating import Rating
 from integrations.tickets.reports import StatusReports
+from integrations.tickets.returns import Returns
 from integrations.tickets.sql import Clock, utcnow
 from integrations.tickets.status import StatusChanges
+from integrations.tickets.warnings import ClockWarnings
 from policies.taxonomy import Taxonomy, load_taxonomy
 from policies.tickets import SlaRules, load_sla_rules
 
@@ -46,7 +50,8 @@ __all__ = ["TicketService"]
 class TicketService:
     """The ticket services on the database at ``engine`` (SQLite or PostgreSQL, migrated).
 
-    ``clock`` returns aware UTC datetimes (tests move time with it).
+    ``clock`` returns aware UTC datetimes (tests move time with it); ``clocks`` are the
+    working-day clocks (default: from ``config``'s SLA, calendar and office-hours files).
     """
 
     def __init__(
@@ -57,6 +62,7 @@ class TicketService:
         taxonomy: Taxonomy | None = None,
         sla: SlaRules | None = None,
         clock: Clock = utcnow,
+        clocks: TicketClocks | None = None,
     ) -> None:
         config = config or TicketConfig()
         self.core = Core(
@@ -65,6 +71,7 @@ class TicketService:
             taxonomy=taxonomy or load_taxonomy(),
             sla=sla or load_sla_rules(config.sla_file),
             clock=clock,
+            clocks=clocks,
         )
         #: the street and community of a new ticket (analytics: 三率 and surges by area)
         self.areas = AreaLocator.from_file(config.grid_rules_file)
@@ -81,6 +88,8 @@ class TicketService:
         self.windows = ResidentWindows(self.core)
         #: residents' consents to subscription messages (the third step of a push)
         self.consents = SubscriptionConsents(self.core, default_kind=config.subscription_kind)
+        self.warnings = ClockWarnings(self.core)
+        self.returns = Returns(self.core)
 
     @property
     def config(self) -> TicketConfig:

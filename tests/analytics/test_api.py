@@ -51,12 +51,14 @@ async def test_three_rates_match_hand_computed_values(
         clock.now = start
         clock.advance(hours=hours)
 
-    at(1)
+    # 签收 limits in working time (policies/data/sla.yaml): manholes half an hour, streetlights
+    # two hours; the clock starts on Monday 23 November at 10:00 in Beijing.
+    at(0.25)
     await service.status.transition(t4, "in_progress", actor="staff:王")  # signed in time
+    at(0.4)
+    await service.status.transition(t6, "rejected", note="不属于受理范围", actor="staff:王")
     at(2)
     await service.status.transition(t1, "in_progress", actor="staff:王")  # signed in time
-    at(3)
-    await service.status.transition(t6, "rejected", note="不属于受理范围", actor="staff:王")
     at(5)
     await service.status.transition(t4, "resolved", note="已修复", actor="staff:王")
     await service.rating.rate(t4, "basically_satisfied")
@@ -64,11 +66,11 @@ async def test_three_rates_match_hand_computed_values(
     await service.status.transition(t1, "resolved", note="已修复", actor="staff:王")
     await service.rating.rate(t1, "satisfied")
     at(30)
-    await service.status.transition(t2, "in_progress", actor="staff:王")  # signed late (> 24 h)
+    await service.status.transition(t2, "in_progress", actor="staff:王")  # signed late
     at(40)
     await service.status.transition(t2, "resolved", note="已修复", actor="staff:王")
     await service.rating.rate(t2, "unsatisfied", "还是不亮")  # reopened: unresolved again
-    at(90)
+    at(99)  # Friday 13:00: its 签收 clock starts at 13:30, due at 15:30
     await _file(service, "report.streetlight", 5)  # too recent to be judged on anything
     at(100)
 
@@ -78,19 +80,20 @@ async def test_three_rates_match_hand_computed_values(
     assert response.status_code == 200, response.text
     rows = {row["group"]: row for row in response.json()["items"]}
     lights = rows["市政照明管理处"]
-    # Response: t1 in time, t2 late, t3 never signed (past 24 h); t5 not judged yet.
+    # Response: t1 in time, t2 late, t3 never signed (past its deadline); t5 not judged yet.
     assert (lights["received"], lights["responded_in_time"], lights["response_judged"]) == (
         4, 1, 3,
     )
     assert lights["response_rate"] == pytest.approx(1 / 3, abs=1e-4)
-    # Resolution: t1 finished; t2 reopened and t3 untouched, both past 72 h; t5 not judged.
+    # Resolution: t1 finished; t2 reopened and t3 untouched, both past their 3 working days
+    # (Thursday 18:00); t5 not judged.
     assert (lights["resolved"], lights["resolution_judged"]) == (1, 3)
     assert lights["resolution_rate"] == pytest.approx(1 / 3, abs=1e-4)
     # Satisfaction: t1 satisfied, t2 unsatisfied.
     assert (lights["rated"], lights["satisfied"], lights["satisfaction_rate"]) == (2, 1, 0.5)
     assert lights["score"] == pytest.approx(30 / 3 + 35 / 3 + 35 * 0.5, abs=0.1)
     roads = rows["市政管理处"]
-    # t4 signed in 1 h, t6 rejected (acted on) in 3 h: both in time.
+    # t4 signed in 15 minutes, t6 rejected (acted on) in 24: both within half an hour.
     assert (roads["received"], roads["responded_in_time"], roads["response_judged"]) == (2, 2, 2)
     # Rejected tickets are not judged on resolution or satisfaction.
     assert (roads["resolved"], roads["resolution_judged"]) == (1, 1)

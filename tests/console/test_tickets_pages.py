@@ -370,7 +370,7 @@ def test_rejection_with_a_reason_is_final(console_app: RunningApp, staff: httpx.
     assert again.status_code == 409 and "不能再更改状态" in again.text
 
 
-def test_department_return_escalates(
+def test_department_return_waits_for_the_review(
     console_app: RunningApp, staff: httpx.Client, admin: httpx.Client
 ) -> None:
     ticket = dispatched(console_app, file_ticket(console_app)["id"])
@@ -378,24 +378,29 @@ def test_department_return_escalates(
     path = f"/console/tickets/{ticket['id']}/return"
 
     empty = post_form(staff, path, {"note": " "})
-    assert empty.status_code == 422 and "请填写退回原因" in empty.text
+    assert empty.status_code == 422 and "请填写退单原因" in empty.text
 
-    returned = post_form(staff, path, {"note": "不属于本社区管辖", "department": "市政管理处"})
+    returned = post_form(staff, path, {"note": "不属于本部门管辖", "department": "市政管理处"})
     assert returned.status_code == 303
     page = staff.get(returned.headers["location"]).text
-    assert "已退回并提交上一级办理" in page
-    assert "部门退回：不属于本社区管辖" in page and "升级至街道级办理" in page
+    assert "已退单，等待上级审定" in page and 'id="review-form"' in page
+    assert "退单：不属于本部门管辖（建议改派市政管理处）；等待审定" in page
     after = api_ticket(console_app, ticket["id"])
-    assert after["level"] == "street" and after["department"] == "市政管理处"
-    assert after["status"] == "dispatched"
+    assert after["status"] == "returned" and after["department"] == ticket["department"]
     assert f"ticket:{ticket['id']}" in audit_rows(admin, "ticket.return")
+    again = post_form(staff, path, {"note": "再退一次"})
+    assert again.status_code == 409 and "只有“已派单”或“处理中”的工单可以退单" in again.text
 
-    # Up to the city; there is nothing above it.
-    for _ in range(2):
-        assert post_form(staff, path, {"note": "仍不属于我们"}).status_code == 303
-    assert api_ticket(console_app, ticket["id"])["level"] == "city"
-    refused = post_form(staff, path, {"note": "再退一次"})
-    assert refused.status_code == 409 and "工单已在市级" in refused.text
+    review = f"/console/tickets/{ticket['id']}/review"
+    same = post_form(staff, review, {"decision": "reroute", "department": ticket["department"]})
+    assert same.status_code == 422 and "改派需要选择另一个承办部门" in same.text
+    rerouted = post_form(staff, review, {"decision": "reroute", "department": "市政管理处"})
+    assert rerouted.status_code == 303
+    page = staff.get(rerouted.headers["location"]).text
+    assert "审定完成" in page and "审定：改派市政管理处办理" in page
+    after = api_ticket(console_app, ticket["id"])
+    assert (after["status"], after["department"]) == ("dispatched", "市政管理处")
+    assert f"ticket:{ticket['id']}" in audit_rows(admin, "ticket.review")
 
 
 def test_assign_department_and_grid(
@@ -459,7 +464,8 @@ def test_staff_escalate_a_ticket_with_a_reason(
     assert "已升级办理" in page and "人工升级：群众多次来电，情绪激动" in page
     after = api_ticket(console_app, ticket["id"])
     assert after["level"] == "street" and after["status"] == "dispatched"
-    assert after["sla_due_at"] != ticket["sla_due_at"]
+    # New clocks from the escalation (in working days the deadline may fall on the same day).
+    assert after["clocks"]["started_at"] > ticket["clocks"]["started_at"]
     assert f"ticket:{ticket['id']}" in audit_rows(admin, "ticket.escalate")
     for _ in range(2):  # up to the city; there is nothing above it
         assert post_form(staff, path, {"reason": "再升"}).status_code == 303

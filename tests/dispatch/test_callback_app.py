@@ -68,7 +68,7 @@ def _returns(ticket: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("state", ["memory", "redis"])
-def test_a_rejection_replayed_after_a_restart_escalates_once(
+def test_a_rejection_replayed_after_a_restart_is_returned_once(
     tmp_path: Path, state: str, request: pytest.FixtureRequest
 ) -> None:
     options: dict[str, object] = {"INTAKE_DISPATCH_CALLBACK_SECRET": SECRET}
@@ -89,9 +89,9 @@ def test_a_rejection_replayed_after_a_restart_escalates_once(
         }
         first = httpx.post(app.url + CALLBACK_PATH, content=body, headers=captured, timeout=30)
         assert first.json() == {"ok": True, "duplicate": False}
-        escalated = _ticket(app, ticket["id"])
-        assert escalated["level"] != ticket["level"]
-        assert len(_returns(escalated)) == 1
+        returned = _ticket(app, ticket["id"])
+        assert returned["status"] == "returned"  # 退单, waiting for review
+        assert len(_returns(returned)) == 1
 
     # The process is gone (its memory with it); a new one starts on the same database.
     with running_app(tmp_path, **options) as restarted:
@@ -101,7 +101,7 @@ def test_a_rejection_replayed_after_a_restart_escalates_once(
         assert replay.status_code == 200
         assert replay.json() == {"ok": True, "duplicate": True}
         after = _ticket(restarted, ticket["id"])
-        assert after["level"] == escalated["level"]
+        assert after["status"] == "returned"
         assert len(_returns(after)) == 1
 
 

@@ -30,6 +30,8 @@ from tests.conftest import POSTGRES_TEST_URL, require_server
 from tests.tickets.fakes import FakeBackend, FakeClock
 
 TABLES = (
+    "ticket_warnings",
+    "routing_disputes",
     "ticket_followers",
     "ticket_clusters",
     "clusters",

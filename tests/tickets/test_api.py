@@ -101,7 +101,11 @@ async def test_create_goes_through_the_outbox_to_the_desk(
     assert body["department"] == "市政照明管理处" and body["level"] == "community"
     assert body["phone"] == "138****8000" and body["openid"] == OPENID
     assert body["urgent"] is False and body["overdue"] is False
-    assert body["sla_due_at"] == "2026-11-26T10:00:00+08:00"
+    # 办结 within 3 working days, 签收 within 2 working hours (policies/data/sla.yaml)
+    assert body["sla_due_at"] == "2026-11-26T18:00:00+08:00"
+    assert body["clocks"]["sign_due_at"] == "2026-11-23T12:00:00+08:00"
+    assert body["clocks"]["overdue_count"] == 0 and body["warnings"] == []
+    assert body["solved"] is None and body["follow_up"] is None and body["repeat_of"] is None
     assert body["created_at"] == "2026-11-23T10:00:00+08:00"
     assert body["rating"] is None
     assert body["delivery"]["status"] == "pending"
@@ -197,7 +201,7 @@ async def test_list_filters(client: httpx.AsyncClient, clock: FakeClock) -> None
     assert await ids(category="report.elevator") == [b["id"]]
     assert await ids(urgent="true") == [b["id"]]
     assert await ids(overdue="true") == []
-    clock.advance(hours=25)
+    clock.advance(hours=32.1)  # Tuesday 18:06: past the elevator's one working day
     assert await ids(overdue="true") == [b["id"]]
     assert (await client.get(f"/api/tickets/{b['id']}")).json()["overdue"] is True
     response = await client.get("/api/tickets", params={"status": "lost"})
@@ -243,18 +247,32 @@ async def test_status_changes_and_their_errors(client: httpx.AsyncClient) -> Non
     assert rated.json()["rating"] == {"value": "unsatisfied", "reason": "晚上还是黑"}
 
 
-async def test_department_return_escalates(
+async def test_department_return_and_its_review(
     client: httpx.AsyncClient, desk_worker: Any
 ) -> None:
     ticket = await create(client)
     await desk_worker.run_once()
     returned = await client.post(
         f"/api/tickets/{ticket['id']}/return",
-        json={"note": "不属于社区职责", "department": "街道城管科", "staff": "社区"},
+        json={"note": "不属于照明处职责", "department": "街道城管科", "staff": "照明处"},
     )
     assert returned.status_code == 200
-    assert returned.json()["level"] == "street" and returned.json()["status"] == "dispatched"
-    assert returned.json()["department"] == "街道城管科"
+    assert returned.json()["status"] == "returned" and returned.json()["level"] == "community"
+    assert returned.json()["department"] == "市政照明管理处"
+    [waiting] = (await client.get("/api/returns")).json()["items"]
+    assert waiting["ticket_id"] == ticket["id"]
+    assert waiting["suggested_department"] == "街道城管科"
+
+    url = f"/api/tickets/{ticket['id']}/review"
+    assert (await client.post(url, json={"decision": "reroute"})).status_code == 422
+    reviewed = await client.post(
+        url, json={"decision": "reroute", "department": "街道城管科", "staff": "审定"}
+    )
+    assert reviewed.status_code == 200
+    assert reviewed.json()["status"] == "dispatched"
+    assert reviewed.json()["department"] == "街道城管科"
+    assert (await client.get("/api/returns")).json()["items"] == []
+    assert (await client.post(url, json={"decision": "send_back"})).status_code == 409
     received = await create(client)
     refused = await client.post(f"/api/tickets/{received['id']}/return", json={"note": "x"})
     assert refused.status_code == 409

@@ -57,6 +57,8 @@ TABLES = {
     "training_seed_removals",
     "review_items",
     "model_releases",
+    "ticket_warnings",
+    "routing_disputes",
     "ticket_clusters",
     "clusters",
     "cluster_corrections",

@@ -12,7 +12,7 @@ from policies.taxonomy import load_taxonomy
 from policies.tickets import (
     LEVELS,
     OPEN_STATUSES,
-    RATING_PROMPT,
+    SOLVED_PROMPT,
     STATUS_LABELS,
     STATUSES,
     TERMINAL_STATUSES,
@@ -31,6 +31,7 @@ from policies.tickets import (
     rating_outcome,
     reported_change,
     return_refusal,
+    review_refusal,
     short_category_label,
     staff_status_choices,
     status_push_text,
@@ -67,6 +68,9 @@ def test_levels_go_up_to_the_city() -> None:
         ("closed", "reopened", False),
         ("rejected", "received", False),
         ("received", "received", False),
+        ("dispatched", "returned", False),  # only a department's return
+        ("returned", "dispatched", False),  # only the review of it
+        ("returned", "resolved", True),
     ],
 )
 def test_transitions(current: str, target: str, allowed: bool) -> None:
@@ -93,8 +97,12 @@ def test_staff_resolve_or_reject_any_open_status_but_rejection_needs_a_reason() 
 def test_rating_is_the_only_way_out_of_resolved() -> None:
     assert "rating" in reason(transition_refusal("resolved", "closed"))
     assert "只能由群众评价产生" in text(transition_refusal("dispatched", "closed"))
-    assert transition_refusal("resolved", "closed", via_rating=True) is None
-    assert transition_refusal("resolved", "reopened", via_rating=True) is None
+    assert transition_refusal("resolved", "closed", via="feedback") is None
+    assert transition_refusal("resolved", "reopened", via="feedback") is None
+    assert transition_refusal("in_progress", "returned", via="return") is None
+    assert "退单请使用" in text(transition_refusal("in_progress", "returned"))
+    assert transition_refusal("returned", "dispatched", via="review") is None
+    assert "审定" in text(transition_refusal("returned", "dispatched"))
     assert [rating_outcome(r) for r in ("satisfied", "basically_satisfied", "unsatisfied")] == [
         "closed",
         "closed",
@@ -118,9 +126,20 @@ def test_what_staff_may_choose_follows_the_status_machine() -> None:
 
 
 def test_returns_escalations_and_assignments_have_their_rules() -> None:
-    assert return_refusal("dispatched", "community") is None
-    assert "只有“已派单”或“处理中”" in text(return_refusal("received", "community"))
-    assert "市级" in text(return_refusal("in_progress", "city"))
+    assert return_refusal("dispatched") is None
+    assert return_refusal("in_progress") is None  # at any level: the level above reviews
+    assert "只有“已派单”或“处理中”" in text(return_refusal("received"))
+    assert review_refusal(
+        "returned", "reroute", current_department="照明处", department="城管科"
+    ) is None
+    assert review_refusal(
+        "returned", "send_back", current_department="照明处", department=None
+    ) is None
+    same = review_refusal("returned", "reroute", current_department="照明处", department="照明处")
+    assert same is not None and same.incomplete
+    assert "没有待审定的退单" in text(
+        review_refusal("dispatched", "send_back", current_department="照明处", department=None)
+    )
     assert escalation_refusal("received", "street") is None
     assert escalation_refusal("received", "city") is not None
     assert escalation_refusal("resolved", "community") is not None
@@ -129,23 +148,22 @@ def test_returns_escalations_and_assignments_have_their_rules() -> None:
 
 
 @pytest.mark.parametrize(
-    ("current", "level", "reported", "change"),
+    ("current", "reported", "change"),
     [
-        ("dispatched", "community", "in_progress", "apply"),
-        ("in_progress", "community", "resolved", "apply"),
-        ("in_progress", "community", "in_progress", "ignore"),  # a repeat
-        ("dispatched", "community", "received", "ignore"),  # only we set it
-        ("resolved", "community", "in_progress", "ignore"),  # stale
-        ("dispatched", "street", "rejected", "return"),
-        ("dispatched", "city", "rejected", "note_return"),  # nothing above the city
-        ("received", "community", "rejected", "note_return"),
-        ("closed", "community", "rejected", "ignore"),
+        ("dispatched", "in_progress", "apply"),
+        ("in_progress", "resolved", "apply"),
+        ("in_progress", "in_progress", "ignore"),  # a repeat
+        ("dispatched", "received", "ignore"),  # only we set it
+        ("dispatched", "returned", "ignore"),  # only we set it
+        ("resolved", "in_progress", "ignore"),  # stale
+        ("dispatched", "rejected", "return"),  # a department's return: reviewed above
+        ("returned", "rejected", "note_return"),  # returned already
+        ("received", "rejected", "note_return"),
+        ("closed", "rejected", "ignore"),
     ],
 )
-def test_what_a_dispatch_systems_report_does(
-    current: str, level: str, reported: str, change: str
-) -> None:
-    assert reported_change(current, level, reported) == change
+def test_what_a_dispatch_systems_report_does(current: str, reported: str, change: str) -> None:
+    assert reported_change(current, reported) == change
 
 
 def test_ticket_id_format() -> None:
@@ -234,8 +252,10 @@ def test_push_wording() -> None:
         "您反映的“路灯不亮/损坏”问题（工单号20261123-0042）已派单至市政照明管理处，我们会尽快处理。"
     )
     assert text("resolved", note="已更换灯泡。").endswith(
-        "已办结，处理结果：已更换灯泡。请您对办理结果进行评价，" + RATING_PROMPT
+        "已办结，处理结果：已更换灯泡。" + SOLVED_PROMPT
     )
+    assert "经核定，已改由市政照明管理处办理" in text("dispatched", rerouted=True)
+    assert "已重新交由市政照明管理处办理" in text("reopened")
     assert "未能受理，原因：不属于本市管辖" in text("rejected", note="不属于本市管辖")
     assert "已提交区级部门（市政照明管理处）继续办理" in text(
         "dispatched", escalated=True, level="district"

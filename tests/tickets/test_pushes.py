@@ -123,7 +123,7 @@ async def test_window_closed_falls_back_to_the_template_at_once(
         "first": "您反映的“路灯不亮/损坏”问题有新进展",
         "keyword1": ticket.id,
         "keyword2": "已办结",
-        "remark": "请回复公众号对办理结果进行评价：满意 / 基本满意 / 不满意。",
+        "remark": "问题解决了吗？请回复公众号：已解决 / 没解决。",
     }
     [push] = await service.pushes.jobs()
     assert (push.status, push.via, push.attempts) == ("sent", "template", 1)

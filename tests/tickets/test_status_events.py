@@ -43,7 +43,8 @@ async def test_an_event_is_applied_once_and_unknown_tickets_are_not_recorded(
     assert await apply("e2", "20261123-9999", None, "resolved", None, ACTOR) == "unknown"
 
     ticket = await service.queries.get(ticket_id)
-    assert ticket.level == "street"  # escalated once, from community
+    assert ticket.status == "returned"  # returned once (退单), waiting for review
+    assert len(await service.returns.pending()) == 1
     assert [e.actor for e in ticket.history].count(ACTOR) == 1
     assert await _events(engine) == 1  # the unknown ticket's event was not recorded
 
@@ -64,7 +65,8 @@ async def test_two_processes_delivering_one_event_at_once_apply_it_once(
     )
     assert sorted(outcomes) == ["applied", "duplicate"]
     ticket = await first.queries.get(ticket_id)
-    assert ticket.level == "street"
+    assert ticket.status == "returned"
+    assert len(await first.returns.pending()) == 1
     assert [e.actor for e in ticket.history].count(ACTOR) == 1
 
 

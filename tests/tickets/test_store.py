@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Awaitable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -55,7 +55,10 @@ async def test_create_writes_ticket_timeline_and_outbox_job_together(
     assert ticket.status == "received" and ticket.status_label == "已受理"
     assert ticket.department == "市政照明管理处"  # from the taxonomy
     assert ticket.level == "community"
-    assert ticket.sla_due_at == clock.now + timedelta(hours=72)
+    # Working time (policies/deadlines.py): 签收 within 2 working hours, 办结 within 3
+    # working days — Thursday 26 November at 18:00 in Beijing.
+    assert ticket.sign_due_at == clock.now + timedelta(hours=2)
+    assert ticket.sla_due_at == datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
     assert ticket.urgent is False and ticket.channel == "wechat"
     assert [(e.actor, e.from_status, e.to_status) for e in ticket.history] == [
         (f"resident:{OPENID}", None, "received")
@@ -74,8 +77,11 @@ async def test_urgent_category_gets_the_urgent_deadline(
     elevator = await create_ticket(service, category="report.elevator")
     manual = await create_ticket(service, category="report.garbage", urgent=True)
 
-    assert elevator.urgent and elevator.sla_due_at == clock.now + timedelta(hours=24)
-    assert manual.urgent and manual.sla_due_at == clock.now + timedelta(hours=24)
+    # One working day: Tuesday 24 November at 18:00 in Beijing; 签收 within half an hour.
+    tuesday_evening = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+    assert elevator.urgent and elevator.sla_due_at == tuesday_evening
+    assert manual.urgent and manual.sla_due_at == tuesday_evening
+    assert manual.sign_due_at == clock.now + timedelta(minutes=30)
 
 
 async def test_ids_count_per_local_day(service: TicketService, clock: FakeClock) -> None:
@@ -302,7 +308,8 @@ async def test_unsatisfied_rating_reopens_one_level_up_and_redispatches(
     assert reopened.rating == "unsatisfied" and reopened.rating_reason == "灯还是不亮"
     assert reopened.level == "street"
     assert reopened.generation == 2
-    assert reopened.sla_due_at == clock.now + timedelta(hours=72)
+    # New clocks from the reopening (Monday 11:00): three working days, Thursday 18:00.
+    assert reopened.sla_due_at == datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
     assert reopened.history[-1].note == "评价：不满意（灯还是不亮）；升级至街道级办理"
     assert reopened.delivery is not None
     assert reopened.delivery.idempotency_key == f"{ticket.id}:2"
@@ -363,9 +370,10 @@ async def test_filters_and_newest_first(service: TicketService, clock: FakeClock
     overdue, on_time = TicketFilter(overdue=True), TicketFilter(overdue=False)
     assert await ids(overdue) == []
 
-    clock.advance(hours=25)  # past the elevator's 24 hours, within everyone else's 72
+    # Past the elevator's one working day (Tuesday 18:00), within everyone else's three.
+    clock.now = datetime(2026, 11, 24, 10, 1, tzinfo=UTC)
     assert [t.id for t in await ids(overdue)] == [b.id]
-    clock.advance(hours=48)
+    clock.now = datetime(2026, 11, 26, 10, 1, tzinfo=UTC)  # Thursday 18:01
     assert {t.id for t in await ids(overdue)} == {a.id, b.id, c.id}
     await service.status.transition(a.id, "resolved", note="已修复", actor="staff:王")
     assert {t.id for t in await ids(overdue)} == {b.id, c.id}
@@ -415,7 +423,7 @@ async def test_status_changes_queue_polite_pushes(service: TicketService) -> Non
         f"您反映的“路灯不亮/损坏”问题（工单号{ticket.id}）已派单至市政照明管理处，我们会尽快处理。"
     )
     assert pushes[1].text.endswith(
-        "处理结果：已更换灯泡。请您对办理结果进行评价，请回复：满意 / 基本满意 / 不满意"
+        "处理结果：已更换灯泡。请问问题解决了吗？请回复：已解决 / 没解决"
     )
 
 
@@ -447,13 +455,14 @@ async def test_overdue_tickets_at_the_desk_escalate_once_per_deadline(
     service: TicketService, desk: EmbeddedDesk, make_worker: MakeWorker, clock: FakeClock
 ) -> None:
     worker = make_worker(service, desk)
-    ticket = await create_ticket(service, category="report.elevator")  # 24 hours
+    # 办结 within one working day: Tuesday 24 November, 18:00 in Beijing.
+    ticket = await create_ticket(service, category="report.elevator")
     await worker.run_once()
     assert (await service.queries.get(ticket.id)).status == "dispatched"
 
-    clock.advance(hours=23)
+    clock.now = datetime(2026, 11, 24, 9, 59, tzinfo=UTC)
     assert await service.escalation.escalate_overdue() == 0
-    clock.advance(hours=2)
+    clock.now = datetime(2026, 11, 24, 10, 1, tzinfo=UTC)
     overdue = service.escalation.escalate_overdue
     assert await asyncio.gather(overdue(), overdue()) in (
         [1, 0],
@@ -461,46 +470,75 @@ async def test_overdue_tickets_at_the_desk_escalate_once_per_deadline(
     )
     escalated = await service.queries.get(ticket.id)
     assert escalated.level == "street"
-    assert escalated.sla_due_at == clock.now + timedelta(hours=24)
+    # One working day again, counted from the escalation: Wednesday at 18:00.
+    assert escalated.sla_due_at == datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
     assert escalated.status == "dispatched"
     last = escalated.history[-1]
     assert (last.actor, last.from_status, last.to_status) == ("system", "dispatched", "dispatched")
     assert last.note is not None and last.note.endswith("升级至街道级办理")
     assert await service.escalation.escalate_overdue() == 0
 
-    clock.advance(hours=25)
+    clock.now = datetime(2026, 11, 25, 10, 1, tzinfo=UTC)
     await service.escalation.escalate_overdue()
     assert (await service.queries.get(ticket.id)).level == "district"
 
 
-async def test_department_return_escalates_instead_of_ending(
-    service: TicketService, desk: EmbeddedDesk, make_worker: MakeWorker
+async def test_department_return_waits_for_review_then_reroutes_or_goes_back(
+    service: TicketService, desk: EmbeddedDesk, make_worker: MakeWorker, clock: FakeClock
 ) -> None:
     worker = make_worker(service, desk)
     ticket = await create_ticket(service)
     await worker.run_once()
-    await service.status.transition(ticket.id, "in_progress", actor="staff:社区")
+    await service.status.transition(ticket.id, "in_progress", actor="staff:照明处")
+    clock.advance(30 * 60)
+    told = len(await service.pushes.jobs())  # dispatched, in progress
 
-    returned = await service.escalation.department_return(
-        ticket.id, "不属于本社区职责", actor="staff:社区", department="区城管委"
+    returned = await service.returns.department_return(
+        ticket.id, "不属于路灯管理范围，是小区自建灯", actor="staff:照明处",
+        suggested_department="住建局物业科",
     )
-    assert returned.status == "dispatched" and returned.level == "street"
-    assert returned.department == "区城管委" and returned.generation == 2
-    assert returned.history[-1].note == "部门退回：不属于本社区职责；升级至街道级办理"
-    pushes = await service.pushes.jobs()
-    assert "已提交街道级部门（区城管委）继续办理" in pushes[0].text
-
-    await worker.run_once()
-    delivered = await service.queries.get(ticket.id)
-    assert delivered.external_id == f"DESK-{ticket.id}-2"
-    assert delivered.status == "dispatched"
-
-    for _ in range(2):
-        await service.escalation.department_return(ticket.id, "再退", actor="staff:区")
-    with pytest.raises(IllegalTransition, match="city level"):
-        await service.escalation.department_return(ticket.id, "再退", actor="staff:市")
+    assert returned.status == "returned" and returned.level == "community"
+    assert returned.department == "市政照明管理处" and returned.generation == 1
+    assert returned.history[-1].note == (
+        "市政照明管理处退单：不属于路灯管理范围，是小区自建灯（建议改派住建局物业科）；等待审定"
+    )
+    assert len(await service.pushes.jobs()) == told  # nothing changed for the resident yet
+    [pending] = await service.returns.pending()
+    assert (pending.ticket_id, pending.from_department) == (ticket.id, "市政照明管理处")
+    with pytest.raises(IllegalTransition):
+        await service.returns.department_return(ticket.id, "再退", actor="staff:照明处")
+    with pytest.raises(IllegalTransition):  # only the review dispatches it again
+        await service.status.transition(ticket.id, "dispatched", actor="staff:王")
     with pytest.raises(InvalidTicket):
-        await service.escalation.department_return(ticket.id, " ", actor="staff:市")
+        await service.returns.review(ticket.id, "reroute", actor="staff:审定")
+
+    rerouted = await service.returns.review(
+        ticket.id, "reroute", actor="staff:审定", department="住建局物业科",
+        category="report.property_dispute", note="小区自建路灯由物业维护",
+    )
+    assert rerouted.status == "dispatched" and rerouted.generation == 2
+    assert rerouted.department == "住建局物业科" and rerouted.category == "report.property_dispute"
+    assert rerouted.clock_started_at == clock.now and rerouted.signed_at is None
+    assert rerouted.history[-1].note is not None
+    assert rerouted.history[-1].note.startswith("审定：改派住建局物业科办理（原市政照明管理处）")
+    pushes = sorted(await service.pushes.jobs(), key=lambda p: p.id)
+    assert len(pushes) == told + 1 and "已改由住建局物业科办理" in pushes[-1].text
+    [decided] = await service.returns.decided()
+    assert (decided.status, decided.to_department) == ("rerouted", "住建局物业科")
+    await worker.run_once()
+    assert (await service.queries.get(ticket.id)).external_id == f"DESK-{ticket.id}-2"
+
+    # The second department returns it too; the review sends it back: it is theirs.
+    await service.returns.department_return(ticket.id, "应由照明处负责", actor="staff:物业科")
+    back = await service.returns.review(ticket.id, "send_back", actor="staff:审定", note="已核实")
+    assert back.status == "dispatched" and back.department == "住建局物业科"
+    assert back.history[-1].note == "审定：退单不成立，仍由住建局物业科办理（已核实）"
+    assert len(await service.pushes.jobs()) == told + 1  # sent back: the resident is not told
+    counts = {c.department: c for c in await service.returns.bounce_counts()}
+    assert (counts["市政照明管理处"].returned, counts["市政照明管理处"].upheld) == (1, 1)
+    assert (counts["住建局物业科"].returned, counts["住建局物业科"].sent_back) == (1, 1)
+    with pytest.raises(InvalidTicket):
+        await service.returns.department_return(ticket.id, " ", actor="staff:物业科")
 
 
 # -- reports from dispatch systems ----------------------------------------------------------------
@@ -540,7 +578,8 @@ async def test_rejection_downstream_is_a_department_return(
     assert await service.reports.apply_external_status(None, "EXT-1", "rejected", "非本单位职责",
                                                "dispatch:open311")
     returned = await service.queries.get(ticket.id)
-    assert returned.status == "dispatched" and returned.level == "street"
+    assert returned.status == "returned" and returned.level == "community"
+    await service.returns.review(ticket.id, "reroute", department="区城管委", actor="staff:审定")
     await worker.run_once()
     assert [c.idempotency_key for c in backend.calls] == [f"{ticket.id}:1", f"{ticket.id}:2"]
     # News about the first dispatch's id is stale now.

@@ -3,7 +3,7 @@
 to subscription messages (订阅通知).
 
 Revision ID: 0011
-Revises: 0009 (the lead re-chains it after 0010 when merging)
+Revises: 0010
 Create Date: 2026-12-03
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011"
-down_revision: str | None = "0009"
+down_revision: str | None = "0010"
 branch_labels: str | None = None
 depends_on: str | None = None
 
