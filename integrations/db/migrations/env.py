@@ -21,6 +21,11 @@ def run_migrations(connection: Connection) -> None:
         target_metadata=target_metadata,
         # SQLite cannot ALTER most things in place: batch mode copies the table instead.
         render_as_batch=connection.dialect.name == "sqlite",
+        # One transaction for the whole upgrade, on SQLite too (Alembic's default there is
+        # one per migration): the write lock is then held from reading the current revision
+        # to the last step, so a second process starting at the same moment waits and finds
+        # the database up to date instead of re-running a step between two of ours.
+        transactional_ddl=True,
         compare_type=True,
     )
     with context.begin_transaction():
