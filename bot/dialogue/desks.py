@@ -126,6 +126,8 @@ class ServiceTicketDesk:
                 status=t.status,
                 department=t.department,
                 urgent=t.urgent,
+                solved=t.solved,
+                follow_up=t.follow_up,
             )
             for t in found
         ]

@@ -33,6 +33,10 @@ class TicketSummary:
     status: str
     department: str
     urgent: bool
+    #: after 办结: the answer to "was it solved?" (``None``: not given yet)
+    solved: bool | None
+    #: the 回访's state (``asked``: a question waits for the resident)
+    follow_up: str | None
 
 
 class ResidentLookups(CoreService):
@@ -44,7 +48,13 @@ class ResidentLookups(CoreService):
         """The resident's tickets, newest first, as :meth:`TicketQueries.list_for_resident`
         orders and filters them (``open_only``: not closed or rejected)."""
         statement = select(
-            _TICKETS.id, _TICKETS.category, _TICKETS.status, _TICKETS.department, _TICKETS.urgent
+            _TICKETS.id,
+            _TICKETS.category,
+            _TICKETS.status,
+            _TICKETS.department,
+            _TICKETS.urgent,
+            _TICKETS.solved,
+            _TICKETS.follow_up,
         ).where(_TICKETS.openid == openid)
         if open_only:
             statement = statement.where(_TICKETS.status.in_(_OPEN))

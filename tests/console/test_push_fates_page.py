@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import re
+from typing import Any
 
 import httpx
 
@@ -61,7 +62,12 @@ def test_delivered_and_undelivered_pushes_show_on_the_ticket(
     assert "模板消息：未尝试（未配置）" in section and "短信：未尝试（未配置）" in section
     history = api_ticket(console_app, phoned)["history"]
     assert any("通知未能送达群众" in (entry["note"] or "") for entry in history)
-    pushes = api_ticket(console_app, phoned)["pushes"]  # 已受理 (entered by staff), 已派单
+    # 已受理 (entered by staff) and 已派单: the page showed the first one settled; wait for both.
+    def settled() -> list[dict[str, Any]] | None:
+        found: list[dict[str, Any]] = api_ticket(console_app, phoned)["pushes"]
+        return found if all(p["fate"] != "pending" for p in found) else None
+
+    pushes = eventually(settled, what="both pushes settled")
     assert [p["ticket_status"] for p in pushes] == ["received", "dispatched"]
     for push in pushes:
         assert (push["fate"], push["via"]) == ("undelivered", None)
