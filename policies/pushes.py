@@ -6,8 +6,8 @@ subscription message (订阅通知) when the resident's consent is on record; an
 hook. :func:`push_plan` says which steps are worth trying before anything is sent; a
 WeChat refusal (an errcode) moves to the next step, a transient failure retries the push
 later (:func:`is_refusal`). Subscription message data is cut to what each key type takes
-(:func:`subscription_data`). Staff read the fate in Chinese (:func:`fate_label`,
-:func:`timeline_push_undelivered`).
+(:func:`subscription_data`); an SMS says where to answer (:func:`sms_text`). Staff read
+the fate in Chinese (:func:`fate_label`, :func:`timeline_push_undelivered`).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ __all__ = [
     "is_refusal",
     "parse_subscription_fields",
     "push_plan",
+    "sms_text",
     "step_summary",
     "subscription_data",
     "timeline_push_delivered_late",
@@ -240,3 +241,9 @@ def consent_change(event: str, status: str, error_code: int | None = None,
         refused = "user block" in error_status or error_code == SUBSCRIPTION_REFUSED
         return "revoke" if refused else None
     return None
+
+
+def sms_text(text: str) -> str:
+    """The push text as an SMS: a resident cannot answer the Official Account by replying
+    to a text message, so every "请回复" says where to answer."""
+    return text.replace("请回复", "请在公众号中回复")

@@ -68,6 +68,7 @@ from policies.pushes import (
     is_refusal,
     parse_subscription_fields,
     push_plan,
+    sms_text,
     step_summary,
     subscription_data,
     timeline_push_delivered_late,
@@ -487,7 +488,7 @@ class PushSender:
                 assert self.sms is not None and push.phone is not None
                 await self.sms.send(
                     SmsMessage(push.id, push.ticket_id, push.ticket_status, push.phone,
-                               push.text)
+                               sms_text(push.text))
                 )
             else:  # pragma: no cover - the plan names only these
                 return _Outcome("refused", detail=f"unknown channel {channel}")

@@ -18,6 +18,7 @@ from policies.pushes import (
     subscription_data,
     timeline_push_undelivered,
 )
+from policies.tickets import status_push_text
 
 
 def test_the_plan_tries_every_configured_step_in_order() -> None:
@@ -112,3 +113,14 @@ def test_the_fate_as_staff_read_it() -> None:
     note = timeline_push_undelivered("已办结", steps)
     assert note.startswith("“已办结”通知未能送达群众（客服消息：未尝试")
     assert note.endswith("短信：未尝试（未配置）），请电话告知。")
+
+
+def test_an_sms_says_where_to_answer() -> None:
+    resolved = status_push_text(
+        ticket_id="20261203-0001", category_label="路灯不亮/损坏", status="resolved",
+        note="已更换灯泡",
+    )
+    assert "请回复" in resolved
+    text = pushes.sms_text(resolved)
+    assert "请在公众号中回复：已解决 / 没解决" in text and "20261203-0001" in text
+    assert pushes.sms_text("您的工单正在处理中。") == "您的工单正在处理中。"

@@ -235,6 +235,19 @@ async def test_without_consent_the_sms_hook_gets_it(
     assert headers["idempotency-key"] == sms["idempotency_key"]
 
 
+async def test_an_sms_of_the_resolved_push_says_to_answer_in_the_official_account(
+    service: TicketService, wechat: WeChatClient, fake: FakeWeChatAPI, gateway: SmsGateway
+) -> None:
+    ticket_id = await ticket_in_progress(service)
+    fake.template_refused.add(OPENID)
+    await sender(service, wechat).run_once()
+    await service.status.transition(ticket_id, "resolved", note="已更换灯泡", actor="staff:王")
+    await sender(service, wechat).run_once()
+
+    resolved = [sms["text"] for sms in gateway.received if sms["ticket_status"] == "resolved"]
+    assert len(resolved) == 1 and "请在公众号中回复：已解决 / 没解决" in resolved[0], resolved
+
+
 async def test_wechat_refusing_the_subscription_drops_our_consent_and_falls_to_sms(
     service: TicketService, wechat: WeChatClient, fake: FakeWeChatAPI, gateway: SmsGateway
 ) -> None:
