@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from core.errors import ConfigurationError, DatabaseError, DatabaseUnavailable
+from core.pause import Pause
 from integrations.db.engine import create_engine
 from integrations.db.migrate import upgrade_database
 from integrations.dispatch.base import (
@@ -59,6 +60,9 @@ __all__ = ["OutboxWorker", "create_backend", "run_worker"]
 log = logging.getLogger(__name__)
 
 _POLL_BATCH = 200
+#: A wake waits this long before the pass, so a burst of filings is one pass (one claim,
+#: one record transaction) rather than a pass each; the 已派单 push comes that much later.
+WAKE_GATHER_SECONDS = 0.25
 _ERROR_PAUSE = 5.0
 
 
@@ -76,12 +80,13 @@ class OutboxWorker:
         *,
         pusher: PushSender | None = None,
         worker_id: str | None = None,
+        gather: float = WAKE_GATHER_SECONDS,
     ) -> None:
         self.service = service
         self.backend = backend
         self.pusher = pusher
         self.worker_id = worker_id or f"worker-{os.getpid()}-{random.randrange(1 << 30):x}"
-        self._wakeup = asyncio.Event()
+        self._pause = Pause(gather)
         self._task: asyncio.Task[None] | None = None
         self._next_poll: datetime | None = None
         self._next_escalation: datetime | None = None
@@ -101,7 +106,7 @@ class OutboxWorker:
         empty pass after every busy one (two claim transactions for nothing)."""
         if self._task is not None and asyncio.current_task() is self._task:
             return
-        self._wakeup.set()
+        self._pause.wake()
 
     async def run_once(self) -> int:
         """One pass: deliveries, polling / escalation / purging when due, then pushes (last,
@@ -149,20 +154,8 @@ class OutboxWorker:
                 log.exception("worker pass failed; retrying in %.0fs", _ERROR_PAUSE)
                 pause = _ERROR_PAUSE
             if pause:
-                await self._sleep(stop_event, pause)
+                await self._pause.sleep(stop_event, pause)
         log.info("%r stopped", self)
-
-    async def _sleep(self, stop_event: asyncio.Event, seconds: float) -> None:
-        waiters = [
-            asyncio.ensure_future(stop_event.wait()),
-            asyncio.ensure_future(self._wakeup.wait()),
-        ]
-        try:
-            await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiter in waiters:
-                waiter.cancel()
-        self._wakeup.clear()
 
     # -- deliveries -----------------------------------------------------------------------
 

@@ -523,11 +523,13 @@ class PushSender:
         now: datetime,
         *,
         consent: str | None = None,
+        row: PushAttemptRow | None = None,
     ) -> None:
-        """Write a step's outcome; settle the consent a subscription send took."""
+        """Write a step's outcome (on ``row``, when the caller has it loaded); settle the
+        consent a subscription send took."""
         if attempt_id < 0:
             return  # no row was written
-        attempt = await session.get(PushAttemptRow, attempt_id)
+        attempt = row if row is not None else await session.get(PushAttemptRow, attempt_id)
         if attempt is None:
             return
         attempt.outcome = outcome.outcome
@@ -561,10 +563,14 @@ class PushSender:
             # One query each for the attempt rows to finish and the tickets that get a
             # timeline note (undelivered, or delivered after all), not one per push.
             attempt_ids = [r.attempt for r in results if r.attempt is not None and r.attempt > 0]
-            if attempt_ids:  # loaded once, then found by session.get
-                list((await session.execute(
+            # Loaded in one query and handed to _finish (the session's identity map keeps
+            # rows only while something refers to them: session.get would read each again).
+            attempt_rows = {
+                row.id: row
+                for row in (await session.execute(
                     select(PushAttemptRow).where(PushAttemptRow.id.in_(attempt_ids))
-                )).scalars())
+                )).scalars()
+            } if attempt_ids else {}
             failed = {i for i, row in rows.items() if row.status == "failed"}
             noted = {
                 r.push.ticket_id
@@ -584,7 +590,8 @@ class PushSender:
                     continue
                 if result.attempt is not None and result.outcome is not None:
                     await self._finish(session, result.push, result.attempt, result.outcome,
-                                       now, consent=result.consent)
+                                       now, consent=result.consent,
+                                       row=attempt_rows.get(result.attempt))
                 self._write_skipped(session, job.id, job.ticket_id, result.skipped, now)
                 who = mask_openid(job.openid)
                 if result.end == "sent":
