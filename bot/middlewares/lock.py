@@ -35,7 +35,9 @@ class ResidentLockMiddleware:
         self, handler: NextHandler, event: IncomingMessage, data: dict[str, Any]
     ) -> Any:
         try:
-            async with self.store.lock(
+            # The turn's writes (dialogue state, chat) and the release go to the shared
+            # store together at the end: one round trip instead of one each.
+            async with self.store.deferred_writes(), self.store.lock(
                 f"resident:{event.openid}", timeout=self.hold, blocking_timeout=self.wait
             ) as lock, renewing(lock.extend, self.hold / 3):
                 return await handler(event, data)

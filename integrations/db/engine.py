@@ -14,11 +14,13 @@ violations (``IntegrityError``) stay as they are: the services catch them to det
 from __future__ import annotations
 
 import importlib
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import Engine, ExceptionContext, make_url
+from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
+from sqlalchemy.engine import URL, Engine, ExceptionContext, make_url
 from sqlalchemy.exc import (
     DBAPIError,
     IntegrityError,
@@ -31,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
 from core.errors import ConfigurationError, DatabaseError, DatabaseUnavailable
+from integrations.db import sqlite_driver
 from integrations.private_files import private_file
 
 __all__ = [
@@ -146,6 +149,17 @@ def translate_errors(engine: Engine) -> None:
         event.listen(engine, "handle_error", _translate, retval=True)
 
 
+def _one_hop_creator(url: URL) -> Callable[[], Awaitable[Any]]:
+    """Connections of :mod:`integrations.db.sqlite_driver` with the arguments SQLAlchemy's
+    aiosqlite dialect would give aiosqlite for ``url``."""
+    args, kwargs = SQLiteDialect_aiosqlite().create_connect_args(url)
+
+    async def creator() -> Any:
+        return await sqlite_driver.connect(*args, **kwargs)
+
+    return creator
+
+
 def create_engine(url: str) -> AsyncEngine:
     """An async engine raising the project's errors; creates a SQLite file owner-only
     (:func:`prepare_sqlite_file`). :class:`ConfigurationError` when the URL is unsupported
@@ -154,7 +168,9 @@ def create_engine(url: str) -> AsyncEngine:
     parsed = make_url(async_url)
     if parsed.get_backend_name() == "sqlite":
         prepare_sqlite_file(url)
-        engine = create_async_engine(async_url, poolclass=_Pool)
+        engine = create_async_engine(
+            async_url, poolclass=_Pool, async_creator=_one_hop_creator(parsed)
+        )
     else:
         require_driver(url)
         # A database that does not answer must fail fast (a holding reply), not hang the

@@ -19,7 +19,7 @@ import contextlib
 import logging
 from collections.abc import Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
@@ -82,27 +82,32 @@ class EmbeddedDesk(DispatchBackend):
         lock = sqlite_writer_lock(self._engine.sync_engine) or contextlib.nullcontext()
         try:
             async with lock, self._sessions() as session, session.begin():
-                insert = insert_for(session)
-                await session.execute(
-                    insert(DeskAssignmentRow.__table__)
-                    .values(
-                        idempotency_key=request.idempotency_key,
-                        external_id=external_id,
-                        ticket_id=request.ticket_id,
-                        department=department,
-                        grid=grid,
-                        level=request.level,
-                        created_at=now,
-                    )
-                    .on_conflict_do_nothing(index_elements=["idempotency_key"])
-                )
+                insert = insert_for(session)(DeskAssignmentRow.__table__)
+                # One statement: a second delivery of the same key (a retry after a lost
+                # answer) updates nothing and returns the first assignment.
                 assignment = (
                     await session.execute(
-                        select(DeskAssignmentRow).where(
-                            DeskAssignmentRow.idempotency_key == request.idempotency_key
+                        insert.values(
+                            idempotency_key=request.idempotency_key,
+                            external_id=external_id,
+                            ticket_id=request.ticket_id,
+                            department=department,
+                            grid=grid,
+                            level=request.level,
+                            created_at=now,
+                        )
+                        .on_conflict_do_update(
+                            index_elements=["idempotency_key"],
+                            set_={"idempotency_key": insert.excluded.idempotency_key},
+                        )
+                        .returning(
+                            DeskAssignmentRow.__table__.c.external_id,
+                            DeskAssignmentRow.__table__.c.department,
+                            DeskAssignmentRow.__table__.c.grid,
+                            DeskAssignmentRow.__table__.c.level,
                         )
                     )
-                ).scalar_one()
+                ).one()
                 await session.execute(
                     update(TicketRow)
                     .where(TicketRow.id == request.ticket_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import contextlib
 from collections.abc import Sequence
 from types import TracebackType
 
@@ -83,6 +84,14 @@ class KeyValueStore(abc.ABC):
     @abc.abstractmethod
     def lock(self, name: str, *, timeout: float, blocking_timeout: float) -> Lock:
         """Return a lock object for ``name`` (not yet acquired)."""
+
+    def deferred_writes(self) -> contextlib.AbstractAsyncContextManager[object]:
+        """Within ``async with store.deferred_writes():``, the current task's plain writes
+        (``set`` without ``only_if_absent``, ``delete``; and a lock released inside it) may
+        be kept and sent together when the block ends, in one round trip; the task's reads
+        see them meanwhile. Here, and wherever a write costs no round trip, writes go at
+        once."""
+        return contextlib.nullcontext()
 
     @abc.abstractmethod
     async def ping(self) -> bool:

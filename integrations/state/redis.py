@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 
 from redis import asyncio as aioredis
 from redis.backoff import ExponentialBackoff
@@ -59,6 +62,7 @@ class _RedisFairLock(Lock):
     def __init__(
         self, store: RedisStore, name: str, *, timeout: float, blocking_timeout: float
     ) -> None:
+        self._store = store
         self._client = store.client
         self._queue = store.key(f"lock:{name}:queue")
         self._seq = store.key(f"lock:{name}:seq")
@@ -107,10 +111,30 @@ class _RedisFairLock(Lock):
             raise StateBackendError(f"Redis lock {self._name!r}: {exc}") from exc
 
     async def release(self) -> None:
+        deferred = self._store._deferred()
+        if deferred is not None:
+            # Sent with the holder's deferred writes, after them, in one MULTI: nobody can
+            # take the lock and read the state before those writes are in.
+            deferred.releases.append((self._queue, self._token, self._lease_prefix + self._token))
+            return
         try:
             await self._leave()
         except RedisError as exc:
             raise StateBackendError(f"Redis lock {self._name!r}: {exc}") from exc
+
+
+@dataclass(slots=True)
+class _Deferral:
+    """The writes (full key → value, or ``None`` to delete; expiry in ms) and lock releases
+    one task keeps until its ``deferred_writes`` block ends."""
+
+    store: RedisStore
+    task: asyncio.Task[object] | None
+    writes: dict[str, tuple[bytes | None, int | None]] = field(default_factory=dict)
+    releases: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+_DEFERRAL: ContextVar[_Deferral | None] = ContextVar("intake_redis_deferral", default=None)
 
 
 class RedisStore(KeyValueStore):
@@ -142,7 +166,62 @@ class RedisStore(KeyValueStore):
     def key(self, key: str) -> str:
         return self._prefix + key
 
+    # -- deferred writes (see KeyValueStore.deferred_writes) ------------------------------
+
+    @contextlib.asynccontextmanager
+    async def deferred_writes(self) -> AsyncIterator[object]:
+        if self._deferred() is not None:
+            yield None  # nested: the outer block sends them
+            return
+        deferral = _Deferral(self, asyncio.current_task())
+        token = _DEFERRAL.set(deferral)
+        try:
+            yield None
+        finally:
+            _DEFERRAL.reset(token)
+            await self._send(deferral)
+
+    def _deferred(self) -> _Deferral | None:
+        """The deferral of the current task on this store, if any. Tasks started inside a
+        block inherit the context variable, not the deferral: they write at once."""
+        deferral = _DEFERRAL.get()
+        if deferral is None or deferral.store is not self:
+            return None
+        return deferral if deferral.task is asyncio.current_task() else None
+
+    async def _send(self, deferral: _Deferral) -> None:
+        if not deferral.writes and not deferral.releases:
+            return
+        try:
+            async with self._client.pipeline(transaction=True) as pipe:
+                for name, (value, px) in deferral.writes.items():
+                    if value is None:
+                        pipe.delete(name)
+                    else:
+                        pipe.set(name, value, px=px)
+                for queue, token, lease in deferral.releases:
+                    pipe.zrem(queue, token)
+                    pipe.delete(lease)
+                await pipe.execute()
+        except RedisError as exc:
+            raise StateBackendError(f"Redis write failed: {exc}") from exc
+        finally:
+            deferral.writes.clear()
+            deferral.releases.clear()
+
+    async def _send_first(self) -> None:
+        """Before a write that needs Redis's answer: what was deferred, so the order of
+        writes to one key stays the order they were made in."""
+        deferral = self._deferred()
+        if deferral is not None:
+            await self._send(deferral)
+
+    # -- the interface --------------------------------------------------------------------
+
     async def get(self, key: str) -> bytes | None:
+        deferral = self._deferred()
+        if deferral is not None and (kept := deferral.writes.get(self.key(key))) is not None:
+            return kept[0]
         try:
             value = await self._client.get(self.key(key))
         except RedisError as exc:
@@ -152,6 +231,9 @@ class RedisStore(KeyValueStore):
     async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
         if not keys:
             return []
+        deferral = self._deferred()
+        if deferral is not None and any(self.key(k) in deferral.writes for k in keys):
+            return [await self.get(key) for key in keys]
         try:
             values = await self._client.mget([self.key(key) for key in keys])
         except RedisError as exc:
@@ -162,6 +244,12 @@ class RedisStore(KeyValueStore):
         self, key: str, value: bytes, *, ttl: float | None = None, only_if_absent: bool = False
     ) -> bool:
         px = None if ttl is None else max(1, int(ttl * 1000))
+        deferral = self._deferred()
+        if deferral is not None:
+            if not only_if_absent:
+                deferral.writes[self.key(key)] = (bytes(value), px)
+                return True
+            await self._send(deferral)
         try:
             stored = await self._client.set(self.key(key), value, px=px, nx=only_if_absent)
         except RedisError as exc:
@@ -169,6 +257,10 @@ class RedisStore(KeyValueStore):
         return bool(stored)
 
     async def delete(self, key: str) -> None:
+        deferral = self._deferred()
+        if deferral is not None:
+            deferral.writes[self.key(key)] = (None, None)
+            return
         try:
             await self._client.delete(self.key(key))
         except RedisError as exc:
@@ -176,6 +268,7 @@ class RedisStore(KeyValueStore):
 
     async def incr(self, key: str, *, ttl: float) -> int:
         name = self.key(key)
+        await self._send_first()
         try:
             async with self._client.pipeline(transaction=True) as pipe:
                 pipe.incr(name)

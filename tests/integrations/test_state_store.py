@@ -119,3 +119,53 @@ async def test_get_many_answers_each_key_in_order(kv_store: KeyValueStore) -> No
     await asyncio.sleep(0.12)
     assert await kv_store.get_many(["m3", "m1"]) == [None, b"one"]
     assert await kv_store.get_many([]) == []
+
+
+async def test_deferred_writes_read_back_then_land_together(kv_store: KeyValueStore) -> None:
+    await kv_store.set("gone", b"old")
+    async with kv_store.deferred_writes():
+        await kv_store.set("state", b"1", ttl=30)
+        await kv_store.set("state", b"2", ttl=30)
+        await kv_store.delete("gone")
+        # The task sees its own writes, deferred or not.
+        assert await kv_store.get("state") == b"2"
+        assert await kv_store.get_many(["state", "gone"]) == [b"2", None]
+        # A write that needs the store's answer goes after what came before it.
+        assert not await kv_store.set("state", b"3", only_if_absent=True)
+    assert await kv_store.get("state") == b"2"
+    assert await kv_store.get("gone") is None
+
+
+async def test_deferred_writes_wait_for_the_end_of_the_block(redis_store: RedisStore) -> None:
+    other = RedisStore(redis_store.client, namespace="intake-test")
+    async with redis_store.deferred_writes():
+        await redis_store.set("state", b"new")
+        assert await other.get("state") is None  # another process sees nothing yet
+        seen_by_a_task = await asyncio.create_task(other.get("state"))
+        assert seen_by_a_task is None
+        # A task started inside writes at once (its writes are not the block's to send).
+        await asyncio.create_task(redis_store.set("task", b"t"))
+        assert await other.get("task") == b"t"
+    assert await other.get("state") == b"new"
+
+
+async def test_a_lock_released_in_a_deferral_frees_with_the_writes(
+    redis_store: RedisStore,
+) -> None:
+    order: list[str] = []
+
+    async def holder() -> None:
+        async with redis_store.deferred_writes():
+            async with redis_store.lock("r", timeout=5, blocking_timeout=5):
+                await redis_store.set("turn", b"first")
+                await asyncio.sleep(0.05)
+            order.append("released")
+
+    async def next_in_line() -> None:
+        await asyncio.sleep(0.01)
+        async with redis_store.lock("r", timeout=5, blocking_timeout=5):
+            # The lock came free only with the holder's writes, never before them.
+            order.append(f"next saw {(await redis_store.get('turn') or b'').decode()}")
+
+    await asyncio.gather(holder(), next_in_line())
+    assert order == ["released", "next saw first"]
