@@ -31,6 +31,7 @@ from bot.handlers.dialogue import (
 )
 from bot.middlewares import (
     DedupMiddleware,
+    DeferredWritesMiddleware,
     ErrorGuardMiddleware,
     FSMContextMiddleware,
     LoggingMiddleware,
@@ -95,6 +96,16 @@ def analytics_config(settings: Settings) -> AnalyticsConfig:
     )
 
 
+def _turn_keys_no_handoff(openid: str) -> tuple[str, ...]:
+    """The store keys every turn of a resident reads: dialogue state and chat."""
+    return FSMStorage.key(openid), ChatLog.key(openid)
+
+
+def _turn_keys(openid: str) -> tuple[str, ...]:
+    """... and whether a person handles the chat."""
+    return (*_turn_keys_no_handoff(openid), *HandoffService.cache_keys(openid))
+
+
 def build_dispatcher(
     *,
     store: KeyValueStore,
@@ -102,13 +113,17 @@ def build_dispatcher(
     fsm_storage: FSMStorage,
     routers: Sequence[Router],
     parser: Parser | None = None,
+    prefetch: Callable[[str], Sequence[str]] | None = None,
     **workflow_data: Any,
 ) -> Dispatcher:
-    """The dispatcher with the standard outer middlewares and ``routers`` in priority order."""
+    """The dispatcher with the standard outer middlewares and ``routers`` in priority order;
+    ``prefetch`` names the store keys a resident's turn reads (read together, see
+    :class:`ResidentLockMiddleware`)."""
     dispatcher = Dispatcher(**workflow_data)
     dispatcher.outer_middleware(LoggingMiddleware())
+    dispatcher.outer_middleware(DeferredWritesMiddleware(store))
     dispatcher.outer_middleware(DedupMiddleware(ledger))
-    dispatcher.outer_middleware(ResidentLockMiddleware(store))
+    dispatcher.outer_middleware(ResidentLockMiddleware(store, prefetch=prefetch))
     dispatcher.outer_middleware(FSMContextMiddleware(fsm_storage))
     dispatcher.outer_middleware(ErrorGuardMiddleware())
     if parser is not None:
@@ -202,6 +217,7 @@ class Runtime:
             fsm_storage=self.fsm_storage,
             routers=routers if routers is not None else self._default_routers(),
             parser=nlu,
+            prefetch=_turn_keys if handoff_service is not None else _turn_keys_no_handoff,
             settings=settings,
             wechat=wechat,
             pusher=self.pusher,

@@ -31,7 +31,8 @@ class FSMStorage:
         self._ttl = ttl
 
     @staticmethod
-    def _key(openid: str) -> str:
+    def key(openid: str) -> str:
+        """The store key of the resident's state."""
         return f"fsm:{openid}"
 
     async def load(self, openid: str) -> FSMRecord:
@@ -46,13 +47,13 @@ class FSMStorage:
 
     async def load_raw(self, openid: str) -> bytes | None:
         """The stored JSON document, undecoded (``None`` when there is none)."""
-        return await self._store.get(self._key(openid))
+        return await self._store.get(self.key(openid))
 
     async def save_raw(self, openid: str, data: dict[str, Any]) -> bytes | None:
         """Store the data; returns the document as stored (``None``: deleted)."""
         if not data:
-            await self._store.delete(self._key(openid))
+            await self._store.delete(self.key(openid))
             return None
         payload = json.dumps({"data": data}, ensure_ascii=False).encode()
-        await self._store.set(self._key(openid), payload, ttl=self._ttl)
+        await self._store.set(self.key(openid), payload, ttl=self._ttl)
         return payload

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from bot.dispatcher import NextHandler
@@ -26,20 +27,30 @@ class ResidentLockMiddleware:
     resend.
     """
 
-    def __init__(self, store: KeyValueStore, *, hold: float = 10.0, wait: float = 30.0) -> None:
+    def __init__(
+        self,
+        store: KeyValueStore,
+        *,
+        hold: float = 10.0,
+        wait: float = 30.0,
+        prefetch: Callable[[str], Sequence[str]] | None = None,
+    ) -> None:
         self.store = store
         self.hold = hold
         self.wait = wait
+        #: the store keys a turn of the resident reads (dialogue state, chat, handoff): read
+        #: in one round trip once the lock is held (:meth:`KeyValueStore.prefetch`)
+        self.prefetch = prefetch
 
     async def __call__(
         self, handler: NextHandler, event: IncomingMessage, data: dict[str, Any]
     ) -> Any:
         try:
-            # The turn's writes (dialogue state, chat) and the release go to the shared
-            # store together at the end: one round trip instead of one each.
-            async with self.store.deferred_writes(), self.store.lock(
+            async with self.store.lock(
                 f"resident:{event.openid}", timeout=self.hold, blocking_timeout=self.wait
             ) as lock, renewing(lock.extend, self.hold / 3):
+                if self.prefetch is not None:
+                    await self.store.prefetch(self.prefetch(event.openid))
                 return await handler(event, data)
         except LockTimeout:
             log.warning("resident lock busy for %.0fs", self.wait)

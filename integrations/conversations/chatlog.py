@@ -43,11 +43,12 @@ class ChatLog:
         self._clock = clock
 
     @staticmethod
-    def _key(openid: str) -> str:
+    def key(openid: str) -> str:
+        """The store key of the resident's chat."""
         return f"chat:{openid}"
 
     async def recent(self, openid: str) -> list[dict[str, str]]:
-        raw = await self._store.get(self._key(openid))
+        raw = await self._store.get(self.key(openid))
         if raw is None:
             return []
         try:
@@ -76,4 +77,4 @@ class ChatLog:
     async def save(self, openid: str, lines: list[dict[str, str]]) -> None:
         """Store ``lines`` (the last ``keep``) as the resident's recent chat."""
         payload = json.dumps(lines[-self.keep :], ensure_ascii=False).encode()
-        await self._store.set(self._key(openid), payload, ttl=self.ttl)
+        await self._store.set(self.key(openid), payload, ttl=self.ttl)

@@ -117,8 +117,14 @@ class HandoffService:
         self._clock = clock
 
     @staticmethod
-    def _key(openid: str) -> str:
+    def key(openid: str) -> str:
+        """The store key caching whether a person handles the resident's chat."""
         return f"handoff:{openid}"
+
+    @classmethod
+    def cache_keys(cls, openid: str) -> tuple[str, str]:
+        """What :meth:`active` reads: the resident's key and the cache's "warm" mark."""
+        return cls.key(openid), _WARM_KEY
 
     async def _open_row(self, session: AsyncSession, openid: str) -> HandoffRow | None:
         result = await session.execute(
@@ -134,12 +140,12 @@ class HandoffService:
         from the state store: every open handoff has its key there, loaded from the
         database when the store comes up empty, e.g. after a Redis restart)."""
         # One round trip for both: the resident's key and whether the cache is warm.
-        cached, warm = await self._store.get_many((self._key(openid), _WARM_KEY))
+        cached, warm = await self._store.get_many(self.cache_keys(openid))
         if cached is not None:
             return cached == b"1"
         if warm is None:
             await self._warm()
-            return await self._store.get(self._key(openid)) == b"1"
+            return await self._store.get(self.key(openid)) == b"1"
         return False
 
     async def _warm(self) -> None:
@@ -150,7 +156,7 @@ class HandoffService:
                 )
             ).scalars().all()
         for openid in openids:
-            await self._store.set(self._key(openid), b"1")
+            await self._store.set(self.key(openid), b"1")
         await self._store.set(_WARM_KEY, b"1")
 
     async def start(self, openid: str, reason: str) -> Handoff:
@@ -166,7 +172,7 @@ class HandoffService:
                 await session.flush()
             handoff = _handoff(row)
         # No expiry: the key is the truth the bot asks until the handoff is closed.
-        await self._store.set(self._key(openid), b"1")
+        await self._store.set(self.key(openid), b"1")
         return handoff
 
     async def record(self, openid: str, role: str, text: str) -> None:
@@ -313,7 +319,7 @@ class HandoffService:
             row.status = "closed"
             row.updated_at = now
             openid = row.openid
-        await self._store.set(self._key(openid), b"0", ttl=_CACHE_TTL)
+        await self._store.set(self.key(openid), b"0", ttl=_CACHE_TTL)
         return await self.get(handoff_id)
 
     @staticmethod

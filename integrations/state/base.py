@@ -93,6 +93,10 @@ class KeyValueStore(abc.ABC):
         once."""
         return contextlib.nullcontext()
 
+    async def prefetch(self, keys: Sequence[str]) -> None:  # noqa: B027 - a hint
+        """Inside :meth:`deferred_writes`: read ``keys`` now, in one round trip, for the
+        block's later reads of them. A hint; here (no round trips) it does nothing."""
+
     @abc.abstractmethod
     async def ping(self) -> bool:
         """Whether the backend answers (``/healthz``)."""

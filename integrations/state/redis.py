@@ -132,6 +132,16 @@ class _Deferral:
     task: asyncio.Task[object] | None
     writes: dict[str, tuple[bytes | None, int | None]] = field(default_factory=dict)
     releases: list[tuple[str, str, str]] = field(default_factory=list)
+    #: values read ahead by ``prefetch`` (full key → value or ``None``)
+    reads: dict[str, bytes | None] = field(default_factory=dict)
+
+    def known(self, name: str) -> tuple[bool, bytes | None]:
+        """``(True, value)`` when the block wrote or read ahead ``name``."""
+        if name in self.writes:
+            return True, self.writes[name][0]
+        if name in self.reads:
+            return True, self.reads[name]
+        return False, None
 
 
 _DEFERRAL: ContextVar[_Deferral | None] = ContextVar("intake_redis_deferral", default=None)
@@ -209,19 +219,37 @@ class RedisStore(KeyValueStore):
             deferral.writes.clear()
             deferral.releases.clear()
 
-    async def _send_first(self) -> None:
+    async def _send_first(self, name: str) -> None:
         """Before a write that needs Redis's answer: what was deferred, so the order of
-        writes to one key stays the order they were made in."""
+        writes to one key stays the order they were made in; a value read ahead for the
+        key is forgotten (the write may change it)."""
         deferral = self._deferred()
         if deferral is not None:
             await self._send(deferral)
+            deferral.reads.pop(name, None)
+
+    async def prefetch(self, keys: Sequence[str]) -> None:
+        deferral = self._deferred()
+        if deferral is None:
+            return
+        names = [n for n in map(self.key, keys) if not deferral.known(n)[0]]
+        if not names:
+            return
+        try:
+            values = await self._client.mget(names)
+        except RedisError as exc:
+            raise StateBackendError(f"Redis MGET failed: {exc}") from exc
+        for name, value in zip(names, values, strict=True):
+            deferral.reads[name] = value.encode() if isinstance(value, str) else value
 
     # -- the interface --------------------------------------------------------------------
 
     async def get(self, key: str) -> bytes | None:
         deferral = self._deferred()
-        if deferral is not None and (kept := deferral.writes.get(self.key(key))) is not None:
-            return kept[0]
+        if deferral is not None:
+            known, kept = deferral.known(self.key(key))
+            if known:
+                return kept
         try:
             value = await self._client.get(self.key(key))
         except RedisError as exc:
@@ -232,7 +260,7 @@ class RedisStore(KeyValueStore):
         if not keys:
             return []
         deferral = self._deferred()
-        if deferral is not None and any(self.key(k) in deferral.writes for k in keys):
+        if deferral is not None and any(deferral.known(self.key(k))[0] for k in keys):
             return [await self.get(key) for key in keys]
         try:
             values = await self._client.mget([self.key(key) for key in keys])
@@ -249,7 +277,7 @@ class RedisStore(KeyValueStore):
             if not only_if_absent:
                 deferral.writes[self.key(key)] = (bytes(value), px)
                 return True
-            await self._send(deferral)
+            await self._send_first(self.key(key))
         try:
             stored = await self._client.set(self.key(key), value, px=px, nx=only_if_absent)
         except RedisError as exc:
@@ -268,7 +296,7 @@ class RedisStore(KeyValueStore):
 
     async def incr(self, key: str, *, ttl: float) -> int:
         name = self.key(key)
-        await self._send_first()
+        await self._send_first(name)
         try:
             async with self._client.pipeline(transaction=True) as pipe:
                 pipe.incr(name)

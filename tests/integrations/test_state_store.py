@@ -169,3 +169,20 @@ async def test_a_lock_released_in_a_deferral_frees_with_the_writes(
 
     await asyncio.gather(holder(), next_in_line())
     assert order == ["released", "next saw first"]
+
+
+async def test_prefetched_keys_are_read_once(redis_store: RedisStore) -> None:
+    other = RedisStore(redis_store.client, namespace="intake-test")
+    await other.set("fsm", b"state")
+    async with redis_store.deferred_writes():
+        await redis_store.prefetch(["fsm", "chat"])
+        await other.set("fsm", b"changed meanwhile")
+        # Answered from the read-ahead: no second round trip.
+        assert await redis_store.get("fsm") == b"state"
+        assert await redis_store.get_many(["chat", "fsm"]) == [None, b"state"]
+        # A write whose answer comes from Redis drops the read-ahead of its key.
+        assert not await redis_store.set("fsm", b"x", only_if_absent=True)
+        assert await redis_store.get("fsm") == b"changed meanwhile"
+    # Outside a deferral, a prefetch is only a hint.
+    await redis_store.prefetch(["fsm"])
+    assert await redis_store.get("fsm") == b"changed meanwhile"
