@@ -66,3 +66,33 @@ async def test_the_event_loop_runs_while_a_statement_waits(tmp_path: Path) -> No
     finally:
         task.cancel()
         await engine.dispose()
+
+
+async def test_a_rollback_with_nothing_open_costs_no_hop(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'reset.db'}")
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE t (v TEXT)"))
+            raw = (await conn.get_raw_connection()).driver_connection
+        assert isinstance(raw, OneHopConnection)
+        hops: list[str] = []
+        real = raw._execute
+
+        async def counted(fn: object, *args: object, **kwargs: object) -> object:
+            hops.append(getattr(fn, "__name__", "?"))
+            return await real(fn, *args, **kwargs)  # type: ignore[no-untyped-call]
+
+        raw._execute = counted  # type: ignore[method-assign]
+        async with engine.begin() as conn:
+            await conn.execute(text("INSERT INTO t VALUES ('x')"))
+        # The statement and the commit; the pool's rollback on return found nothing open.
+        assert hops == ["_run", "commit"]
+        with pytest.raises(RuntimeError):
+            async with engine.begin() as conn:
+                await conn.execute(text("INSERT INTO t VALUES ('y')"))
+                raise RuntimeError("the turn failed")
+        assert hops[-1] == "rollback"  # an open transaction is still rolled back
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar_one() == 1
+    finally:
+        await engine.dispose()
