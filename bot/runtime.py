@@ -45,6 +45,7 @@ from integrations.analytics.service import Analytics, AnalyticsConfig
 from integrations.conversations import ChatLog
 from integrations.db import create_engine, database_reachable
 from integrations.db.migrate import upgrade_database
+from integrations.db.writer_lock import background_writes
 from integrations.dispatch import DispatchBackend
 from integrations.dispatch.worker import OutboxWorker, create_backend
 from integrations.faq import FAQStore
@@ -326,6 +327,13 @@ class Runtime:
             await asyncio.to_thread(self.nlu.warm_up)
         if self.knowledge is not None:
             await self.knowledge.refresh()
+        # The long-lived loops write in the background: on SQLite, a resident's turn waiting
+        # to write goes before them (integrations/db/writer_lock.py).
+        with background_writes():
+            self._start_loops()
+
+    def _start_loops(self) -> None:
+        if self.knowledge is not None:
             self._sync_task = asyncio.create_task(self.knowledge.run(self._worker_stop))
         if isinstance(self.tickets, ServiceTicketDesk):
             self._deferred_task = asyncio.create_task(self._file_deferred(self.tickets))

@@ -12,7 +12,7 @@ write deadlock into ``database is locked`` instead of waiting. Every write trans
 therefore opened with ``BEGIN IMMEDIATE`` (takes the write lock up front, waits up to
 ``busy_timeout``); sessions bound with the ``READONLY`` execution option use a plain
 ``BEGIN``. The database runs in WAL mode, so readers never wait for the writer. Within one
-process, writers also queue on :func:`sqlite_writer_lock` (an ``asyncio.Lock``): SQLite's
+process, writers also queue on :func:`sqlite_writer_lock` (an asyncio lock): SQLite's
 busy handler waits by sleeping up to 100 ms at a time, so connections of one process
 competing for the write lock would spend most of their time asleep.
 
@@ -50,6 +50,7 @@ from integrations.db.engine import (
     require_driver,
     translate_errors,
 )
+from integrations.db.writer_lock import WriterLock
 
 __all__ = [
     "MIGRATIONS_DIR",
@@ -125,20 +126,22 @@ def enable_sqlite_transactions(engine: Engine) -> None:
 
 
 _WRITER_LOCKS: weakref.WeakKeyDictionary[
-    Engine, weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]
+    Engine, weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, WriterLock]
 ] = weakref.WeakKeyDictionary()
 
 
-def sqlite_writer_lock(engine: Engine) -> asyncio.Lock | None:
+def sqlite_writer_lock(engine: Engine) -> WriterLock | None:
     """The lock this process's writers of a SQLite database queue on (one per engine and
-    event loop); ``None`` for other databases, where row locks do the job."""
+    event loop; residents' turns before background passes, see
+    :mod:`integrations.db.writer_lock`); ``None`` for other databases, where row locks do
+    the job."""
     if engine.dialect.name != "sqlite":
         return None
     loop = asyncio.get_running_loop()
     per_loop = _WRITER_LOCKS.setdefault(engine, weakref.WeakKeyDictionary())
     lock = per_loop.get(loop)
     if lock is None:
-        lock = per_loop[loop] = asyncio.Lock()
+        lock = per_loop[loop] = WriterLock()
     return lock
 
 
