@@ -311,8 +311,8 @@ def build_analytics_router(console: Console) -> APIRouter:
     ) -> Response:
         ids = [cluster_id, *[o for o in re.split(r"[\s,，、;；]+", others) if o]]
         keeper = analytics().keeper
-        resolved = [keeper.cluster_of(i) or i for i in ids]  # a ticket id names its cluster
         try:
+            resolved = await keeper.resolve(ids)  # a ticket id names its cluster
             view = await keeper.merge(
                 list(dict.fromkeys(resolved)), actor=session.username, ip=client_ip(request)
             )

@@ -32,6 +32,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from core.errors import DatabaseError
 from core.pause import Pause
 from integrations.analytics.cache import FactsCache
 from integrations.analytics.clustering import (
@@ -387,6 +388,29 @@ class ClusterKeeper:
 
     def cluster_of(self, ticket_id: str) -> str | None:
         return self.engine.cluster_of(ticket_id) if self.engine is not None else None
+
+    async def resolve(self, ids: Sequence[str]) -> list[str]:
+        """The cluster each of ``ids`` names (a cluster id, or a ticket id: its cluster).
+        A ticket filed since the last sync (a wake waits ``gather`` seconds) is synced
+        first, so staff can name a ticket filed a moment ago."""
+        engine = self._require()
+
+        def known(name: str) -> bool:
+            if engine.cluster_of(name) is not None:
+                return True
+            try:
+                engine.cluster(name)
+            except UnknownCluster:
+                return False
+            return True
+
+        if not all(known(i) for i in ids):
+            try:
+                await self.sync()
+            except (SQLAlchemyError, DatabaseError, OSError) as exc:
+                # Resolved from what is known; an unknown name is then refused as such.
+                log.warning("cluster sync before a correction failed (%s)", type(exc).__name__)
+        return [self.cluster_of(i) or i for i in ids]
 
     async def nearby(self, fact: TicketFact) -> Nearby | None:
         """The open cluster a report being written is about, if any (without assigning
