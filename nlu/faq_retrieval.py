@@ -27,6 +27,8 @@ caller swaps its reference — an index is never mutated while another thread re
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,8 +153,15 @@ def _cosines(block: TfidfBlock, matrix: sp.csr_matrix, grams: list[str]) -> NDAr
     The rows of the query's terms are gathered with plain numpy (scipy's fancy row indexing
     costs ~0.1 ms per call in validation alone, more than the arithmetic here).
     """
-    n_docs = matrix.shape[1]
     idx, val, _hits = block.encode(grams)
+    return _gathered_cosines(matrix, idx, val)
+
+
+def _gathered_cosines(
+    matrix: sp.csr_matrix, idx: list[int], val: list[float]
+) -> NDArray[np.float64]:
+    """:func:`_cosines` on the query's already encoded terms (sorted ``idx``, ``val``)."""
+    n_docs = matrix.shape[1]
     if not idx:
         return np.zeros(n_docs, dtype=np.float64)
     rows = np.asarray(idx, dtype=np.int64)
@@ -211,6 +220,28 @@ class _FastPath:
         for t_index, words in enumerate(keywords):
             for word in words:
                 self.keywords_by_char.setdefault(word[0], []).append((word, t_index))
+
+    @staticmethod
+    def encode(
+        grams: list[str], blocks: Sequence[TfidfBlock]
+    ) -> list[tuple[list[int], list[float]]]:
+        """``block.encode(grams)`` (indices and values) for each block, counting the grams
+        once: the same arithmetic in the same order, so the same floats."""
+        counts = Counter(grams)
+        out: list[tuple[list[int], list[float]]] = []
+        log = math.log
+        for block in blocks:
+            get = block.vocab.get
+            hits = sorted((i, n) for gram, n in counts.items() if (i := get(gram)) is not None)
+            if not hits:
+                out.append(([], []))
+                continue
+            idf = block.idf
+            vals = [(1.0 + log(n)) * idf[i] for i, n in hits]
+            scale = block.weight / math.sqrt(sum(v * v for v in vals))
+            off = block.offset
+            out.append(([off + i for i, _n in hits], [v * scale for v in vals]))
+        return out
 
     def topic_cosines(self, idx: list[int], val: list[float]) -> list[float]:
         """:func:`_cosines` over the topic matrix, on the query's encoded terms."""
@@ -329,11 +360,12 @@ class FAQRetriever:
         if not query:
             return [0.0] * n_topics
         fast = self._fast
-        grams = char_ngrams(query)
-        idx, val, _hits = self._topic_tfidf.encode(grams)
-        topic_cosine = fast.topic_cosines(idx, val)
-        variant_cosine = self.LEXICAL_WEIGHT * _cosines(
-            self._variant_tfidf, self._variant_matrix, grams
+        (topic_idx, topic_val), (variant_idx, variant_val) = fast.encode(
+            char_ngrams(query), (self._topic_tfidf, self._variant_tfidf)
+        )
+        topic_cosine = fast.topic_cosines(topic_idx, topic_val)
+        variant_cosine = self.LEXICAL_WEIGHT * _gathered_cosines(
+            self._variant_matrix, variant_idx, variant_val
         )
         # Lower bound of every topic's nearest-variant similarity: the cosine part alone.
         nearest = fast.per_topic_max(variant_cosine)
