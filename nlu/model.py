@@ -287,7 +287,9 @@ class IntentModel:
         """Linear scores of all intents and the char n-gram coverage of the message."""
         idx, vals, coverage = self.featurizer.encode_with_coverage(prepared)
         if idx:
-            z = np.asarray(vals, dtype=np.float64) @ self._weights_t[idx] + self._bias
+            # take() gathers the same rows as fancy indexing, with less per-call overhead.
+            rows = self._weights_t.take(idx, axis=0)
+            z = np.asarray(vals, dtype=np.float64) @ rows + self._bias
         else:
             z = self._bias.copy()
         return z, coverage
