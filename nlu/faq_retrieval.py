@@ -353,25 +353,60 @@ class FAQRetriever:
     def topic_score_list(self, text: str | Prepared) -> list[float]:
         """:meth:`topic_scores` as a list of floats (what a caller looping over topics
         wants: indexing a numpy array per element costs more than the list)."""
+        scores = self._scores(text, None)
+        assert scores is not None
+        return scores
+
+    def topic_scores_reaching(self, text: str | Prepared, floor: float) -> list[float] | None:
+        """:meth:`topic_score_list`, or ``None`` when no topic's score can reach ``floor``
+        (decided on upper bounds, before the costlier parts: a caller that ignores scores
+        below ``floor`` gets the same answer for less). Never ``None`` when some score is
+        at or above ``floor``."""
+        return self._scores(text, floor)
+
+    #: Slack on the upper bounds of :meth:`topic_scores_reaching`, far above the rounding
+    #: error of a few float operations.
+    _BOUND_SLACK = 1e-9
+
+    def _scores(self, text: str | Prepared, floor: float | None) -> list[float] | None:
         n_topics = len(self.topic_ids)
         if not self._variants:
-            return [0.0] * n_topics
+            return [0.0] * n_topics if floor is None or floor <= 0.0 else None
         query = text.compact if isinstance(text, Prepared) else compact(normalize(text))
         if not query:
-            return [0.0] * n_topics
+            return [0.0] * n_topics if floor is None or floor <= 0.0 else None
         fast = self._fast
         (topic_idx, topic_val), (variant_idx, variant_val) = fast.encode(
             char_ngrams(query), (self._topic_tfidf, self._variant_tfidf)
         )
         topic_cosine = fast.topic_cosines(topic_idx, topic_val)
+        bonus = [0.0] * n_topics
+        for t_index, hits in fast.keyword_hits(query).items():
+            bonus[t_index] = self.KEYWORD_BONUS * min(hits, 2)
+        variant_weight = 1.0 - self.TOPIC_WEIGHT
+        fuzzy_weight = 1.0 - self.LEXICAL_WEIGHT
+        if floor is not None:
+            # A variant's similarity is at most LEXICAL_WEIGHT · 1 (a cosine of unit
+            # vectors) + fuzzy_weight · 1 (a ratio of 100) = 1.
+            best = max(
+                self.TOPIC_WEIGHT * c + variant_weight + b
+                for c, b in zip(topic_cosine, bonus, strict=True)
+            )
+            if best + self._BOUND_SLACK < floor:
+                return None
         variant_cosine = self.LEXICAL_WEIGHT * _gathered_cosines(
             self._variant_matrix, variant_idx, variant_val
         )
         # Lower bound of every topic's nearest-variant similarity: the cosine part alone.
         nearest = fast.per_topic_max(variant_cosine)
-        bonus = [0.0] * n_topics
-        for t_index, hits in fast.keyword_hits(query).items():
-            bonus[t_index] = self.KEYWORD_BONUS * min(hits, 2)
+        if floor is not None:
+            # The fuzzy part adds at most fuzzy_weight to a variant's cosine part.
+            best = max(
+                self.TOPIC_WEIGHT * c + variant_weight * (n + fuzzy_weight) + b
+                for c, n, b in zip(topic_cosine, nearest, bonus, strict=True)
+            )
+            if best + self._BOUND_SLACK < floor:
+                return None
         # The fuzzy ratio (the costly part) only for the variants of the most promising
         # topics; the others cannot climb past them on a 0.2-weighted term anyway. Ties go
         # to the earlier topic (a stable sort).
@@ -391,14 +426,11 @@ class FAQRetriever:
             cosines = np.concatenate(
                 [variant_cosine[slice(*self._spans[t_index])] for t_index in fuzzy]
             )
-            blended = cosines + (1.0 - self.LEXICAL_WEIGHT) * (
-                np.asarray(ratios[0], dtype=np.float64) / 100.0
-            )
+            blended = cosines + fuzzy_weight * (np.asarray(ratios[0], dtype=np.float64) / 100.0)
             best = np.maximum.reduceat(blended, offsets).tolist()
             for t_index, value in zip(fuzzy, best, strict=True):
                 nearest[t_index] = value
         topic_weight = self.TOPIC_WEIGHT
-        variant_weight = 1.0 - self.TOPIC_WEIGHT
         return [
             topic_weight * c + variant_weight * n + b
             for c, n, b in zip(topic_cosine, nearest, bonus, strict=True)

@@ -137,9 +137,9 @@ def build_result(
     is_faq = intent_name.startswith(FAQ_PREFIX)
     faq_switch = True
     if retriever is not None and retriever.topic_ids and (is_faq or intent_name == OUT_OF_SCOPE):
-        retrieval = retriever.topic_score_list(prepared)
-        by_retrieval = _best(retrieval, config.faq_candidates)
         if is_faq:
+            retrieval = retriever.topic_score_list(prepared)
+            by_retrieval = _best(retrieval, config.faq_candidates)
             top_topic = retriever.topic_ids[by_retrieval[0]]
             if (
                 top_topic not in model.intents
@@ -167,19 +167,26 @@ def build_result(
                 confidence = min(faq.score, 1.0)
                 ranking = _promote(ranking, intent_name, confidence, model.config.ranking_size)
         else:
-            order = by_retrieval
-            best = retrieval[order[0]]
             needed = (
                 config.faq_override_score
                 if prediction.fallback is not None
                 else config.faq_override_confident_score
             )
-            if best >= needed and prediction.fallback != "unknown_words":
-                faq = _match(retriever, order, retrieval)
-                intent_name, confidence, fallback = faq.topic, min(best, 1.0), None
-                ranking = _promote(ranking, intent_name, confidence, model.config.ranking_size)
-            elif best >= config.faq_suggest_score:
-                faq = _match(retriever, order, retrieval)
+            override = prediction.fallback != "unknown_words"
+            # Below the lower of the two thresholds a score changes nothing, so the
+            # retriever may stop as soon as its upper bounds show no topic gets there
+            # (most out-of-scope messages: addresses, phone numbers, "确认" …).
+            floor = min(needed, config.faq_suggest_score) if override else config.faq_suggest_score
+            reached = retriever.topic_scores_reaching(prepared, floor)
+            if reached is not None:
+                order = _best(reached, config.faq_candidates)
+                best = reached[order[0]]
+                if best >= needed and override:
+                    faq = _match(retriever, order, reached)
+                    intent_name, confidence, fallback = faq.topic, min(best, 1.0), None
+                    ranking = _promote(ranking, intent_name, confidence, model.config.ranking_size)
+                elif best >= config.faq_suggest_score:
+                    faq = _match(retriever, order, reached)
 
     return {
         "text": text,

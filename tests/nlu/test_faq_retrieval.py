@@ -217,3 +217,28 @@ def test_fast_scores_are_the_reference_scores_to_the_bit() -> None:
         for query in queries:
             assert retriever.topic_score_list(query) == _reference_scores(retriever, query)
             assert retriever.topic_scores(query).tolist() == _reference_scores(retriever, query)
+
+
+def test_scores_reaching_a_floor_are_the_scores_or_none_only_below_it() -> None:
+    """``topic_scores_reaching`` may stop early (upper bounds) only when every score is
+    below the floor; otherwise it returns exactly ``topic_score_list``."""
+    retriever = FAQRetriever(load_knowledge_base())
+    queries = [q for q, _topic in PARAPHRASES] + [
+        "低保怎么申请",
+        "幸福小区3号楼东门",
+        "13812345678",
+        "确认",
+        "帮我推荐一只股票",
+        "",
+    ]
+    stopped = 0
+    for query in queries:
+        scores = retriever.topic_score_list(query)
+        for floor in (0.0, 0.1, 0.25, 0.35, 0.5, 0.9):
+            reached = retriever.topic_scores_reaching(query, floor)
+            if reached is None:
+                stopped += 1
+                assert max(scores) < floor
+            else:
+                assert reached == scores
+    assert stopped  # the early exit is exercised
