@@ -427,8 +427,8 @@ class FAQRetriever:
                 [variant_cosine[slice(*self._spans[t_index])] for t_index in fuzzy]
             )
             blended = cosines + fuzzy_weight * (np.asarray(ratios[0], dtype=np.float64) / 100.0)
-            best = np.maximum.reduceat(blended, offsets).tolist()
-            for t_index, value in zip(fuzzy, best, strict=True):
+            best_blends = np.maximum.reduceat(blended, offsets).tolist()
+            for t_index, value in zip(fuzzy, best_blends, strict=True):
                 nearest[t_index] = value
         topic_weight = self.TOPIC_WEIGHT
         return [
