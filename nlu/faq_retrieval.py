@@ -222,26 +222,20 @@ class _FastPath:
                 self.keywords_by_char.setdefault(word[0], []).append((word, t_index))
 
     @staticmethod
-    def encode(
-        grams: list[str], blocks: Sequence[TfidfBlock]
-    ) -> list[tuple[list[int], list[float]]]:
-        """``block.encode(grams)`` (indices and values) for each block, counting the grams
-        once: the same arithmetic in the same order, so the same floats."""
-        counts = Counter(grams)
-        out: list[tuple[list[int], list[float]]] = []
+    def encode(counts: Counter[str], block: TfidfBlock) -> tuple[list[int], list[float]]:
+        """``block.encode(grams)`` (indices and values) from the grams' ``counts``, so that
+        several blocks count a message's grams once: the same arithmetic in the same
+        order, so the same floats."""
+        get = block.vocab.get
+        hits = sorted((i, n) for gram, n in counts.items() if (i := get(gram)) is not None)
+        if not hits:
+            return [], []
+        idf = block.idf
         log = math.log
-        for block in blocks:
-            get = block.vocab.get
-            hits = sorted((i, n) for gram, n in counts.items() if (i := get(gram)) is not None)
-            if not hits:
-                out.append(([], []))
-                continue
-            idf = block.idf
-            vals = [(1.0 + log(n)) * idf[i] for i, n in hits]
-            scale = block.weight / math.sqrt(sum(v * v for v in vals))
-            off = block.offset
-            out.append(([off + i for i, _n in hits], [v * scale for v in vals]))
-        return out
+        vals = [(1.0 + log(n)) * idf[i] for i, n in hits]
+        scale = block.weight / math.sqrt(sum(v * v for v in vals))
+        off = block.offset
+        return [off + i for i, _n in hits], [v * scale for v in vals]
 
     def topic_cosines(self, idx: list[int], val: list[float]) -> list[float]:
         """:func:`_cosines` over the topic matrix, on the query's encoded terms."""
@@ -376,10 +370,8 @@ class FAQRetriever:
         if not query:
             return [0.0] * n_topics if floor is None or floor <= 0.0 else None
         fast = self._fast
-        (topic_idx, topic_val), (variant_idx, variant_val) = fast.encode(
-            char_ngrams(query), (self._topic_tfidf, self._variant_tfidf)
-        )
-        topic_cosine = fast.topic_cosines(topic_idx, topic_val)
+        counts = Counter(char_ngrams(query))
+        topic_cosine = fast.topic_cosines(*fast.encode(counts, self._topic_tfidf))
         bonus = [0.0] * n_topics
         for t_index, hits in fast.keyword_hits(query).items():
             bonus[t_index] = self.KEYWORD_BONUS * min(hits, 2)
@@ -395,7 +387,7 @@ class FAQRetriever:
             if best + self._BOUND_SLACK < floor:
                 return None
         variant_cosine = self.LEXICAL_WEIGHT * _gathered_cosines(
-            self._variant_matrix, variant_idx, variant_val
+            self._variant_matrix, *fast.encode(counts, self._variant_tfidf)
         )
         # Lower bound of every topic's nearest-variant similarity: the cosine part alone.
         nearest = fast.per_topic_max(variant_cosine)
