@@ -27,6 +27,8 @@ caller swaps its reference — an index is never mutated while another thread re
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,8 +153,15 @@ def _cosines(block: TfidfBlock, matrix: sp.csr_matrix, grams: list[str]) -> NDAr
     The rows of the query's terms are gathered with plain numpy (scipy's fancy row indexing
     costs ~0.1 ms per call in validation alone, more than the arithmetic here).
     """
-    n_docs = matrix.shape[1]
     idx, val, _hits = block.encode(grams)
+    return _gathered_cosines(matrix, idx, val)
+
+
+def _gathered_cosines(
+    matrix: sp.csr_matrix, idx: list[int], val: list[float]
+) -> NDArray[np.float64]:
+    """:func:`_cosines` on the query's already encoded terms (sorted ``idx``, ``val``)."""
+    n_docs = matrix.shape[1]
     if not idx:
         return np.zeros(n_docs, dtype=np.float64)
     rows = np.asarray(idx, dtype=np.int64)
@@ -168,6 +177,100 @@ def _cosines(block: TfidfBlock, matrix: sp.csr_matrix, grams: list[str]) -> NDAr
     weights = matrix.data[positions] * np.repeat(np.asarray(val), lengths)
     sums = np.bincount(matrix.indices[positions], weights=weights, minlength=n_docs)
     return np.asarray(sums, dtype=np.float64)
+
+
+class _FastPath:
+    """What scoring one message needs of a retriever's index, in the shapes that are cheap
+    to use per call (built once with the index; read-only afterwards).
+
+    Per message, numpy's fixed cost per call (~1 µs) outweighs the arithmetic on arrays of
+    a few dozen elements, so the topic-level work is done on Python lists; only the
+    variant-level cosines (~1,500 gathered entries) stay vectorised. Every sum is taken in
+    the order the vectorised code took it, so the scores are the same to the last bit.
+    """
+
+    __slots__ = (
+        "keywords_by_char",
+        "n_topics",
+        "segment_starts",
+        "segment_topics",
+        "topic_data",
+        "topic_docs",
+        "topic_indptr",
+    )
+
+    def __init__(
+        self,
+        topic_matrix: sp.csr_matrix,
+        spans: Sequence[tuple[int, int]],
+        keywords: Sequence[tuple[str, ...]],
+    ) -> None:
+        self.n_topics = len(spans)
+        self.topic_indptr: list[int] = topic_matrix.indptr.tolist()
+        self.topic_docs: list[int] = topic_matrix.indices.tolist()
+        self.topic_data: list[float] = topic_matrix.data.tolist()
+        # Topics with variants, and where their variants start (variants are stored topic
+        # by topic): the segments of a per-topic maximum.
+        self.segment_topics = [t for t, (start, end) in enumerate(spans) if end > start]
+        self.segment_starts = np.asarray([spans[t][0] for t in self.segment_topics], dtype=np.intp)
+        # A keyword can only be in a message that holds its first character: looking up
+        # the message's distinct characters leaves a handful of ``in`` tests instead of one
+        # per keyword of every topic. A keyword listed twice counts twice, as before.
+        self.keywords_by_char: dict[str, list[tuple[str, int]]] = {}
+        for t_index, words in enumerate(keywords):
+            for word in words:
+                self.keywords_by_char.setdefault(word[0], []).append((word, t_index))
+
+    @staticmethod
+    def encode(counts: Counter[str], block: TfidfBlock) -> tuple[list[int], list[float]]:
+        """``block.encode(grams)`` (indices and values) from the grams' ``counts``, so that
+        several blocks count a message's grams once: the same arithmetic in the same
+        order, so the same floats."""
+        get = block.vocab.get
+        hits = sorted((i, n) for gram, n in counts.items() if (i := get(gram)) is not None)
+        if not hits:
+            return [], []
+        idf = block.idf
+        log = math.log
+        vals = [(1.0 + log(n)) * idf[i] for i, n in hits]
+        scale = block.weight / math.sqrt(sum(v * v for v in vals))
+        off = block.offset
+        return [off + i for i, _n in hits], [v * scale for v in vals]
+
+    def topic_cosines(self, idx: list[int], val: list[float]) -> list[float]:
+        """:func:`_cosines` over the topic matrix, on the query's encoded terms."""
+        sums = [0.0] * self.n_topics
+        indptr, docs, data = self.topic_indptr, self.topic_docs, self.topic_data
+        for row, weight in zip(idx, val, strict=True):
+            for pos in range(indptr[row], indptr[row + 1]):
+                sums[docs[pos]] += data[pos] * weight
+        return sums
+
+    def per_topic_max(self, variant_values: NDArray[np.float64]) -> list[float]:
+        """Every topic's largest value over its variants (0 for a topic without any)."""
+        if not self.segment_topics:
+            return [0.0] * self.n_topics
+        # The values are cosines of non-negative vectors: the 0 a topic without variants
+        # gets is below every maximum, as when all topics started from 0.
+        maxima: list[float] = np.maximum.reduceat(variant_values, self.segment_starts).tolist()
+        if len(self.segment_topics) == self.n_topics:
+            return maxima
+        out = [0.0] * self.n_topics
+        for t_index, value in zip(self.segment_topics, maxima, strict=True):
+            out[t_index] = value
+        return out
+
+    def keyword_hits(self, query: str) -> dict[int, int]:
+        """Per topic index, how many of its keywords occur in ``query`` (topics with any)."""
+        hits: dict[int, int] = {}
+        by_char = self.keywords_by_char
+        for ch in set(query):
+            candidates = by_char.get(ch)
+            if candidates:
+                for word, t_index in candidates:
+                    if word in query:
+                        hits[t_index] = hits.get(t_index, 0) + 1
+        return hits
 
 
 def load_knowledge_base(path: str | Path = DEFAULT_KB_PATH) -> list[FAQTopic]:
@@ -222,6 +325,7 @@ class FAQRetriever:
         self._spans = [(int(a), int(b)) for a, b in zip(starts, ends, strict=True)]
         self._variant_tfidf, self._variant_matrix = _index([char_ngrams(v) for v in variants])
         self._topic_tfidf, self._topic_matrix = _index(topic_docs)
+        self._fast = _FastPath(self._topic_matrix, self._spans, self._keywords)
 
     # -- topics ------------------------------------------------------------------------------
 
@@ -238,40 +342,91 @@ class FAQRetriever:
 
     def topic_scores(self, text: str | Prepared) -> NDArray[np.float64]:
         """Score of every topic (order of :attr:`topic_ids`) for one message."""
+        return np.asarray(self.topic_score_list(text), dtype=np.float64)
+
+    def topic_score_list(self, text: str | Prepared) -> list[float]:
+        """:meth:`topic_scores` as a list of floats (what a caller looping over topics
+        wants: indexing a numpy array per element costs more than the list)."""
+        scores = self._scores(text, None)
+        assert scores is not None
+        return scores
+
+    def topic_scores_reaching(self, text: str | Prepared, floor: float) -> list[float] | None:
+        """:meth:`topic_score_list`, or ``None`` when no topic's score can reach ``floor``
+        (decided on upper bounds, before the costlier parts: a caller that ignores scores
+        below ``floor`` gets the same answer for less). Never ``None`` when some score is
+        at or above ``floor``."""
+        return self._scores(text, floor)
+
+    #: Slack on the upper bounds of :meth:`topic_scores_reaching`, far above the rounding
+    #: error of a few float operations.
+    _BOUND_SLACK = 1e-9
+
+    def _scores(self, text: str | Prepared, floor: float | None) -> list[float] | None:
         n_topics = len(self.topic_ids)
         if not self._variants:
-            return np.zeros(n_topics, dtype=np.float64)
+            return [0.0] * n_topics if floor is None or floor <= 0.0 else None
         query = text.compact if isinstance(text, Prepared) else compact(normalize(text))
         if not query:
-            return np.zeros(n_topics, dtype=np.float64)
-        grams = char_ngrams(query)
-        topic_cosine = _cosines(self._topic_tfidf, self._topic_matrix, grams)
-        variant_cosine = self.LEXICAL_WEIGHT * _cosines(
-            self._variant_tfidf, self._variant_matrix, grams
+            return [0.0] * n_topics if floor is None or floor <= 0.0 else None
+        fast = self._fast
+        counts = Counter(char_ngrams(query))
+        topic_cosine = fast.topic_cosines(*fast.encode(counts, self._topic_tfidf))
+        bonus = [0.0] * n_topics
+        for t_index, hits in fast.keyword_hits(query).items():
+            bonus[t_index] = self.KEYWORD_BONUS * min(hits, 2)
+        variant_weight = 1.0 - self.TOPIC_WEIGHT
+        fuzzy_weight = 1.0 - self.LEXICAL_WEIGHT
+        if floor is not None:
+            # A variant's similarity is at most LEXICAL_WEIGHT · 1 (a cosine of unit
+            # vectors) + fuzzy_weight · 1 (a ratio of 100) = 1.
+            best = max(
+                self.TOPIC_WEIGHT * c + variant_weight + b
+                for c, b in zip(topic_cosine, bonus, strict=True)
+            )
+            if best + self._BOUND_SLACK < floor:
+                return None
+        variant_cosine = self.LEXICAL_WEIGHT * _gathered_cosines(
+            self._variant_matrix, *fast.encode(counts, self._variant_tfidf)
         )
         # Lower bound of every topic's nearest-variant similarity: the cosine part alone.
-        nearest = np.zeros(n_topics, dtype=np.float64)
-        np.maximum.at(nearest, self._owners, variant_cosine)
-        bonus = np.zeros(n_topics, dtype=np.float64)
-        for t_index, keywords in enumerate(self._keywords):
-            hits = sum(1 for k in keywords if k in query)
-            if hits:
-                bonus[t_index] = self.KEYWORD_BONUS * min(hits, 2)
+        nearest = fast.per_topic_max(variant_cosine)
+        if floor is not None:
+            # The fuzzy part adds at most fuzzy_weight to a variant's cosine part.
+            best = max(
+                self.TOPIC_WEIGHT * c + variant_weight * (n + fuzzy_weight) + b
+                for c, n, b in zip(topic_cosine, nearest, bonus, strict=True)
+            )
+            if best + self._BOUND_SLACK < floor:
+                return None
         # The fuzzy ratio (the costly part) only for the variants of the most promising
-        # topics; the others cannot climb past them on a 0.2-weighted term anyway.
-        promising = np.argsort(-(topic_cosine + bonus), kind="stable")[: self.FUZZY_TOPICS]
-        for t_index in promising.tolist():
-            start, end = self._spans[t_index]
-            if start == end:
-                continue
-            ratios = process.cdist(
-                [query], self._variants[start:end], scorer=fuzz.ratio, dtype=np.float32, workers=1
+        # topics; the others cannot climb past them on a 0.2-weighted term anyway. Ties go
+        # to the earlier topic (a stable sort).
+        promise = [c + b for c, b in zip(topic_cosine, bonus, strict=True)]
+        promising = sorted(range(n_topics), key=lambda t: -promise[t])[: self.FUZZY_TOPICS]
+        # One rapidfuzz call over the variants of all of them (the per-call set-up cost
+        # more than the ratios), then each topic's best blend.
+        fuzzy = [t for t in promising if self._spans[t][0] < self._spans[t][1]]
+        if fuzzy:
+            choices: list[str] = []
+            offsets: list[int] = []
+            for t_index in fuzzy:
+                start, end = self._spans[t_index]
+                offsets.append(len(choices))
+                choices.extend(self._variants[start:end])
+            ratios = process.cdist([query], choices, scorer=fuzz.ratio, dtype=np.float32, workers=1)
+            cosines = np.concatenate(
+                [variant_cosine[slice(*self._spans[t_index])] for t_index in fuzzy]
             )
-            blended = variant_cosine[start:end] + (1.0 - self.LEXICAL_WEIGHT) * (
-                np.asarray(ratios[0], dtype=np.float64) / 100.0
-            )
-            nearest[t_index] = float(blended.max())
-        return self.TOPIC_WEIGHT * topic_cosine + (1.0 - self.TOPIC_WEIGHT) * nearest + bonus
+            blended = cosines + fuzzy_weight * (np.asarray(ratios[0], dtype=np.float64) / 100.0)
+            best_blends = np.maximum.reduceat(blended, offsets).tolist()
+            for t_index, value in zip(fuzzy, best_blends, strict=True):
+                nearest[t_index] = value
+        topic_weight = self.TOPIC_WEIGHT
+        return [
+            topic_weight * c + variant_weight * n + b
+            for c, n, b in zip(topic_cosine, nearest, bonus, strict=True)
+        ]
 
     def search(self, text: str | Prepared, k: int = 3) -> list[FAQCandidate]:
         """The ``k`` best topics, best first (ties broken by topic order)."""

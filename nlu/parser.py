@@ -33,8 +33,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from nlu.courtesy import split_courtesy
 from nlu.entities import extract_entities
 from nlu.faq_retrieval import (
@@ -139,13 +137,13 @@ def build_result(
     is_faq = intent_name.startswith(FAQ_PREFIX)
     faq_switch = True
     if retriever is not None and retriever.topic_ids and (is_faq or intent_name == OUT_OF_SCOPE):
-        retrieval = retriever.topic_scores(prepared)
-        by_retrieval = np.argsort(-retrieval, kind="stable")[: config.faq_candidates]
         if is_faq:
-            top_topic = retriever.topic_ids[int(by_retrieval[0])]
+            retrieval = retriever.topic_score_list(prepared)
+            by_retrieval = _best(retrieval, config.faq_candidates)
+            top_topic = retriever.topic_ids[by_retrieval[0]]
             if (
                 top_topic not in model.intents
-                and float(retrieval[by_retrieval[0]]) >= config.faq_override_score
+                and retrieval[by_retrieval[0]] >= config.faq_override_score
             ):
                 # A topic admins added after training: the classifier cannot know it, so
                 # retrieval alone decides when it is the closest topic by a clear score.
@@ -154,16 +152,12 @@ def build_result(
                 # The classifier decided "this is a FAQ question"; the topic is ranked by
                 # classifier probability and retrieval together.
                 probs = dict(prediction.ranking)
-                fused = np.array(
-                    [
-                        config.classifier_weight * probs.get(tid, 0.0)
-                        + (1.0 - config.classifier_weight) * min(float(r), 1.0)
-                        for tid, r in zip(retriever.topic_ids, retrieval, strict=True)
-                    ]
-                )
-                faq = _match(
-                    retriever, np.argsort(-fused, kind="stable")[: config.faq_candidates], fused
-                )
+                fused = [
+                    config.classifier_weight * probs.get(tid, 0.0)
+                    + (1.0 - config.classifier_weight) * min(r, 1.0)
+                    for tid, r in zip(retriever.topic_ids, retrieval, strict=True)
+                ]
+                faq = _match(retriever, _best(fused, config.faq_candidates), fused)
             else:
                 # A FAQ intent without a KB topic: keep it, offer the closest topics.
                 faq = _match(retriever, by_retrieval, retrieval)
@@ -173,19 +167,26 @@ def build_result(
                 confidence = min(faq.score, 1.0)
                 ranking = _promote(ranking, intent_name, confidence, model.config.ranking_size)
         else:
-            order = by_retrieval
-            best = float(retrieval[order[0]])
             needed = (
                 config.faq_override_score
                 if prediction.fallback is not None
                 else config.faq_override_confident_score
             )
-            if best >= needed and prediction.fallback != "unknown_words":
-                faq = _match(retriever, order, retrieval)
-                intent_name, confidence, fallback = faq.topic, min(best, 1.0), None
-                ranking = _promote(ranking, intent_name, confidence, model.config.ranking_size)
-            elif best >= config.faq_suggest_score:
-                faq = _match(retriever, order, retrieval)
+            override = prediction.fallback != "unknown_words"
+            # Below the lower of the two thresholds a score changes nothing, so the
+            # retriever may stop as soon as its upper bounds show no topic gets there
+            # (most out-of-scope messages: addresses, phone numbers, "确认" …).
+            floor = min(needed, config.faq_suggest_score) if override else config.faq_suggest_score
+            reached = retriever.topic_scores_reaching(prepared, floor)
+            if reached is not None:
+                order = _best(reached, config.faq_candidates)
+                best = reached[order[0]]
+                if best >= needed and override:
+                    faq = _match(retriever, order, reached)
+                    intent_name, confidence, fallback = faq.topic, min(best, 1.0), None
+                    ranking = _promote(ranking, intent_name, confidence, model.config.ranking_size)
+                elif best >= config.faq_suggest_score:
+                    faq = _match(retriever, order, reached)
 
     return {
         "text": text,
@@ -221,13 +222,17 @@ def _courtesy_fallback(
     return prediction
 
 
-def _match(retriever: FAQRetriever, order: Any, scores: Any) -> FAQMatch:
-    cands = [retriever.topic_ids[int(i)] for i in order]
+def _best(scores: list[float], k: int) -> list[int]:
+    """Indices of the ``k`` highest scores, best first, ties to the lower index (what a
+    stable ``argsort`` of the negated scores gives; on ~25 topics sorting a list is
+    cheaper than the numpy round trip)."""
+    return sorted(range(len(scores)), key=lambda i: -scores[i])[:k]
+
+
+def _match(retriever: FAQRetriever, order: list[int], scores: list[float]) -> FAQMatch:
+    cands = [retriever.topic_ids[i] for i in order]
     titles = [t.title if (t := retriever.get(c)) else "" for c in cands]
-    items = [
-        FAQCandidate(c, ti, float(scores[int(i)]))
-        for c, ti, i in zip(cands, titles, order, strict=True)
-    ]
+    items = [FAQCandidate(c, ti, scores[i]) for c, ti, i in zip(cands, titles, order, strict=True)]
     best, *rest = items
     return FAQMatch(best.topic, best.title, best.score, rest)
 
@@ -395,4 +400,3 @@ class NLUService:
                 self._topics = new
             else:
                 self._install(runtime.model, new)
-

@@ -152,3 +152,93 @@ def test_project_knowledge_base_retrieves_training_questions() -> None:
     top3 = sum(ex.intent in {c.topic for c in retriever.search(ex.text, k=3)} for ex in examples)
     assert top1 / len(examples) >= 0.85
     assert top3 / len(examples) >= 0.95
+
+
+def _reference_scores(retriever: FAQRetriever, text: str) -> list[float]:
+    """Topic scores as the plain vectorised formulation computes them (the scoring before
+    issue 16's fast path): numpy over every topic, one fuzzy call per promising topic."""
+    import numpy as np
+    from rapidfuzz import fuzz, process
+
+    from nlu.faq_retrieval import _cosines
+    from nlu.features import char_ngrams, compact
+    from nlu.normalize import normalize
+
+    r = retriever
+    n_topics = len(r.topic_ids)
+    query = compact(normalize(text))
+    if not r._variants or not query:
+        return [0.0] * n_topics
+    grams = char_ngrams(query)
+    topic_cosine = _cosines(r._topic_tfidf, r._topic_matrix, grams)
+    variant_cosine = r.LEXICAL_WEIGHT * _cosines(r._variant_tfidf, r._variant_matrix, grams)
+    nearest = np.zeros(n_topics, dtype=np.float64)
+    np.maximum.at(nearest, r._owners, variant_cosine)
+    bonus = np.zeros(n_topics, dtype=np.float64)
+    for t_index, keywords in enumerate(r._keywords):
+        hits = sum(1 for k in keywords if k in query)
+        if hits:
+            bonus[t_index] = r.KEYWORD_BONUS * min(hits, 2)
+    promising = np.argsort(-(topic_cosine + bonus), kind="stable")[: r.FUZZY_TOPICS]
+    for t_index in promising.tolist():
+        start, end = r._spans[t_index]
+        if start == end:
+            continue
+        ratios = process.cdist(
+            [query], r._variants[start:end], scorer=fuzz.ratio, dtype=np.float32, workers=1
+        )
+        blended = variant_cosine[start:end] + (1.0 - r.LEXICAL_WEIGHT) * (
+            np.asarray(ratios[0], dtype=np.float64) / 100.0
+        )
+        nearest[t_index] = float(blended.max())
+    scores = r.TOPIC_WEIGHT * topic_cosine + (1.0 - r.TOPIC_WEIGHT) * nearest + bonus
+    return [float(s) for s in scores]
+
+
+def test_fast_scores_are_the_reference_scores_to_the_bit() -> None:
+    """The per-message fast path (lists, one fuzzy call, keywords looked up by their first
+    character) gives exactly the scores of the vectorised formulation, including for a
+    topic without any variant and a keyword listed twice."""
+    odd = [
+        *TOPICS,
+        FAQTopic(id="faq.empty", title="", keywords=("低保", "低保", "补助")),
+        FAQTopic(id="faq.same", title="低保怎么申请", keywords=("申请",)),
+    ]
+    queries = [q for q, _topic in PARAPHRASES] + [
+        "低保怎么申请",
+        "低保低保补助申请",
+        "今天晚上吃火锅还是烧烤",
+        "！！！",
+        "a",
+        "丧葬补助殡葬去世",
+    ]
+    for topics in (TOPICS, odd, load_knowledge_base()):
+        retriever = FAQRetriever(topics)
+        for query in queries:
+            assert retriever.topic_score_list(query) == _reference_scores(retriever, query)
+            assert retriever.topic_scores(query).tolist() == _reference_scores(retriever, query)
+
+
+def test_scores_reaching_a_floor_are_the_scores_or_none_only_below_it() -> None:
+    """``topic_scores_reaching`` may stop early (upper bounds) only when every score is
+    below the floor; otherwise it returns exactly ``topic_score_list``."""
+    retriever = FAQRetriever(load_knowledge_base())
+    queries = [q for q, _topic in PARAPHRASES] + [
+        "低保怎么申请",
+        "幸福小区3号楼东门",
+        "13812345678",
+        "确认",
+        "帮我推荐一只股票",
+        "",
+    ]
+    stopped = 0
+    for query in queries:
+        scores = retriever.topic_score_list(query)
+        for floor in (0.0, 0.1, 0.25, 0.35, 0.5, 0.9):
+            reached = retriever.topic_scores_reaching(query, floor)
+            if reached is None:
+                stopped += 1
+                assert max(scores) < floor
+            else:
+                assert reached == scores
+    assert stopped  # the early exit is exercised
