@@ -46,6 +46,7 @@ bench-all: $(STAMP)
 	$(BIN)/python benchmarks/bench_channel.py --json $(BENCH_DIR)/channel.json
 	$(BIN)/python benchmarks/bench_tickets.py
 	$(BIN)/python benchmarks/bench_nlu.py
+	$(BIN)/python benchmarks/bench_sqlite_driver.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .bench
