@@ -1405,7 +1405,7 @@ class _Parser:
             return False  # 88小区 is no name; 1912街区 after a city or in an answer is
         if typ.not_after and name[-1] in typ.not_after and not (confirmed and len(name) >= 2):
             return False
-        numeral_name = len(name) >= 2 and all(c in _CN_DIGITS for c in name)  # 五一路, 八一路
+        numeral_name = len(name) >= 2 and _CN_DIGITS.issuperset(name)  # 五一路, 八一路
         if typ.kind == _ROAD and not numeral_name:
             stem = name.rstrip("一二三四五六七八九十0123456789")
             if stem != name:  # 远航一路, 科技五路, 经五路; not 坐三路, 这一路
