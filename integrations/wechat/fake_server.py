@@ -130,7 +130,9 @@ class FakeWeChatAPI:
         self.template_ids: set[str] | None = None
         self.template_refused: set[str] = set()
         self.subscriptions: dict[tuple[str, str], int | None] = {}
-        self._delivered: list[RecordedCall] = []
+        #: per openid, in delivery order (a load test asks before every message it sends:
+        #: a scan of every push so far made the load generator slower run after run)
+        self._delivered: dict[str, list[RecordedCall]] = {}
         self._mutex = threading.Lock()  # the server thread and the test thread share state
         self._faults: list[_Fault] = []
         self._stable = _TokenSet()
@@ -205,9 +207,9 @@ class FakeWeChatAPI:
                 self.template_messages,
                 self.subscription_messages,
                 self.issued_tokens,
-                self._delivered,
             ):
                 recorded.clear()
+            self._delivered.clear()
             self._faults.clear()
             self._custom_sent.clear()
             self._stable = _TokenSet()
@@ -221,7 +223,11 @@ class FakeWeChatAPI:
         """Custom, template and subscription messages delivered to ``openid``, oldest
         first."""
         with self._mutex:
-            return [c for c in self._delivered if c.json.get("touser") == openid]
+            return list(self._delivered.get(openid, ()))
+
+    def _deliver(self, call: RecordedCall) -> None:
+        """Note a delivered message (called with the mutex held)."""
+        self._delivered.setdefault(str(call.json.get("touser")), []).append(call)
 
     # -- request plumbing ------------------------------------------------------------------
 
@@ -365,7 +371,7 @@ class FakeWeChatAPI:
             return _error(45047, "out of response count limit")
         self._custom_sent[openid] = sent + 1
         self.custom_messages.append(call)
-        self._delivered.append(call)
+        self._deliver(call)
         return _error(0, "ok")
 
     def _template_send(self, call: RecordedCall) -> _Body:
@@ -386,7 +392,7 @@ class FakeWeChatAPI:
         if data["touser"] in self.template_refused:
             return _error(43101, "user refuse to accept the msg")
         self.template_messages.append(call)
-        self._delivered.append(call)
+        self._deliver(call)
         return {"errcode": 0, "errmsg": "ok", "msgid": next(self._msgids)}
 
     def _subscription_send(self, call: RecordedCall) -> _Body:
@@ -410,5 +416,5 @@ class FakeWeChatAPI:
             else:
                 self.subscriptions[key] = left - 1
         self.subscription_messages.append(call)
-        self._delivered.append(call)
+        self._deliver(call)
         return _error(0, "ok")
