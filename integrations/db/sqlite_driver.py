@@ -14,6 +14,13 @@ row id), then close the sqlite3 cursor. Its cursors answer from what that hop br
 Streaming results (server-side cursors) are fetched whole as well, as SQLAlchemy's default
 cursor does anyway. The pool's rollback of a connection handed back after a commit costs no
 hop at all.
+
+A transaction's ``BEGIN`` (the project issues it itself, :mod:`integrations.db.migrate`)
+costs no hop of its own either: it is kept and run in the hop of the transaction's first
+statement, just before it. A transaction that ends before any statement never began in
+SQLite, and its commit or rollback costs nothing. (A ``BEGIN IMMEDIATE`` that has to wait
+for another process's write lock waits there, on the connection's thread, as before; if it
+gives up, the first statement reports the error.)
 """
 
 from __future__ import annotations
@@ -30,10 +37,17 @@ _Description = tuple[tuple[Any, ...], ...] | None
 _Answer = tuple[_Description, int, int | None, list[Any]]
 
 
+#: The statements that open a transaction, kept for the next statement's hop.
+_BEGINS = frozenset({"BEGIN", "BEGIN IMMEDIATE", "BEGIN EXCLUSIVE", "BEGIN DEFERRED"})
+
+
 def _run(
-    connection: sqlite3.Connection, sql: str, parameters: Any, many: bool
+    connection: sqlite3.Connection, sql: str, parameters: Any, many: bool, begin: str | None
 ) -> _Answer:
-    """On the connection's thread: the statement and everything it answered."""
+    """On the connection's thread: the transaction's ``begin`` (if still to run), then the
+    statement and everything it answered."""
+    if begin is not None:
+        connection.execute(begin)
     cursor = connection.cursor()
     try:
         if many:
@@ -60,16 +74,22 @@ class OneHopCursor:
         self._next = 0
 
     async def execute(self, sql: str, parameters: Iterable[Any] | None = None) -> OneHopCursor:
-        answer: _Answer = await self._connection._execute(  # type: ignore[no-untyped-call]
-            _run, self._connection._conn, sql, parameters if parameters is not None else (),
-            False,
+        connection = self._connection
+        if not parameters and sql in _BEGINS and connection._begin is None:
+            connection._begin = sql  # run with the next statement (module docstring)
+            self._take((None, -1, None, []))
+            return self
+        answer: _Answer = await connection._execute(  # type: ignore[no-untyped-call]
+            _run, connection._conn, sql, parameters if parameters is not None else (),
+            False, connection._take_begin(),
         )
         self._take(answer)
         return self
 
     async def executemany(self, sql: str, parameters: Iterable[Iterable[Any]]) -> OneHopCursor:
-        answer: _Answer = await self._connection._execute(  # type: ignore[no-untyped-call]
-            _run, self._connection._conn, sql, parameters, True
+        connection = self._connection
+        answer: _Answer = await connection._execute(  # type: ignore[no-untyped-call]
+            _run, connection._conn, sql, parameters, True, connection._take_begin()
         )
         self._take(answer)
         return self
@@ -110,7 +130,22 @@ class OneHopCursor:
 class OneHopConnection(aiosqlite.Connection):
     """An aiosqlite connection whose cursors run a statement in one hop (module docstring)."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: a ``BEGIN`` not yet run: it goes with the next statement's hop
+        self._begin: str | None = None
+
+    def _take_begin(self) -> str | None:
+        begin, self._begin = self._begin, None
+        return begin
+
+    async def commit(self) -> None:
+        if self._take_begin() is not None:
+            return  # no statement ran: SQLite never began, there is nothing to commit
+        await super().commit()
+
     async def rollback(self) -> None:
+        self._begin = None  # a transaction that never began has nothing to undo
         # The pool rolls back every connection it gets back, even after a commit: with no
         # transaction open there is nothing to undo, and no hop to pay. (Read here, on the
         # loop: the connection is between statements, its thread idle.)

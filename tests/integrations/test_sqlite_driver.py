@@ -4,13 +4,16 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
+from core.errors import DatabaseUnavailable
 from integrations.db import create_engine
+from integrations.db.migrate import enable_sqlite_transactions
 from integrations.db.sqlite_driver import OneHopConnection
 
 
@@ -95,4 +98,51 @@ async def test_a_rollback_with_nothing_open_costs_no_hop(tmp_path: Path) -> None
         async with engine.connect() as conn:
             assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar_one() == 1
     finally:
+        await engine.dispose()
+
+
+async def test_begin_goes_with_the_first_statement(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The project's ``BEGIN IMMEDIATE`` costs no hop of its own: it runs in the first
+    statement's hop, and still takes the write lock before that statement."""
+    monkeypatch.setattr("integrations.db.migrate.SQLITE_BUSY_TIMEOUT_MS", 50)
+    engine = create_engine(f"sqlite:///{tmp_path / 'begin.db'}")
+    enable_sqlite_transactions(engine.sync_engine)
+    other = sqlite3.connect(tmp_path / "begin.db", isolation_level=None, timeout=0.05)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE t (v TEXT)"))
+            raw = (await conn.get_raw_connection()).driver_connection
+        assert isinstance(raw, OneHopConnection)
+        hops: list[str] = []
+        real = raw._execute
+
+        async def counted(fn: object, *args: object, **kwargs: object) -> object:
+            hops.append(getattr(fn, "__name__", "?"))
+            return await real(fn, *args, **kwargs)  # type: ignore[no-untyped-call]
+
+        raw._execute = counted  # type: ignore[method-assign]
+        async with engine.begin() as conn:
+            await conn.execute(text("INSERT INTO t VALUES ('x')"))
+            # BEGIN IMMEDIATE ran: another writer is kept out until the commit.
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("INSERT INTO t VALUES ('other')")
+            await conn.execute(text("INSERT INTO t VALUES ('y')"))
+        assert hops == ["_run", "_run", "commit"]
+        hops.clear()
+        async with engine.begin():
+            pass  # a transaction with no statement never began: nothing to commit
+        assert hops == []
+        # While another process holds the write lock, the first statement reports it.
+        other.execute("BEGIN IMMEDIATE")
+        with pytest.raises(DatabaseUnavailable):
+            async with engine.begin() as conn:
+                await conn.execute(text("INSERT INTO t VALUES ('z')"))
+        other.execute("ROLLBACK")
+        async with engine.connect() as conn:
+            values = (await conn.execute(text("SELECT v FROM t ORDER BY v"))).scalars().all()
+        assert values == ["x", "y"]
+    finally:
+        other.close()
         await engine.dispose()
