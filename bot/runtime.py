@@ -97,14 +97,15 @@ def analytics_config(settings: Settings) -> AnalyticsConfig:
     )
 
 
-def _turn_keys_no_handoff(openid: str) -> tuple[str, ...]:
-    """The store keys every turn of a resident reads: dialogue state and chat."""
-    return FSMStorage.key(openid), ChatLog.key(openid)
+def _turn_keys(*, handoff: bool) -> Callable[[str], tuple[str, ...]]:
+    """The store keys every turn of a resident reads: dialogue state and chat, and (with
+    ``handoff``) whether a person handles the chat."""
 
+    def keys(openid: str) -> tuple[str, ...]:
+        read = (FSMStorage.key(openid), ChatLog.key(openid))
+        return (*read, *HandoffService.cache_keys(openid)) if handoff else read
 
-def _turn_keys(openid: str) -> tuple[str, ...]:
-    """... and whether a person handles the chat."""
-    return (*_turn_keys_no_handoff(openid), *HandoffService.cache_keys(openid))
+    return keys
 
 
 def build_dispatcher(
@@ -218,7 +219,7 @@ class Runtime:
             fsm_storage=self.fsm_storage,
             routers=routers if routers is not None else self._default_routers(),
             parser=nlu,
-            prefetch=_turn_keys if handoff_service is not None else _turn_keys_no_handoff,
+            prefetch=_turn_keys(handoff=handoff_service is not None),
             settings=settings,
             wechat=wechat,
             pusher=self.pusher,
