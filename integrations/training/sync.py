@@ -15,6 +15,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 
+from core import heap
 from core.errors import StateBackendError
 from integrations.state import KeyValueStore
 from nlu.faq_retrieval import FAQTopic
@@ -67,6 +68,7 @@ class KnowledgeSync:
                 try:
                     await asyncio.to_thread(self._nlu.reload, version)
                     log.info("now using published NLU model %s", version)
+                    heap.settle()  # the new model lives long, the old one goes (core/heap.py)
                 except ModelError as exc:
                     # Logged once per version, not every second.
                     self._failed_version = version
