@@ -39,18 +39,21 @@ class ResidentLockMiddleware:
         self.hold = hold
         self.wait = wait
         #: the store keys a turn of the resident reads (dialogue state, chat, handoff): read
-        #: in one round trip once the lock is held (:meth:`KeyValueStore.prefetch`)
+        #: as the lock is taken, in the same round trip (``prefetch`` of
+        #: :meth:`KeyValueStore.lock`)
         self.prefetch = prefetch
 
     async def __call__(
         self, handler: NextHandler, event: IncomingMessage, data: dict[str, Any]
     ) -> Any:
+        reads = self.prefetch(event.openid) if self.prefetch is not None else ()
         try:
             async with self.store.lock(
-                f"resident:{event.openid}", timeout=self.hold, blocking_timeout=self.wait
+                f"resident:{event.openid}",
+                timeout=self.hold,
+                blocking_timeout=self.wait,
+                prefetch=reads,
             ) as lock, renewing(lock.extend, self.hold / 3):
-                if self.prefetch is not None:
-                    await self.store.prefetch(self.prefetch(event.openid))
                 return await handler(event, data)
         except LockTimeout:
             log.warning("resident lock busy for %.0fs", self.wait)

@@ -82,8 +82,12 @@ class KeyValueStore(abc.ABC):
         ``ttl`` seconds (a fixed window: later increments do not extend it)."""
 
     @abc.abstractmethod
-    def lock(self, name: str, *, timeout: float, blocking_timeout: float) -> Lock:
-        """Return a lock object for ``name`` (not yet acquired)."""
+    def lock(
+        self, name: str, *, timeout: float, blocking_timeout: float, prefetch: Sequence[str] = ()
+    ) -> Lock:
+        """Return a lock object for ``name`` (not yet acquired). ``prefetch``: keys the
+        holder reads, read as :meth:`prefetch` does once the lock is taken — where a round
+        trip costs, in the same one as the acquisition."""
 
     def deferred_writes(self) -> contextlib.AbstractAsyncContextManager[object]:
         """Within ``async with store.deferred_writes():``, the current task's plain writes

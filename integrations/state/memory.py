@@ -102,8 +102,10 @@ class MemoryStore(KeyValueStore):
         self._data[key] = (str(count).encode(), expires_at)
         return count
 
-    def lock(self, name: str, *, timeout: float, blocking_timeout: float) -> Lock:
-        return _MemoryLock(self, name, blocking_timeout)
+    def lock(
+        self, name: str, *, timeout: float, blocking_timeout: float, prefetch: Sequence[str] = ()
+    ) -> Lock:
+        return _MemoryLock(self, name, blocking_timeout)  # reads cost nothing: no prefetch
 
     async def ping(self) -> bool:
         return True

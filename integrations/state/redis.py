@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import secrets
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
@@ -24,9 +24,10 @@ __all__ = ["RedisStore"]
 
 
 # Queue (first call, or again when our lease lapsed and we were dropped), renew our lease,
-# and answer 1 when ``token`` is at the head (its lease then becomes the holder's), else 0.
-# Queue heads whose lease expired (crashed holders or waiters) are dropped on the way. Runs
-# atomically inside Redis: an uncontended lock costs one round trip.
+# and answer 1 when ``token`` is at the head (its lease then becomes the holder's), else 0;
+# with keys to read ahead (KEYS[3] on), answer {1, their values} instead of 1. Queue heads
+# whose lease expired (crashed holders or waiters) are dropped on the way. Runs atomically
+# inside Redis: an uncontended lock, and the holder's first reads, cost one round trip.
 _TURN_SCRIPT = """
 local lease = ARGV[2] .. ARGV[1]
 if ARGV[5] == '1' or not redis.call('ZSCORE', KEYS[1], ARGV[1]) then
@@ -37,6 +38,7 @@ local head = redis.call('ZRANGE', KEYS[1], 0, 0)[1]
 while head do
   if head == ARGV[1] then
     redis.call('SET', lease, '1', 'PX', ARGV[4])
+    if #KEYS > 2 then return {1, redis.call('MGET', unpack(KEYS, 3))} end
     return 1
   end
   if redis.call('EXISTS', ARGV[2] .. head) == 1 then return 0 end
@@ -60,9 +62,16 @@ class _RedisFairLock(Lock):
     _POLL_SECONDS = 0.003
 
     def __init__(
-        self, store: RedisStore, name: str, *, timeout: float, blocking_timeout: float
+        self,
+        store: RedisStore,
+        name: str,
+        *,
+        timeout: float,
+        blocking_timeout: float,
+        prefetch: Sequence[str] = (),
     ) -> None:
         self._store = store
+        self._prefetch = prefetch
         self._client = store.client
         self._queue = store.key(f"lock:{name}:queue")
         self._seq = store.key(f"lock:{name}:seq")
@@ -76,10 +85,13 @@ class _RedisFairLock(Lock):
     async def acquire(self) -> None:
         deadline = time.monotonic() + self._blocking_timeout
         first = "1"
+        # Read ahead only for a holder whose reads can use it (one in a deferral).
+        deferral = self._store._deferred()
+        reads = deferral.unknown(map(self._store.key, self._prefetch)) if deferral else []
         try:
             while True:
                 turn = await self._turn(
-                    keys=[self._queue, self._seq],
+                    keys=[self._queue, self._seq, *reads],
                     args=[
                         self._token,
                         self._lease_prefix,
@@ -88,6 +100,10 @@ class _RedisFairLock(Lock):
                         first,
                     ],
                 )
+                if isinstance(turn, list):
+                    assert deferral is not None
+                    deferral.read(reads, turn[1])
+                    return
                 if turn == 1:
                     return
                 first = "0"
@@ -142,6 +158,15 @@ class _Deferral:
         if name in self.reads:
             return True, self.reads[name]
         return False, None
+
+    def unknown(self, names: Iterable[str]) -> list[str]:
+        """Those of ``names`` (full keys) the block has neither written nor read ahead."""
+        return [n for n in names if n not in self.writes and n not in self.reads]
+
+    def read(self, names: Sequence[str], values: Sequence[bytes | str | None]) -> None:
+        """Keep what Redis answered for ``names`` (full keys), for the block's reads."""
+        for name, value in zip(names, values, strict=True):
+            self.reads[name] = value.encode() if isinstance(value, str) else value
 
 
 _DEFERRAL: ContextVar[_Deferral | None] = ContextVar("intake_redis_deferral", default=None)
@@ -232,15 +257,14 @@ class RedisStore(KeyValueStore):
         deferral = self._deferred()
         if deferral is None:
             return
-        names = [n for n in map(self.key, keys) if not deferral.known(n)[0]]
+        names = deferral.unknown(map(self.key, keys))
         if not names:
             return
         try:
             values = await self._client.mget(names)
         except RedisError as exc:
             raise StateBackendError(f"Redis MGET failed: {exc}") from exc
-        for name, value in zip(names, values, strict=True):
-            deferral.reads[name] = value.encode() if isinstance(value, str) else value
+        deferral.read(names, values)
 
     # -- the interface --------------------------------------------------------------------
 
@@ -307,8 +331,12 @@ class RedisStore(KeyValueStore):
             raise StateBackendError(f"Redis INCR failed: {exc}") from exc
         return int(count)
 
-    def lock(self, name: str, *, timeout: float, blocking_timeout: float) -> Lock:
-        return _RedisFairLock(self, name, timeout=timeout, blocking_timeout=blocking_timeout)
+    def lock(
+        self, name: str, *, timeout: float, blocking_timeout: float, prefetch: Sequence[str] = ()
+    ) -> Lock:
+        return _RedisFairLock(
+            self, name, timeout=timeout, blocking_timeout=blocking_timeout, prefetch=prefetch
+        )
 
     async def ping(self) -> bool:
         try:

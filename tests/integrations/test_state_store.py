@@ -186,3 +186,39 @@ async def test_prefetched_keys_are_read_once(redis_store: RedisStore) -> None:
     # Outside a deferral, a prefetch is only a hint.
     await redis_store.prefetch(["fsm"])
     assert await redis_store.get("fsm") == b"changed meanwhile"
+
+
+async def test_a_lock_reads_ahead_in_its_own_round_trip(
+    redis_store: RedisStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The resident lock's acquisition also reads the turn's keys: one round trip, and
+    what it reads is what the previous holder wrote before letting go."""
+    await redis_store.set("fsm", b"before")
+    calls: list[object] = []
+    real = redis_store.client.execute_command
+
+    async def counted(*args: object, **kwargs: object) -> object:
+        calls.append(args[0])
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(redis_store.client, "execute_command", counted)
+
+    async def turn(text: bytes, seen: list[bytes | None]) -> None:
+        async with redis_store.deferred_writes(), redis_store.lock(
+            "r", timeout=5, blocking_timeout=5, prefetch=["fsm", "chat"]
+        ):
+            seen.append(await redis_store.get("fsm"))
+            assert await redis_store.get("chat") is None
+            await redis_store.set("fsm", text)
+            await asyncio.sleep(0.05)
+
+    first: list[bytes | None] = []
+    await turn(b"first", first)
+    assert first == [b"before"]
+    assert calls == ["EVALSHA"]  # the writes and the release go in one MULTI afterwards
+    second: list[bytes | None] = []
+    third: list[bytes | None] = []
+    await asyncio.gather(turn(b"second", second), turn(b"third", third))
+    # The waiter read the state as the holder left it, in the poll that gave it the lock.
+    assert sorted([second[0], third[0]]) == [b"first", b"second"]
+    assert await redis_store.get("fsm") in (b"second", b"third")
