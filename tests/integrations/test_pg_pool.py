@@ -1,5 +1,6 @@
-"""Issue 16: a pooled PostgreSQL connection is pinged before use only when it sat idle
-(``integrations/db/engine.py``); one that died meanwhile is replaced, not handed out."""
+"""Issue 16: the PostgreSQL pool (``integrations/db/engine.py``) keeps the connections it
+opens, and pings one before use only when it sat idle; one that died meanwhile is
+replaced, not handed out."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from integrations.db import create_engine
+from integrations.db.engine import DATABASE_POOL_SIZE
 from tests.conftest import POSTGRES_TEST_URL, require_server
 
 
@@ -51,5 +53,29 @@ async def test_only_idle_connections_are_pinged_and_dead_ones_replaced(
         replacement = await backend_pid()
         assert replacement != first
         assert len(pings) == 2
+    finally:
+        await engine.dispose()
+
+
+async def test_a_burst_reuses_the_connections_of_the_last_one() -> None:
+    """More transactions at once than the pool holds wait for a connection; none is closed
+    on return, so the next burst opens none (each is a server process to PostgreSQL)."""
+    require_server("PostgreSQL", "127.0.0.1", 5432)
+    engine = create_engine(POSTGRES_TEST_URL)
+    opened: list[object] = []
+    closed: list[object] = []
+    event.listen(engine.sync_engine, "connect", lambda *a: opened.append(a))
+    event.listen(engine.sync_engine.pool, "close", lambda *a: closed.append(a))
+
+    async def transaction() -> None:
+        async with engine.begin() as conn:
+            await conn.execute(text("SELECT pg_sleep(0.02)"))
+
+    try:
+        await asyncio.gather(*(transaction() for _ in range(2 * DATABASE_POOL_SIZE)))
+        assert len(opened) == DATABASE_POOL_SIZE
+        await asyncio.gather(*(transaction() for _ in range(2 * DATABASE_POOL_SIZE)))
+        assert len(opened) == DATABASE_POOL_SIZE
+        assert closed == []
     finally:
         await engine.dispose()
