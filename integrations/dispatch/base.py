@@ -64,6 +64,9 @@ class DispatchReceipt:
     token: str | None = None
     status: str | None = None
     note: str | None = None
+    #: the grid (网格) the dispatch system assigned: put on the ticket when the delivery is
+    #: recorded (the embedded desk; ``None``: the ticket keeps its grid)
+    grid: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,9 +3,10 @@
 ``submit`` routes a ticket by category to the taxonomy's department (or the department the
 ticket already carries, e.g. after staff reassigned it) and by location keywords to a grid
 (``policies/data/grid_rules.yaml``, default 街道网格化指挥中心), records the assignment
-(one per idempotency key: a retried submit returns the same assignment) and puts the grid
-on the ticket. The ticket then sits at the desk: staff move it through its statuses with
-the ticket API, so there is nothing to ``poll`` and no token to resolve.
+(one per idempotency key: a retried submit returns the same assignment) and answers with
+the grid, which the outbox puts on the ticket as it records the delivery. The ticket then
+sits at the desk: staff move it through its statuses with the ticket API, so there is
+nothing to ``poll`` and no token to resolve.
 
 Escalation is the desk's too, carried out by the ticket services and triggered by the
 worker: a ticket past its SLA deadline goes one level up with a new deadline, and a
@@ -19,13 +20,12 @@ import contextlib
 import logging
 from collections.abc import Sequence
 
-from sqlalchemy import update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from core.errors import DatabaseError
 from integrations.db.migrate import enable_sqlite_transactions, sqlite_writer_lock
-from integrations.db.models import DeskAssignmentRow, TicketRow
+from integrations.db.models import DeskAssignmentRow
 from integrations.dispatch.base import (
     DispatchBackend,
     DispatchReceipt,
@@ -108,16 +108,13 @@ class EmbeddedDesk(DispatchBackend):
                         )
                     )
                 ).one()
-                await session.execute(
-                    update(TicketRow)
-                    .where(TicketRow.id == request.ticket_id)
-                    .values(grid=assignment.grid)
-                    .execution_options(synchronize_session=False)
-                )
         except (DatabaseError, SQLAlchemyError) as exc:
             raise DispatchUnavailable(f"desk database: {type(exc).__name__}") from exc
         return DispatchReceipt(
             external_id=assignment.external_id,
+            # On the ticket with the delivery (Outbox.record updates the row anyway): one
+            # statement less than an UPDATE of our own here (issue 16).
+            grid=assignment.grid,
             note=timeline_desk_assignment(
                 assignment.department, assignment.grid, assignment.level
             ),

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from integrations.db.models import PushJobRow
 
-__all__ = ["enqueue_push"]
+__all__ = ["enqueue_push", "push_job_values"]
 
 
 def enqueue_push(
@@ -30,15 +31,37 @@ def enqueue_push(
     """Add a pending push job to ``session`` (committed with the caller's transaction)."""
     session.add(
         PushJobRow(
-            ticket_id=ticket_id,
-            openid=openid,
-            ticket_status=ticket_status,
-            text=text,
-            template_data=dict(template_data),
-            status="pending",
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-            updated_at=now,
+            **push_job_values(
+                ticket_id=ticket_id,
+                openid=openid,
+                ticket_status=ticket_status,
+                text=text,
+                template_data=template_data,
+                now=now,
+            )
         )
     )
+
+
+def push_job_values(
+    *,
+    ticket_id: str,
+    openid: str,
+    ticket_status: str,
+    text: str,
+    template_data: Mapping[str, str],
+    now: datetime,
+) -> dict[str, Any]:
+    """The columns of a pending push job (for :func:`enqueue_push`, or a Core insert)."""
+    return {
+        "ticket_id": ticket_id,
+        "openid": openid,
+        "ticket_status": ticket_status,
+        "text": text,
+        "template_data": dict(template_data),
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+        "updated_at": now,
+    }

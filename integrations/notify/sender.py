@@ -46,9 +46,9 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol, cast
 
-from sqlalchemy import and_, exists, select
+from sqlalchemy import Table, and_, exists, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -82,6 +82,7 @@ __all__ = ["PushSender", "StatusMessenger"]
 log = logging.getLogger("integrations.notify")
 
 _MAX_DETAIL = 1000
+_ATTEMPTS = cast(Table, PushAttemptRow.__table__)
 
 
 class StatusMessenger(Protocol):
@@ -265,6 +266,7 @@ class PushSender:
             jobs = await self._settle_in_doubt(session, jobs, tickets, now)
             residents = await lock_residents(session, (job.openid for job in jobs))
             plans = []
+            attempts: list[dict[str, Any]] = []
             for job in jobs:
                 ticket = tickets.get(job.ticket_id)
                 # A follower's pushes must not go to the filer's phone.
@@ -278,15 +280,15 @@ class PushSender:
                     sms_configured=self.sms is not None,
                     has_phone=bool(phone),
                 )
-                plans.append((job, phone, steps, self._open_first(session, job, steps, now)))
-            await session.flush()  # one round trip gives every first row its id
+                attempts += self._first_rows(job, steps, now)
+                plans.append((job, phone, steps))
+            first = await self._insert_first_rows(session, attempts)
             return [
                 _Planned(
                     job.id, job.ticket_id, job.openid, job.ticket_status, job.text,
-                    dict(job.template_data), phone or None, steps,
-                    first.id if first is not None else None,
+                    dict(job.template_data), phone or None, steps, first.get(job.id),
                 )
-                for job, phone, steps, first in plans
+                for job, phone, steps in plans
             ]
 
     async def _settle_in_doubt(
@@ -331,24 +333,46 @@ class PushSender:
             )
         return keep
 
-    def _open_first(
-        self, session: AsyncSession, job: PushJobRow, steps: Sequence[PushStep], now: datetime
-    ) -> PushAttemptRow | None:
-        """The ``sending`` row of the first step worth trying (not a subscription: its
-        consent is taken when that step comes), after rows for the steps skipped before."""
+    def _first_rows(
+        self, job: PushJobRow, steps: Sequence[PushStep], now: datetime
+    ) -> list[dict[str, Any]]:
+        """The rows written at claim time: the steps skipped before the first step worth
+        trying, then that step's ``sending`` row (none for a subscription: its consent is
+        taken when that step comes)."""
         index = _first_tried(steps)
         if index == len(steps) or steps[index].channel == "subscription":
-            return None
-        self._write_skipped(session, job.id, job.ticket_id, steps[:index], now)
-        attempt = self._attempt_row(job, steps[index].channel, now)
-        session.add(attempt)
-        return attempt
+            return []
+        return [
+            *self._skipped_rows(job.id, job.ticket_id, steps[:index], now),
+            self._attempt_values(job.id, job.ticket_id, steps[index].channel, now),
+        ]
 
-    def _attempt_row(self, job: PushJobRow, channel: str, now: datetime) -> PushAttemptRow:
-        return PushAttemptRow(
-            push_id=job.id, ticket_id=job.ticket_id, channel=channel, outcome="sending",
-            worker=self.worker_id, started_at=now,
+    @staticmethod
+    async def _insert_first_rows(
+        session: AsyncSession, rows: Sequence[Mapping[str, Any]]
+    ) -> dict[int, int]:
+        """Insert a claim's first rows in one statement; the ``sending`` row's id by push.
+
+        Core, not ``session.add``: the ORM writes such rows one ``INSERT … RETURNING`` at a
+        time on SQLite (issue 16). The rows keep their order (each push's skipped steps
+        before its ``sending`` row), and a push has at most one ``sending`` row here."""
+        if not rows:
+            return {}
+        table = _ATTEMPTS
+        result = await (await session.connection()).execute(
+            insert(table).returning(table.c.id, table.c.push_id, table.c.outcome), rows
         )
+        return {push_id: id_ for id_, push_id, outcome in result if outcome == "sending"}
+
+    def _attempt_values(
+        self, push_id: int, ticket_id: str, channel: str, now: datetime
+    ) -> dict[str, Any]:
+        """The ``sending`` row of a step about to be tried."""
+        return {
+            "push_id": push_id, "ticket_id": ticket_id, "channel": channel,
+            "outcome": "sending", "detail": None, "worker": self.worker_id,
+            "started_at": now, "finished_at": None,
+        }
 
     async def _write_attempt(
         self,
@@ -359,7 +383,7 @@ class PushSender:
         now: datetime,
     ) -> int:
         self._write_skipped(session, job.id, job.ticket_id, skipped, now)
-        attempt = self._attempt_row(job, channel, now)
+        attempt = PushAttemptRow(**self._attempt_values(job.id, job.ticket_id, channel, now))
         session.add(attempt)
         await session.flush()
         return attempt.id
@@ -372,16 +396,22 @@ class PushSender:
         skipped: Sequence[PushStep],
         now: datetime,
     ) -> None:
-        for step in skipped:
-            if step.skip is None:
-                continue
-            session.add(
-                PushAttemptRow(
-                    push_id=push_id, ticket_id=ticket_id, channel=step.channel,
-                    outcome="skipped", detail=step.skip, worker=self.worker_id,
-                    started_at=now, finished_at=now,
-                )
-            )
+        for row in self._skipped_rows(push_id, ticket_id, skipped, now):
+            session.add(PushAttemptRow(**row))
+
+    def _skipped_rows(
+        self, push_id: int, ticket_id: str, skipped: Sequence[PushStep], now: datetime
+    ) -> list[dict[str, Any]]:
+        """The rows of steps not tried (the columns of :meth:`_attempt_values`)."""
+        return [
+            {
+                "push_id": push_id, "ticket_id": ticket_id, "channel": step.channel,
+                "outcome": "skipped", "detail": step.skip, "worker": self.worker_id,
+                "started_at": now, "finished_at": now,
+            }
+            for step in skipped
+            if step.skip is not None
+        ]
 
     # -- sending ----------------------------------------------------------------------------
 

@@ -13,21 +13,23 @@ import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, tzinfo
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, insert, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from integrations.db.migrate import READONLY, enable_sqlite_transactions, sqlite_writer_lock
 from integrations.db.models import (
+    Base,
     DispatchJobRow,
+    PushAttemptRow,
     PushJobRow,
     TicketCounterRow,
     TicketRow,
     TicketWarningRow,
     TimelineRow,
 )
-from integrations.notify.queue import enqueue_push
+from integrations.notify.queue import push_job_values
 from integrations.tickets.clocks import TicketClocks, stop_clocks
 from integrations.tickets.config import TicketConfig
 from integrations.tickets.errors import (
@@ -61,9 +63,12 @@ __all__ = [
     "CoreService",
     "add_event",
     "cancel_open_jobs",
+    "dispatch_values",
     "enqueue_dispatch",
     "escalate",
+    "event_values",
     "idempotency_key",
+    "insert_appended",
     "load_tickets",
     "lock_ticket",
     "locked_ticket",
@@ -73,6 +78,7 @@ __all__ = [
     "record_change",
     "refused",
     "snapshot",
+    "status_push",
     "to_job",
     "to_ticket",
 ]
@@ -123,9 +129,11 @@ class Core:
         if lock is None:
             async with self._writer() as session, session.begin():
                 yield session
+                await insert_appended(session)
             return
         async with lock, self._writer() as session, session.begin():
             yield session
+            await insert_appended(session)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
@@ -153,6 +161,39 @@ class Core:
 
     def local_day(self, now: datetime) -> str:
         return now.astimezone(self.tz).strftime("%Y%m%d")
+
+
+#: Rows only ever appended, whose ids their writers never read: timeline entries, push jobs,
+#: push attempts (see :func:`insert_appended`).
+_APPENDED: tuple[type[Base], ...] = (TimelineRow, PushJobRow, PushAttemptRow)
+
+
+async def insert_appended(session: AsyncSession) -> None:
+    """Write the session's new appended rows (:data:`_APPENDED`) with one Core ``INSERT``
+    per table, after flushing everything else.
+
+    The ORM would insert them one ``INSERT … RETURNING id`` at a time on SQLite (it cannot
+    match a batch's ids to its objects there) and pay its unit of work for each; nothing
+    reads those ids, so a batch of deliveries costs one statement per table instead of one
+    per row (issue 16). Rows flushed earlier (before a query in the transaction read them)
+    are already written and not touched; the rows keep the order they were added in.
+    """
+    appended = [obj for obj in session.new if isinstance(obj, _APPENDED)]
+    if not appended:
+        return
+    appended.sort(key=lambda obj: inspect(obj).insert_order or 0)
+    for obj in appended:
+        session.expunge(obj)
+    await session.flush()  # tickets first: the rows refer to them
+    by_table: dict[Table, list[dict[str, Any]]] = {}
+    for obj in appended:
+        table = cast(Table, type(obj).__table__)
+        by_table.setdefault(table, []).append(
+            {c.key: getattr(obj, c.key) for c in table.c if c.key != "id"}
+        )
+    conn = await session.connection()
+    for table, rows in by_table.items():
+        await conn.execute(insert(table), rows)
 
 
 class CoreService:
@@ -226,15 +267,33 @@ def add_event(
     note: str | None,
 ) -> TimelineRow:
     event = TimelineRow(
-        ticket_id=row.id,
-        at=at,
-        actor=actor,
-        from_status=from_status,
-        to_status=to_status,
-        note=_redact_note(row, note),
+        **event_values(
+            row, at=at, actor=actor, from_status=from_status, to_status=to_status, note=note
+        )
     )
     session.add(event)
     return event
+
+
+def event_values(
+    row: TicketRow,
+    *,
+    at: datetime,
+    actor: str,
+    from_status: str | None,
+    to_status: str,
+    note: str | None,
+) -> dict[str, Any]:
+    """The columns of a timeline entry of ``row`` (for :func:`add_event`, or a Core insert
+    where the ORM's unit of work costs more than the row)."""
+    return {
+        "ticket_id": row.id,
+        "at": at,
+        "actor": actor,
+        "from_status": from_status,
+        "to_status": to_status,
+        "note": _redact_note(row, note),
+    }
 
 
 def _redact_note(row: TicketRow, note: str | None) -> str | None:
@@ -293,8 +352,27 @@ def queue_push(
 ) -> None:
     """Queue the message telling the resident about ``row``'s (new) status, when they have
     an openid and did not make the change themselves."""
+    values = status_push(
+        core, row, actor=actor, note=note, now=now, escalated=escalated, rerouted=rerouted
+    )
+    if values is not None:
+        session.add(PushJobRow(**values))
+
+
+def status_push(
+    core: Core,
+    row: TicketRow,
+    *,
+    actor: str,
+    note: str | None,
+    now: datetime,
+    escalated: bool = False,
+    rerouted: bool = False,
+) -> dict[str, Any] | None:
+    """The columns of the push job :func:`queue_push` writes, or ``None`` when the
+    resident is not to be told (for callers inserting it with Core)."""
     if row.openid is None or _resident_did_it(row, actor):
-        return
+        return None
     label = core.category_label(row.category)
     status = row.status
     # The wording decides which notes residents read (see status_push_text).
@@ -308,8 +386,8 @@ def queue_push(
         escalated=escalated,
         rerouted=rerouted,
     )
-    enqueue_push(
-        session,
+    log.info("ticket %s → %s: push queued for %s", row.id, status, mask_openid(row.openid))
+    return push_job_values(
         ticket_id=row.id,
         openid=row.openid,
         ticket_status=status,
@@ -319,7 +397,6 @@ def queue_push(
         ),
         now=now,
     )
-    log.info("ticket %s → %s: push queued for %s", row.id, status, mask_openid(row.openid))
 
 
 def escalate(core: Core, row: TicketRow, now: datetime) -> str:
@@ -334,18 +411,23 @@ def escalate(core: Core, row: TicketRow, now: datetime) -> str:
 
 def enqueue_dispatch(session: AsyncSession, row: TicketRow, now: datetime) -> DispatchJobRow:
     """The outbox job delivering the ticket's current generation."""
-    job = DispatchJobRow(
-        ticket_id=row.id,
-        generation=row.generation,
-        idempotency_key=idempotency_key(row.id, row.generation),
-        status="pending",
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
-        updated_at=now,
-    )
+    job = DispatchJobRow(**dispatch_values(row, now))
     session.add(job)
     return job
+
+
+def dispatch_values(row: TicketRow, now: datetime) -> dict[str, Any]:
+    """The columns of the outbox job :func:`enqueue_dispatch` writes (for a Core insert)."""
+    return {
+        "ticket_id": row.id,
+        "generation": row.generation,
+        "idempotency_key": idempotency_key(row.id, row.generation),
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 async def cancel_open_jobs(
@@ -379,10 +461,14 @@ def to_job(row: DispatchJobRow) -> OutboxJob:
 
 def to_ticket(
     row: TicketRow,
-    events: Iterable[TimelineRow] = (),
-    delivery: DispatchJobRow | None = None,
+    events: Iterable[TimelineRow | TimelineEntry] = (),
+    delivery: DispatchJobRow | OutboxJob | None = None,
     warnings: Iterable[TicketWarningRow] = (),
 ) -> Ticket:
+    """The snapshot of ``row`` with its timeline, latest delivery (a row, or the job as just
+    written) and warnings."""
+    if isinstance(delivery, DispatchJobRow):
+        delivery = to_job(delivery)
     return Ticket(
         id=row.id,
         openid=row.openid,
@@ -410,7 +496,7 @@ def to_ticket(
         history=tuple(
             TimelineEntry(e.at, e.actor, e.from_status, e.to_status, e.note) for e in events
         ),
-        delivery=to_job(delivery) if delivery is not None else None,
+        delivery=delivery,
         chat=tuple(row.chat or ()),
         street=row.street,
         community=row.community,

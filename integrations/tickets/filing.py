@@ -8,29 +8,31 @@ ticket). Filing again with the same ``source_key`` returns the first ticket.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import fields
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import or_, select
+from sqlalchemy import Table, bindparam, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from integrations.analytics.areas import AreaLocator
-from integrations.db.models import TicketRow
+from integrations.db.models import DispatchJobRow, PushJobRow, TicketRow, TimelineRow
 from integrations.tickets.core import (
     Core,
     CoreService,
-    add_event,
-    enqueue_dispatch,
+    dispatch_values,
+    event_values,
     load_tickets,
     next_ticket_id,
-    queue_push,
+    status_push,
     to_ticket,
 )
 from integrations.tickets.errors import InvalidTicket
 from integrations.tickets.fields import clean
-from integrations.tickets.model import Ticket
+from integrations.tickets.model import OutboxJob, Ticket, TimelineEntry
 from policies.place_key import place_key
 from policies.tickets import (
     CHANNELS,
@@ -48,6 +50,13 @@ log = logging.getLogger(__name__)
 
 MAX_PHOTOS = 9
 MAX_CHAT_LINES = 40
+
+_TICKETS = cast(Table, TicketRow.__table__)
+_EVENTS = cast(Table, TimelineRow.__table__)
+_PUSHES = cast(Table, PushJobRow.__table__)
+_JOBS = cast(Table, DispatchJobRow.__table__)
+#: a new job's columns not in :func:`dispatch_values` (id aside) are all empty
+_JOB_FIELDS = tuple(f.name for f in fields(OutboxJob))
 
 
 class TicketFiling(CoreService):
@@ -152,24 +161,47 @@ class TicketFiling(CoreService):
         return ticket
 
     async def _insert(self, row: TicketRow, actor: str, now: datetime) -> Ticket:
+        # Core inserts, not the ORM: every row here is new and written once, and the unit
+        # of work (two flushes, the identity map, fetching ids nobody reads) cost more CPU
+        # than SQLite's own work (issue 16). ``row`` only carries the ticket's columns.
         async with self.core.write() as session:
-            if row.repeat_of is None:
-                row.repeat_of = await _first_of_repeat(session, row, now)
             row.id = await next_ticket_id(session, self.core.local_day(now))
-            session.add(row)
-            await session.flush()  # the ticket row first: the rows below refer to it
+            values: dict[str, Any] = {c.key: getattr(row, c.key) for c in _TICKETS.c}
+            statement = _INSERT_TICKET
+            if row.repeat_of is None and row.place is not None and (row.openid or row.phone):
+                # The INSERT looks the first complaint up itself: one statement less than
+                # a SELECT before it.
+                statement = _insert_repeat(bool(row.openid), bool(row.phone))
+                del values["repeat_of"]
+                values.update(
+                    repeat_category=row.category, repeat_place=row.place,
+                    repeat_since=now - REPEAT_WINDOW,
+                )
+                if row.openid:
+                    values["repeat_openid"] = row.openid
+                if row.phone:
+                    values["repeat_phone"] = row.phone
+            conn = await session.connection()
+            row.repeat_of = (await conn.execute(statement, values)).scalar_one()
             note = timeline_filed(row.channel)
             if row.repeat_of:
                 note = f"{note}；{timeline_repeat(row.repeat_of)}"
-            event = add_event(
-                session, row, at=now, actor=actor, from_status=None, to_status="received",
-                note=note,
+            event = event_values(
+                row, at=now, actor=actor, from_status=None, to_status="received", note=note
             )
-            queue_push(session, self.core, row, actor=actor, note=note, now=now)
-            job = enqueue_dispatch(session, row, now)
-            await session.flush()
-            # Everything the snapshot shows was just written: no need to read it back.
-            return to_ticket(row, [event], job)
+            await conn.execute(insert(_EVENTS), event)
+            push = status_push(self.core, row, actor=actor, note=note, now=now)
+            if push is not None:
+                await conn.execute(insert(_PUSHES), push)
+            job = dispatch_values(row, now)
+            inserted = (await conn.execute(insert(_JOBS), job)).inserted_primary_key
+            assert inserted is not None  # a single-row insert always has its key
+            job["id"] = inserted[0]
+        # Everything the snapshot shows was just written: no need to read it back.
+        history = [TimelineEntry(now, actor, None, "received", event["note"])]
+        columns: dict[str, Any] = {name: job.get(name) for name in _JOB_FIELDS}
+        delivery = OutboxJob(**columns)
+        return to_ticket(row, history, delivery)
 
     async def _by_source_key(self, source_key: str) -> Ticket | None:
         async with self.core.read() as session:
@@ -179,32 +211,34 @@ class TicketFiling(CoreService):
             return (await load_tickets(session, [row]))[0] if row is not None else None
 
 
-async def _first_of_repeat(session: AsyncSession, row: TicketRow, now: datetime) -> str | None:
-    """The first ticket of the complaint ``row`` repeats (same resident, category and
-    place within :data:`REPEAT_WINDOW`), or ``None``."""
+_INSERT_TICKET = insert(_TICKETS).returning(_TICKETS.c.repeat_of)
+
+
+@functools.cache
+def _insert_repeat(by_openid: bool, by_phone: bool) -> Any:
+    """The ticket's INSERT that sets ``repeat_of`` to the first ticket of the complaint it
+    repeats (same resident — openid or phone —, category and place since
+    ``repeat_since``; :data:`REPEAT_WINDOW`), ``NULL`` when there is none. Built once per
+    shape; the lookup's values are bound as ``repeat_*``."""
+    earlier = _TICKETS.alias("earlier")  # not correlated with the INSERT's own table
     same_resident = []
-    if row.openid:
-        same_resident.append(TicketRow.openid == row.openid)
-    if row.phone:
-        same_resident.append(TicketRow.phone == row.phone)
-    if not same_resident or row.place is None:
-        return None
-    earlier = (
-        await session.execute(
-            select(TicketRow.id, TicketRow.repeat_of)
-            .where(
-                or_(*same_resident),
-                TicketRow.category == row.category,
-                TicketRow.place == row.place,
-                TicketRow.created_at >= now - REPEAT_WINDOW,
-            )
-            .order_by(TicketRow.created_at, TicketRow.id)
-            .limit(1)
+    if by_openid:
+        same_resident.append(earlier.c.openid == bindparam("repeat_openid"))
+    if by_phone:
+        same_resident.append(earlier.c.phone == bindparam("repeat_phone"))
+    first = (
+        select(func.coalesce(earlier.c.repeat_of, earlier.c.id))
+        .where(
+            or_(*same_resident),
+            earlier.c.category == bindparam("repeat_category"),
+            earlier.c.place == bindparam("repeat_place"),
+            earlier.c.created_at >= bindparam("repeat_since", type_=_TICKETS.c.created_at.type),
         )
-    ).first()
-    if earlier is None:
-        return None
-    return str(earlier.repeat_of or earlier.id)
+        .order_by(earlier.c.created_at, earlier.c.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    return _INSERT_TICKET.values(repeat_of=first)
 
 
 def _chat(chat: Sequence[Mapping[str, str]]) -> list[dict[str, str]] | None:

@@ -248,6 +248,8 @@ class Outbox(CoreService):
         row.external_id = receipt.external_id
         row.dispatch_token = job_row.token
         row.dispatch_backend = backend
+        if receipt.grid is not None:
+            row.grid = receipt.grid
         row.polled_at = None
         note = timeline_delivered(row.department, reference, receipt.note)
         if row.status in UNDISPATCHED:
