@@ -179,7 +179,11 @@ class TicketRow(Base):
     #: the place key of the location (policies/place_key.py), to recognise repeats
     place: Mapped[str | None] = mapped_column(String(200), default=None)
 
-    __table_args__ = (Index("ix_tickets_status_sla_due_at", "status", "sla_due_at"),)
+    __table_args__ = (
+        Index("ix_tickets_status_sla_due_at", "status", "sla_due_at"),
+        # The repeat-complaint lookup of every filing (integrations/tickets/filing.py).
+        Index("ix_tickets_place_category", "place", "category"),
+    )
 
 
 class TimelineRow(Base):
