@@ -338,3 +338,18 @@ async def test_processes_starting_together_seed_the_knowledge_once(db_url: str) 
     finally:
         for engine in engines:
             await engine.dispose()
+
+
+def test_appended_rows_carry_every_column_themselves() -> None:
+    """``insert_appended`` writes timeline entries, push jobs and push attempts with Core,
+    from the attributes the code set: a column default there would be skipped (NULL)
+    instead of applied, so none of them may have one."""
+    from integrations.tickets.core import _APPENDED
+
+    defaults = [
+        f"{row.__name__}.{column.key}"
+        for row in _APPENDED
+        for column in row.__table__.c
+        if column.key != "id" and (column.default is not None or column.server_default)
+    ]
+    assert defaults == []
