@@ -15,7 +15,7 @@ from dataclasses import fields
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, or_, select
+from sqlalchemy import Table, bindparam, func, insert, inspect, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from integrations.analytics.areas import AreaLocator
@@ -166,13 +166,16 @@ class TicketFiling(CoreService):
         # than SQLite's own work (issue 16). ``row`` only carries the ticket's columns.
         async with self.core.write() as session:
             row.id = await next_ticket_id(session, self.core.local_day(now))
-            values: dict[str, Any] = {c.key: getattr(row, c.key) for c in _TICKETS.c}
+            # The columns the code set (a column it left out gets the column's default).
+            values: dict[str, Any] = {
+                key: value for key, value in inspect(row).dict.items() if key in _TICKETS.c
+            }
             statement = _INSERT_TICKET
             if row.repeat_of is None and row.place is not None and (row.openid or row.phone):
                 # The INSERT looks the first complaint up itself: one statement less than
                 # a SELECT before it.
                 statement = _insert_repeat(bool(row.openid), bool(row.phone))
-                del values["repeat_of"]
+                values.pop("repeat_of", None)
                 values.update(
                     repeat_category=row.category, repeat_place=row.place,
                     repeat_since=now - REPEAT_WINDOW,
