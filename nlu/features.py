@@ -46,7 +46,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import scipy.sparse as sp
 
-from nlu.address import place_name_spans
+from nlu.address import MessagePlaces, place_name_spans
 from nlu.courtesy import request_core
 from nlu.normalize import normalize
 
@@ -145,16 +145,16 @@ def tokenize(normalized: str) -> tuple[str, ...]:
 PLACE_MASK = "某"
 
 
-def mask_place_names(text: str) -> str:
+def mask_place_names(text: str, message: MessagePlaces | None = None) -> str:
     """``text`` with the proper-name part of every place replaced by :data:`PLACE_MASK`.
 
     Residents name estates, villages, roads and companies the model has never seen. Those
     names say nothing about what the message is about, but as unseen characters they made
     a clear complaint look like unknown vocabulary ("云栖湾三期电梯频繁困人"), and as seen
     ones they let a place name stand for an intent. The type words stay (路, 村, 小学, 医院,
-    3号楼): they do carry meaning.
+    3号楼): they do carry meaning. ``message``: ``text``'s places, if already scanned.
     """
-    spans = place_name_spans(text)
+    spans = place_name_spans(text, message)
     if not spans:
         return text
     parts: list[str] = []
@@ -167,10 +167,16 @@ def mask_place_names(text: str) -> str:
     return "".join(parts)
 
 
-def prepare(text: str) -> Prepared:
+def prepare(text: str, message: MessagePlaces | None = None) -> Prepared:
     """The classifier's view of ``text``: the request without courtesy around it, place
-    names masked, normalised, compacted and tokenised."""
-    normalized = normalize(mask_place_names(request_core(text)))
+    names masked, normalised, compacted and tokenised.
+
+    ``message`` (built from ``text``) lends its place scan when no courtesy is dropped:
+    the names to mask are then those of the whole message, already found for its entities.
+    """
+    core = request_core(text)
+    shared = message if message is not None and core == text else None
+    normalized = normalize(mask_place_names(core, shared))
     return Prepared(normalized, compact(normalized), tokenize(normalized))
 
 
