@@ -191,6 +191,7 @@ class _FastPath:
     """
 
     __slots__ = (
+        "gram_ids",
         "keywords_by_char",
         "n_topics",
         "segment_starts",
@@ -203,8 +204,17 @@ class _FastPath:
         topic_matrix: sp.csr_matrix,
         spans: Sequence[tuple[int, int]],
         keywords: Sequence[tuple[str, ...]],
+        topic_tfidf: TfidfBlock,
+        variant_tfidf: TfidfBlock,
     ) -> None:
         self.n_topics = len(spans)
+        # Every n-gram's index in the topic and in the variant vocabulary (None: absent),
+        # so that a message's n-grams are looked up once for both indexes.
+        topic_vocab, variant_vocab = topic_tfidf.vocab, variant_tfidf.vocab
+        self.gram_ids: dict[str, tuple[int | None, int | None]] = {
+            gram: (topic_vocab.get(gram), variant_vocab.get(gram))
+            for gram in sorted(topic_vocab.keys() | variant_vocab.keys())
+        }
         # Dense: one row of every topic's weight per n-gram (~20,000 × 25 floats, a few MB),
         # so that a message's rows are one take().
         self.topic_rows: NDArray[np.float64] = np.ascontiguousarray(topic_matrix.toarray())
@@ -220,21 +230,37 @@ class _FastPath:
             for word in words:
                 self.keywords_by_char.setdefault(word[0], []).append((word, t_index))
 
+    def look_up(self, counts: Counter[str]) -> tuple[dict[int, int], dict[int, int]]:
+        """The message's n-gram counts by topic-vocabulary and by variant-vocabulary index
+        (one dictionary probe per n-gram for both), for :meth:`weigh`."""
+        topic_hits: dict[int, int] = {}
+        variant_hits: dict[int, int] = {}
+        get = self.gram_ids.get
+        for gram, n in counts.items():
+            ids = get(gram)
+            if ids is not None:
+                in_topics, in_variants = ids
+                if in_topics is not None:
+                    topic_hits[in_topics] = n
+                if in_variants is not None:
+                    variant_hits[in_variants] = n
+        return topic_hits, variant_hits
+
     @staticmethod
-    def encode(counts: Counter[str], block: TfidfBlock) -> tuple[list[int], list[float]]:
-        """``block.encode(grams)`` (indices and values) from the grams' ``counts``, so that
-        several blocks count a message's grams once: the same arithmetic in the same
-        order, so the same floats."""
-        get = block.vocab.get
-        hits = sorted((i, n) for gram, n in counts.items() if (i := get(gram)) is not None)
+    def weigh(hits: dict[int, int], block: TfidfBlock) -> tuple[list[int], list[float]]:
+        """``block.encode(grams)`` (indices and values) from the grams' counts by
+        vocabulary index (:meth:`look_up`), so that both indexes count a message's grams
+        once: the same arithmetic in the same order, so the same floats (a term seen once
+        weighs exactly its idf, as 1 + log 1 is exactly 1.0)."""
         if not hits:
             return [], []
+        idx = sorted(hits)
         idf = block.idf
         log = math.log
-        vals = [(1.0 + log(n)) * idf[i] for i, n in hits]
+        vals = [idf[i] if (n := hits[i]) == 1 else (1.0 + log(n)) * idf[i] for i in idx]
         scale = block.weight / math.sqrt(sum(v * v for v in vals))
         off = block.offset
-        return [off + i for i, _n in hits], [v * scale for v in vals]
+        return [off + i for i in idx], [v * scale for v in vals]
 
     def topic_cosines(self, idx: list[int], val: list[float]) -> list[float]:
         """:func:`_cosines` over the topic matrix, on the query's encoded terms.
@@ -329,7 +355,13 @@ class FAQRetriever:
         self._spans = [(int(a), int(b)) for a, b in zip(starts, ends, strict=True)]
         self._variant_tfidf, self._variant_matrix = _index([char_ngrams(v) for v in variants])
         self._topic_tfidf, self._topic_matrix = _index(topic_docs)
-        self._fast = _FastPath(self._topic_matrix, self._spans, self._keywords)
+        self._fast = _FastPath(
+            self._topic_matrix,
+            self._spans,
+            self._keywords,
+            self._topic_tfidf,
+            self._variant_tfidf,
+        )
 
     # -- topics ------------------------------------------------------------------------------
 
@@ -374,8 +406,8 @@ class FAQRetriever:
         if not query:
             return [0.0] * n_topics if floor is None or floor <= 0.0 else None
         fast = self._fast
-        counts = Counter(char_ngrams(query))
-        topic_cosine = fast.topic_cosines(*fast.encode(counts, self._topic_tfidf))
+        topic_hits, variant_hits = fast.look_up(Counter(char_ngrams(query)))
+        topic_cosine = fast.topic_cosines(*fast.weigh(topic_hits, self._topic_tfidf))
         bonus = [0.0] * n_topics
         for t_index, hits in fast.keyword_hits(query).items():
             bonus[t_index] = self.KEYWORD_BONUS * min(hits, 2)
@@ -391,7 +423,7 @@ class FAQRetriever:
             if best + self._BOUND_SLACK < floor:
                 return None
         variant_cosine = self.LEXICAL_WEIGHT * _gathered_cosines(
-            self._variant_matrix, *fast.encode(counts, self._variant_tfidf)
+            self._variant_matrix, *fast.weigh(variant_hits, self._variant_tfidf)
         )
         # Lower bound of every topic's nearest-variant similarity: the cosine part alone.
         nearest = fast.per_topic_max(variant_cosine)
