@@ -213,7 +213,7 @@ class _FastPath:
         topic_vocab, variant_vocab = topic_tfidf.vocab, variant_tfidf.vocab
         self.gram_ids: dict[str, tuple[int | None, int | None]] = {
             gram: (topic_vocab.get(gram), variant_vocab.get(gram))
-            for gram in sorted(topic_vocab.keys() | variant_vocab.keys())
+            for gram in topic_vocab.keys() | variant_vocab.keys()
         }
         # Dense: one row of every topic's weight per n-gram (~20,000 × 25 floats, a few MB),
         # so that a message's rows are one take().
