@@ -57,11 +57,12 @@ from functools import cache
 from importlib import resources
 from typing import Final, Literal, NamedTuple
 
-from nlu.normalize import normalize_aligned
+from nlu.normalize import AlignedText, normalize_aligned
 
 __all__ = [
     "LocationAnswer",
     "LocationVerdict",
+    "MessagePlaces",
     "Place",
     "PlaceSpan",
     "Specificity",
@@ -1679,12 +1680,51 @@ def _scan(s: str, claimed: bytearray | None, keep_weak: bool) -> list[PlaceSpan]
     return spans
 
 
-def scan_places(s: str, claimed: bytearray) -> list[PlaceSpan]:
+class MessagePlaces:
+    """One message's aligned normalisation and its places with nothing claimed, computed
+    at most once and shared by everyone who reads the message's places.
+
+    A parse needs the places twice: entity extraction scans the message (after claiming
+    phones and times) and the classifier masks place names (:func:`place_name_spans`).
+    When extraction has claimed nothing, both run the same scan of the same text: the
+    parser copies what is claimed and never writes to it, so an all-clear ``claimed`` finds
+    what no ``claimed`` finds. Build one per message; not for sharing between threads
+    (it fills itself in lazily).
+    """
+
+    __slots__ = ("_spans", "aligned", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.aligned: AlignedText = normalize_aligned(text)
+        self._spans: list[PlaceSpan] | None = None
+
+    def spans(self) -> list[PlaceSpan]:
+        """The places in the normalised text, nothing claimed (scanned on first use)."""
+        if self._spans is None:
+            self._spans = _scan(self.aligned.text, None, keep_weak=False)
+        return self._spans
+
+    def places(self) -> list[Place]:
+        """:func:`find_places` of the message."""
+        if not self.text:
+            return []
+        return _as_places(self.text, self.aligned, self.spans())
+
+
+def scan_places(
+    s: str, claimed: bytearray, message: MessagePlaces | None = None
+) -> list[PlaceSpan]:
     """Places in the NORMALISED text ``s`` outside ``claimed``, which they then claim.
 
     The hook for ``nlu.entities``: it claims ID numbers, tickets, phones and times first.
+    ``message`` (whose normalised text is ``s``) lends its scan when nothing is claimed.
     """
-    spans = _scan(s, claimed, keep_weak=False)
+    if message is not None and not any(claimed):
+        assert message.aligned.text == s, "the message's places are of another text"
+        spans = message.spans()
+    else:
+        spans = _scan(s, claimed, keep_weak=False)
     for span in spans:
         _claim(claimed, span.start, span.end)
     return spans
@@ -1717,8 +1757,13 @@ def _to_places(
         for i, pos in enumerate(aligned.offsets[:-1]):
             if any(a <= pos < b for a, b in spans):
                 taken[i] = 1
+    return _as_places(text, aligned, _scan(aligned.text, taken, keep_weak))
+
+
+def _as_places(text: str, aligned: AlignedText, spans: Iterable[PlaceSpan]) -> list[Place]:
+    """Places of the normalised text as :class:`Place` objects in ``text``'s offsets."""
     places = []
-    for span in _scan(aligned.text, taken, keep_weak):
+    for span in spans:
         start, end = aligned.original_span(span.start, span.end)
         names = tuple(aligned.original_span(a, b) for a, b in span.names)
         places.append(Place(text[start:end], start, end, span.specificity, names, span.kind))
@@ -1734,14 +1779,22 @@ def find_places(text: str) -> list[Place]:
     return _to_places(text)
 
 
-def place_name_spans(text: str) -> list[tuple[int, int]]:
+def place_name_spans(text: str, message: MessagePlaces | None = None) -> list[tuple[int, int]]:
     """The proper-name parts of every place in ``text`` (original offsets), for masking.
+
+    ``message``, when given, holds ``text``'s places already (or will keep them for the
+    next reader).
 
     >>> text = "桃源村三组的水渠堵了"
     >>> [text[a:b] for a, b in place_name_spans(text)]
     ['桃源']
     """
-    return [span for place in find_places(text) for span in place.names]
+    if message is None:
+        places = find_places(text)
+    else:
+        assert message.text == text, "the message's places are of another text"
+        places = message.places()
+    return [span for place in places for span in place.names]
 
 
 def address_specificity(value: str) -> Specificity:

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from nlu.address import (
+    MessagePlaces,
     PlaceSpan,
     Specificity,
     address_specificity,
@@ -415,13 +416,15 @@ def _find_addresses(
     aligned: AlignedText,
     claimed: bytearray,
     out: list[tuple[int, int, str, str]],
+    message: MessagePlaces | None = None,
 ) -> None:
     """Places from :mod:`nlu.address`, valued in the resident's own characters.
 
     A time claimed inside a place's name gives way to the place: in "住在金科10年城3期"
     10年 is part of the estate's name, not a time.  Such a time (a name character before
     it, a type word after it) is released for the place scan and dropped when a place's
-    name holds it; otherwise it stays a time.
+    name holds it; otherwise it stays a time.  ``message`` lends its scan of the whole
+    message when nothing is claimed (see :class:`nlu.address.MessagePlaces`).
     """
     loose = [
         (start, end)
@@ -433,7 +436,7 @@ def _find_addresses(
         trial = bytearray(claimed)
         for start, end in loose:
             trial[start:end] = bytes(end - start)
-        places = scan_places(s, trial)
+        places = scan_places(s, trial, message)
         held = [
             (start, end)
             for start, end in loose
@@ -469,14 +472,20 @@ def _as_typed(s: str, text: str, aligned: AlignedText, place: PlaceSpan) -> str:
 _ANY_DIGIT_RE = re.compile(f"[0-9{_CN_PHONE_DIGITS}]")
 
 
-def extract_entities(text: str) -> list[Entity]:
+def extract_entities(text: str, message: MessagePlaces | None = None) -> list[Entity]:
     """Extract phone, id_number, ticket_id, time and address entities from ``text``.
 
     Spans index ``text`` itself; results are sorted by ``start`` and do not overlap.
+    ``message`` (built from ``text``) shares its normalisation and place scan with the
+    other readers of the message's places (the parser's name masking).
     """
     if not text:
         return []
-    aligned = normalize_aligned(text)
+    if message is None:
+        aligned = normalize_aligned(text)
+    else:
+        assert message.text == text, "the message's places are of another text"
+        aligned = message.aligned
     s = aligned.text
     claimed = bytearray(len(s))
     found: list[tuple[int, int, str, str]] = []
@@ -485,7 +494,7 @@ def extract_entities(text: str) -> list[Entity]:
         _find_tickets(s, claimed, found)
         _find_phones(s, claimed, found)
     _find_times(s, claimed, found)
-    _find_addresses(s, text, aligned, claimed, found)
+    _find_addresses(s, text, aligned, claimed, found, message)
     found.sort()
     entities = []
     for start, end, name, value in found:

@@ -184,19 +184,19 @@ class _FastPath:
     to use per call (built once with the index; read-only afterwards).
 
     Per message, numpy's fixed cost per call (~1 µs) outweighs the arithmetic on arrays of
-    a few dozen elements, so the topic-level work is done on Python lists; only the
-    variant-level cosines (~1,500 gathered entries) stay vectorised. Every sum is taken in
-    the order the vectorised code took it, so the scores are the same to the last bit.
+    a few dozen elements, so most topic-level work is done on Python lists; the topic
+    cosines (a few hundred products) and the variant-level cosines (~1,500 gathered
+    entries) are vectorised. Every sum is taken in the order the vectorised code took it,
+    so the scores are the same to the last bit.
     """
 
     __slots__ = (
+        "gram_ids",
         "keywords_by_char",
         "n_topics",
         "segment_starts",
         "segment_topics",
-        "topic_data",
-        "topic_docs",
-        "topic_indptr",
+        "topic_rows",
     )
 
     def __init__(
@@ -204,11 +204,20 @@ class _FastPath:
         topic_matrix: sp.csr_matrix,
         spans: Sequence[tuple[int, int]],
         keywords: Sequence[tuple[str, ...]],
+        topic_tfidf: TfidfBlock,
+        variant_tfidf: TfidfBlock,
     ) -> None:
         self.n_topics = len(spans)
-        self.topic_indptr: list[int] = topic_matrix.indptr.tolist()
-        self.topic_docs: list[int] = topic_matrix.indices.tolist()
-        self.topic_data: list[float] = topic_matrix.data.tolist()
+        # Every n-gram's index in the topic and in the variant vocabulary (None: absent),
+        # so that a message's n-grams are looked up once for both indexes.
+        topic_vocab, variant_vocab = topic_tfidf.vocab, variant_tfidf.vocab
+        self.gram_ids: dict[str, tuple[int | None, int | None]] = {
+            gram: (topic_vocab.get(gram), variant_vocab.get(gram))
+            for gram in topic_vocab.keys() | variant_vocab.keys()
+        }
+        # Dense: one row of every topic's weight per n-gram (~20,000 × 25 floats, a few MB),
+        # so that a message's rows are one take().
+        self.topic_rows: NDArray[np.float64] = np.ascontiguousarray(topic_matrix.toarray())
         # Topics with variants, and where their variants start (variants are stored topic
         # by topic): the segments of a per-topic maximum.
         self.segment_topics = [t for t, (start, end) in enumerate(spans) if end > start]
@@ -221,29 +230,50 @@ class _FastPath:
             for word in words:
                 self.keywords_by_char.setdefault(word[0], []).append((word, t_index))
 
+    def look_up(self, counts: Counter[str]) -> tuple[dict[int, int], dict[int, int]]:
+        """The message's n-gram counts by topic-vocabulary and by variant-vocabulary index
+        (one dictionary probe per n-gram for both), for :meth:`weigh`."""
+        topic_hits: dict[int, int] = {}
+        variant_hits: dict[int, int] = {}
+        get = self.gram_ids.get
+        for gram, n in counts.items():
+            ids = get(gram)
+            if ids is not None:
+                in_topics, in_variants = ids
+                if in_topics is not None:
+                    topic_hits[in_topics] = n
+                if in_variants is not None:
+                    variant_hits[in_variants] = n
+        return topic_hits, variant_hits
+
     @staticmethod
-    def encode(counts: Counter[str], block: TfidfBlock) -> tuple[list[int], list[float]]:
-        """``block.encode(grams)`` (indices and values) from the grams' ``counts``, so that
-        several blocks count a message's grams once: the same arithmetic in the same
-        order, so the same floats."""
-        get = block.vocab.get
-        hits = sorted((i, n) for gram, n in counts.items() if (i := get(gram)) is not None)
+    def weigh(hits: dict[int, int], block: TfidfBlock) -> tuple[list[int], list[float]]:
+        """``block.encode(grams)`` (indices and values) from the grams' counts by
+        vocabulary index (:meth:`look_up`), so that both indexes count a message's grams
+        once: the same arithmetic in the same order, so the same floats (a term seen once
+        weighs exactly its idf, as 1 + log 1 is exactly 1.0)."""
         if not hits:
             return [], []
+        idx = sorted(hits)
         idf = block.idf
         log = math.log
-        vals = [(1.0 + log(n)) * idf[i] for i, n in hits]
+        vals = [idf[i] if (n := hits[i]) == 1 else (1.0 + log(n)) * idf[i] for i in idx]
         scale = block.weight / math.sqrt(sum(v * v for v in vals))
         off = block.offset
-        return [off + i for i, _n in hits], [v * scale for v in vals]
+        return [off + i for i in idx], [v * scale for v in vals]
 
     def topic_cosines(self, idx: list[int], val: list[float]) -> list[float]:
-        """:func:`_cosines` over the topic matrix, on the query's encoded terms."""
-        sums = [0.0] * self.n_topics
-        indptr, docs, data = self.topic_indptr, self.topic_docs, self.topic_data
-        for row, weight in zip(idx, val, strict=True):
-            for pos in range(indptr[row], indptr[row + 1]):
-                sums[docs[pos]] += data[pos] * weight
+        """:func:`_cosines` over the topic matrix, on the query's encoded terms.
+
+        Each topic's sum runs over the message's n-grams in order, as the sparse
+        formulation adds them: cumsum is sequential by definition (a plain sum may add in
+        pairs), and the zeros of n-grams absent from a topic add nothing (the products are
+        non-negative, so not even the sign of a zero changes).
+        """
+        if not idx:
+            return [0.0] * self.n_topics
+        products = self.topic_rows.take(idx, axis=0) * np.asarray(val)[:, None]
+        sums: list[float] = np.cumsum(products, axis=0)[-1].tolist()
         return sums
 
     def per_topic_max(self, variant_values: NDArray[np.float64]) -> list[float]:
@@ -325,7 +355,13 @@ class FAQRetriever:
         self._spans = [(int(a), int(b)) for a, b in zip(starts, ends, strict=True)]
         self._variant_tfidf, self._variant_matrix = _index([char_ngrams(v) for v in variants])
         self._topic_tfidf, self._topic_matrix = _index(topic_docs)
-        self._fast = _FastPath(self._topic_matrix, self._spans, self._keywords)
+        self._fast = _FastPath(
+            self._topic_matrix,
+            self._spans,
+            self._keywords,
+            self._topic_tfidf,
+            self._variant_tfidf,
+        )
 
     # -- topics ------------------------------------------------------------------------------
 
@@ -370,8 +406,8 @@ class FAQRetriever:
         if not query:
             return [0.0] * n_topics if floor is None or floor <= 0.0 else None
         fast = self._fast
-        counts = Counter(char_ngrams(query))
-        topic_cosine = fast.topic_cosines(*fast.encode(counts, self._topic_tfidf))
+        topic_hits, variant_hits = fast.look_up(Counter(char_ngrams(query)))
+        topic_cosine = fast.topic_cosines(*fast.weigh(topic_hits, self._topic_tfidf))
         bonus = [0.0] * n_topics
         for t_index, hits in fast.keyword_hits(query).items():
             bonus[t_index] = self.KEYWORD_BONUS * min(hits, 2)
@@ -387,7 +423,7 @@ class FAQRetriever:
             if best + self._BOUND_SLACK < floor:
                 return None
         variant_cosine = self.LEXICAL_WEIGHT * _gathered_cosines(
-            self._variant_matrix, *fast.encode(counts, self._variant_tfidf)
+            self._variant_matrix, *fast.weigh(variant_hits, self._variant_tfidf)
         )
         # Lower bound of every topic's nearest-variant similarity: the cosine part alone.
         nearest = fast.per_topic_max(variant_cosine)

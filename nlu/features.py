@@ -37,16 +37,18 @@ import re
 import tempfile
 import threading
 import unicodedata
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import mul
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
 
-from nlu.address import place_name_spans
+from nlu.address import MessagePlaces, place_name_spans
 from nlu.courtesy import request_core
 from nlu.normalize import normalize
 
@@ -145,16 +147,16 @@ def tokenize(normalized: str) -> tuple[str, ...]:
 PLACE_MASK = "某"
 
 
-def mask_place_names(text: str) -> str:
+def mask_place_names(text: str, message: MessagePlaces | None = None) -> str:
     """``text`` with the proper-name part of every place replaced by :data:`PLACE_MASK`.
 
     Residents name estates, villages, roads and companies the model has never seen. Those
     names say nothing about what the message is about, but as unseen characters they made
     a clear complaint look like unknown vocabulary ("云栖湾三期电梯频繁困人"), and as seen
     ones they let a place name stand for an intent. The type words stay (路, 村, 小学, 医院,
-    3号楼): they do carry meaning.
+    3号楼): they do carry meaning. ``message``: ``text``'s places, if already scanned.
     """
-    spans = place_name_spans(text)
+    spans = place_name_spans(text, message)
     if not spans:
         return text
     parts: list[str] = []
@@ -167,10 +169,16 @@ def mask_place_names(text: str) -> str:
     return "".join(parts)
 
 
-def prepare(text: str) -> Prepared:
+def prepare(text: str, message: MessagePlaces | None = None) -> Prepared:
     """The classifier's view of ``text``: the request without courtesy around it, place
-    names masked, normalised, compacted and tokenised."""
-    normalized = normalize(mask_place_names(request_core(text)))
+    names masked, normalised, compacted and tokenised.
+
+    ``message`` (built from ``text``) lends its place scan when no courtesy is dropped:
+    the names to mask are then those of the whole message, already found for its entities.
+    """
+    core = request_core(text)
+    shared = message if message is not None and core == text else None
+    normalized = normalize(mask_place_names(core, shared))
     return Prepared(normalized, compact(normalized), tokenize(normalized))
 
 
@@ -275,7 +283,9 @@ def char_ngrams(text: str, lo: int = 1, hi: int = 3, boundaries: bool = True) ->
     """All character n-grams of ``text`` for n in [lo, hi].
 
     With ``boundaries`` the text is wrapped in ``^``…``$`` first, so "^好的$" becomes a
-    feature of the whole short message; the bare marks themselves are not features.
+    feature of the whole short message; the bare marks themselves are not features. The
+    n-grams come by increasing n (the coverage of :meth:`Featurizer.encode_analyzed`
+    relies on it).
     """
     padded = f"^{text}$" if boundaries else text
     out: list[str] = []
@@ -320,16 +330,28 @@ class TfidfBlock:
     def encode(self, doc: Iterable[str]) -> tuple[list[int], list[float], int]:
         """Sorted indices (shifted by ``offset``), sublinear-tf·idf values scaled to L2 norm
         ``weight``, and the number of in-vocabulary term occurrences."""
-        get = self.vocab.get
-        hits = [i for i in map(get, doc) if i is not None]
+        return self.encode_indices(map(self.vocab.get, doc))
+
+    def encode_indices(self, looked_up: Iterable[int | None]) -> tuple[list[int], list[float], int]:
+        """:meth:`encode` on the terms' vocabulary indices (``None``: not in the vocabulary),
+        for a caller that needs the lookups for something else too."""
+        hits = [i for i in looked_up if i is not None]
         if not hits:
             return [], [], 0
-        counts = Counter(hits)
-        idx_list = sorted(counts)
+        distinct = set(hits)
+        idx_list = sorted(distinct)
         idf = self.idf
-        log = math.log
-        vals = [(1.0 + log(counts[i])) * idf[i] for i in idx_list]
-        scale = self.weight / math.sqrt(sum(v * v for v in vals))
+        # Sublinear tf, (1 + log tf)·idf: for a term seen once that is exactly idf (log 1 is
+        # 0.0, and 1.0 times a float is that float), so only repeated terms need the log.
+        vals = [idf[i] for i in idx_list]
+        if len(distinct) < len(hits):
+            counts = Counter(hits)
+            log = math.log
+            for k, i in enumerate(idx_list):
+                if (n := counts[i]) > 1:
+                    vals[k] = (1.0 + log(n)) * idf[i]
+        # map(mul) sums the same squares in the same order as a generator, for less.
+        scale = self.weight / math.sqrt(sum(map(mul, vals, vals)))
         off = self.offset
         return [off + i for i in idx_list], [v * scale for v in vals], len(hits)
 
@@ -404,16 +426,22 @@ class Featurizer:
         """:meth:`encode_with_coverage` on the output of :meth:`analyze`."""
         indices: list[int] = []
         values: list[float] = []
+        # The char n-grams are looked up once, for their features and for the coverage.
+        char_block = self._blocks["char"]
+        char_looked_up = list(map(char_block.vocab.get, terms.char))
         for name, block in self._blocks.items():
-            idx, val, _hits = block.encode(getattr(terms, name))
+            if block is char_block:
+                idx, val, _hits = block.encode_indices(char_looked_up)
+            else:
+                idx, val, _hits = block.encode(getattr(terms, name))
             indices.extend(idx)
             values.extend(val)
         # Coverage counts n-grams of two or more characters only: single letters and common
         # characters ("我", "a") are known for nearly any input, keyboard mash included. A
         # text the synonym lists cover (typos such as "蟹蟹" for 谢谢) counts as known too.
-        vocab = self._blocks["char"].vocab
-        longer = [t for t in terms.char if len(t) > 1]
-        coverage = sum(1 for t in longer if t in vocab) / len(longer) if longer else 0.0
+        # char_ngrams() lists the n-grams by increasing n: the single characters come first.
+        longer = char_looked_up[bisect_right(terms.char, 1, key=len) :]
+        coverage = (len(longer) - longer.count(None)) / len(longer) if longer else 0.0
         return indices, values, max(coverage, terms.synonym_share)
 
     def transform(self, prepared: Sequence[Prepared]) -> sp.csr_matrix:

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from nlu.address import MessagePlaces
 from nlu.courtesy import split_courtesy
 from nlu.entities import extract_entities
 from nlu.faq_retrieval import (
@@ -125,9 +126,13 @@ def build_result(
     retriever: FAQRetriever | None,
     config: ParserConfig,
     entities: list[dict[str, Any]],
+    message: MessagePlaces | None = None,
 ) -> dict[str, Any]:
-    """Classify ``text`` and fuse with FAQ retrieval into a Rasa-format result dict."""
-    prepared = prepare(text)
+    """Classify ``text`` and fuse with FAQ retrieval into a Rasa-format result dict.
+
+    ``message``: ``text``'s places as the entity extraction left them (scanned once).
+    """
+    prepared = prepare(text, message)
     prediction = _courtesy_fallback(text, model.predict(prepared), model, config)
     intent_name, confidence = prediction.intent, prediction.confidence
     ranking = [{"name": n, "confidence": c} for n, c in prediction.ranking]
@@ -356,8 +361,13 @@ class NLUService:
     def parse(self, text: str) -> dict[str, Any]:
         """Parse one message into a Rasa-format dict (see the module docstring)."""
         runtime = self._runtime_or_load()
-        entities = [e.as_dict() for e in extract_entities(text)]
-        return build_result(text, runtime.model, runtime.retriever, self.parser_config, entities)
+        # Entities and the classifier's name masking both read the message's places: one
+        # normalisation, and one scan when the extraction claims nothing before it.
+        message = MessagePlaces(text)
+        entities = [e.as_dict() for e in extract_entities(text, message)]
+        return build_result(
+            text, runtime.model, runtime.retriever, self.parser_config, entities, message
+        )
 
     def reload(self, version: str | None = None) -> str:
         """Load the published artifact (or the saved ``version``) from ``model_dir`` and swap
