@@ -27,6 +27,7 @@ from bot.channel import WeChatChannel
 from bot.config import Settings, load_settings
 from bot.console import mount_console
 from bot.runtime import Runtime
+from core import heap
 from integrations.accounts import AuditLog
 
 __all__ = ["create_app"]
@@ -179,9 +180,12 @@ def create_app(
     *,
     clock: Callable[[], float] = time.time,
     runtime: Runtime | None = None,
+    settle_heap: bool = True,
 ) -> FastAPI:
     """Build the app; ``runtime`` lets tests pass one with fakes wired in (the app still
-    starts and closes it with its lifespan)."""
+    starts and closes it with its lifespan). ``settle_heap``: once started, keep what
+    start-up made out of later garbage collections (:mod:`core.heap`) — for an app that
+    has its process to itself, as ``intake serve`` gives it; not for tests sharing one."""
     settings = settings or load_settings()
     the_runtime = runtime or Runtime.from_settings(settings, clock=clock)
 
@@ -189,6 +193,8 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         _warn_about_plain_mode(settings)
         await the_runtime.start()
+        if settle_heap:
+            heap.settle()  # start-up made what lives as long as the process
         try:
             yield
         finally:

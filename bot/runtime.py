@@ -41,7 +41,6 @@ from bot.middlewares.nlu import NLUMiddleware, Parser
 from bot.periodic import run_every
 from bot.push import CustomerServicePusher
 from bot.wechat.security import AESEnvelope
-from core import heap
 from integrations.analytics.service import Analytics, AnalyticsConfig
 from integrations.conversations import ChatLog
 from integrations.db import create_engine, database_reachable
@@ -329,7 +328,6 @@ class Runtime:
             await asyncio.to_thread(self.nlu.warm_up)
         if self.knowledge is not None:
             await self.knowledge.refresh()
-        heap.settle()  # start-up made what lives as long as the process (core/heap.py)
         # The long-lived loops write in the background: on SQLite, a resident's turn waiting
         # to write goes before them (integrations/db/writer_lock.py).
         with background_writes():

@@ -33,7 +33,7 @@ def test_settle_freezes_what_lives_and_frees_what_was_replaced() -> None:
 def test_the_app_settles_its_heap_when_start_up_is_done(tmp_path: Path) -> None:
     gc.unfreeze()
     assert gc.get_freeze_count() == 0
-    with running_app(tmp_path) as app:
+    with running_app(tmp_path, settle_heap=True) as app:
         assert app.reply(app.post(app.signer.text("o-heap", "你好")))
         assert gc.get_freeze_count() > 0
     gc.unfreeze()

@@ -111,6 +111,7 @@ def running_app(
     clock: Callable[[], float] | None = None,
     fake: FakeWeChatAPI | None = None,
     nlu: NLUService | None = None,
+    settle_heap: bool = False,
     **overrides: object,
 ) -> Iterator[RunningApp]:
     """``nlu``: a model of the test's own (one that a test retrains or publishes into);
@@ -125,7 +126,9 @@ def running_app(
             settings, routers=routers, nlu=nlu or shared_nlu(), **kwargs
         )
         runtime.dev_wechat = fake  # the simulator shows what the fake recorded
-        app = create_app(settings, runtime=runtime)
+        # Tests share one process: settling its heap at every app start would cost a full
+        # collection of everything the suite holds each time.
+        app = create_app(settings, runtime=runtime, settle_heap=settle_heap)
         envelope = (
             AESEnvelope(TOKEN, settings.wechat.encoding_aes_key, APP_ID)
             if settings.wechat.encoding_aes_key
