@@ -1,12 +1,13 @@
 """The garbage collector, set for a long-running server (issue 16).
 
 What a process loads at start-up — the NLU model and its vocabularies, jieba's dictionary,
-the taxonomy, the app — lives as long as the process: a few hundred thousand objects that
-CPython's cyclic collector walked again at every full collection, ~0.1–0.2 s each in the
-middle of residents' turns (the longest pauses in the load test's p99), ~13 % of the web
-process's CPU with the young collections. :func:`settle` collects once and then freezes
-what is alive (:func:`gc.freeze`), so later collections only look at what was made since;
-reference counting still frees frozen objects that are no longer used.
+the taxonomy, the app — lives as long as the process: a quarter of a million objects that
+CPython's cyclic collector walked again at every full collection, ~0.19 s of CPU in one
+pause in the middle of residents' turns (18 ms once they are frozen). :func:`settle`
+collects once and then freezes what is alive (:func:`gc.freeze`), so later collections
+only look at what was made since; reference counting still frees frozen objects that are
+no longer used. The app settles when its start-up is done (``create_app``'s lifespan), and
+again after a published model is swapped in (``integrations/training/sync.py``).
 """
 
 from __future__ import annotations
