@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.errors import DatabaseUnavailable
 from integrations.db import create_engine
@@ -71,21 +72,28 @@ async def test_the_event_loop_runs_while_a_statement_waits(tmp_path: Path) -> No
         await engine.dispose()
 
 
+async def _table_t_counting_hops(engine: AsyncEngine) -> list[str]:
+    """Create table ``t`` and return the list the (pooled) connection then records each
+    hop to its thread in (the name of the function run there)."""
+    async with engine.begin() as conn:
+        await conn.execute(text("CREATE TABLE t (v TEXT)"))
+        raw = (await conn.get_raw_connection()).driver_connection
+    assert isinstance(raw, OneHopConnection)
+    hops: list[str] = []
+    real = raw._execute
+
+    async def counted(fn: object, *args: object, **kwargs: object) -> object:
+        hops.append(getattr(fn, "__name__", "?"))
+        return await real(fn, *args, **kwargs)  # type: ignore[no-untyped-call]
+
+    raw._execute = counted  # type: ignore[method-assign]
+    return hops
+
+
 async def test_a_rollback_with_nothing_open_costs_no_hop(tmp_path: Path) -> None:
     engine = create_engine(f"sqlite:///{tmp_path / 'reset.db'}")
     try:
-        async with engine.begin() as conn:
-            await conn.execute(text("CREATE TABLE t (v TEXT)"))
-            raw = (await conn.get_raw_connection()).driver_connection
-        assert isinstance(raw, OneHopConnection)
-        hops: list[str] = []
-        real = raw._execute
-
-        async def counted(fn: object, *args: object, **kwargs: object) -> object:
-            hops.append(getattr(fn, "__name__", "?"))
-            return await real(fn, *args, **kwargs)  # type: ignore[no-untyped-call]
-
-        raw._execute = counted  # type: ignore[method-assign]
+        hops = await _table_t_counting_hops(engine)
         async with engine.begin() as conn:
             await conn.execute(text("INSERT INTO t VALUES ('x')"))
         # The statement and the commit; the pool's rollback on return found nothing open.
@@ -111,18 +119,7 @@ async def test_begin_goes_with_the_first_statement(
     enable_sqlite_transactions(engine.sync_engine)
     other = sqlite3.connect(tmp_path / "begin.db", isolation_level=None, timeout=0.05)
     try:
-        async with engine.begin() as conn:
-            await conn.execute(text("CREATE TABLE t (v TEXT)"))
-            raw = (await conn.get_raw_connection()).driver_connection
-        assert isinstance(raw, OneHopConnection)
-        hops: list[str] = []
-        real = raw._execute
-
-        async def counted(fn: object, *args: object, **kwargs: object) -> object:
-            hops.append(getattr(fn, "__name__", "?"))
-            return await real(fn, *args, **kwargs)  # type: ignore[no-untyped-call]
-
-        raw._execute = counted  # type: ignore[method-assign]
+        hops = await _table_t_counting_hops(engine)
         async with engine.begin() as conn:
             await conn.execute(text("INSERT INTO t VALUES ('x')"))
             # BEGIN IMMEDIATE ran: another writer is kept out until the commit.
