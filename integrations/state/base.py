@@ -19,8 +19,9 @@ class LockTimeout(StateBackendError):
 
 @dataclass(slots=True)
 class Claim:
-    """A key a lock sets to ``b"1"`` (expiring after ``ttl`` seconds) if it is absent, as
-    the first step of its acquisition: where a round trip costs, in the same one.
+    """A key a lock sets (expiring after ``ttl`` seconds; its value is not for reading) if
+    it is absent, as the first step of its acquisition: where a round trip costs, in the
+    same one.
 
     When the key is already set, the acquisition raises :class:`ClaimRefused` before it
     queues for the lock. ``taken`` turns true once the key was set by this claim.

@@ -27,13 +27,15 @@ __all__ = ["RedisStore"]
 # and answer 1 when ``token`` is at the head (its lease then becomes the holder's), else 0;
 # with keys to read ahead (KEYS[reads] on), answer {1, their values} instead of 1. Queue
 # heads whose lease expired (crashed holders or waiters) are dropped on the way. With a
-# claim (ARGV[6], its expiry in ms: first call only), KEYS[3] is set first if absent; when
-# it is set already, answer -1 without queueing. Runs atomically inside Redis: a claim, an
-# uncontended lock and the holder's first reads cost one round trip.
+# claim (ARGV[6], its expiry in ms: first call only), KEYS[3] is set to the token first if
+# absent; when it is set already, by another, answer -1 without queueing (holding our token:
+# a call of ours that redis-py sent again after losing its answer). Runs atomically inside
+# Redis: a claim, an uncontended lock and the holder's first reads cost one round trip.
 _TURN_SCRIPT = """
 local reads = 3
 if ARGV[6] then
-  if not redis.call('SET', KEYS[3], '1', 'NX', 'PX', ARGV[6]) then return -1 end
+  if not redis.call('SET', KEYS[3], ARGV[1], 'NX', 'PX', ARGV[6])
+      and redis.call('GET', KEYS[3]) ~= ARGV[1] then return -1 end
   reads = 4
 end
 local lease = ARGV[2] .. ARGV[1]

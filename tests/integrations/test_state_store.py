@@ -237,7 +237,7 @@ async def test_a_lock_makes_its_claim_before_queueing(kv_store: KeyValueStore) -
     claim = Claim("seen", ttl=0.3)
     async with kv_store.lock("c", timeout=5, blocking_timeout=1, claim=claim):
         assert claim.taken
-        assert await kv_store.get("seen") == b"1"
+        assert await kv_store.get("seen") is not None
     await asyncio.sleep(0.35)
     assert await kv_store.get("seen") is None  # a lease: it lapses unless renewed
 
@@ -300,3 +300,26 @@ async def test_a_claim_and_an_uncontended_lock_take_one_round_trip(
     ):
         assert await redis_store.get("fsm") is None  # read ahead in the same script
     assert calls == ["EVALSHA"]  # the release goes in the block's MULTI
+
+
+async def test_a_claim_sent_again_after_a_lost_answer_is_still_ours(
+    redis_store: RedisStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """redis-py sends a command again when the connection dropped before its answer: the
+    lock's first call then finds its own claim made, and goes on as the claimant."""
+    real = redis_store.turn_script
+    sent: list[object] = []
+
+    async def answer_lost_once(**kwargs: object) -> object:
+        if not sent:
+            sent.append(await real(**kwargs))  # ran in Redis; its answer never came back
+        return await real(**kwargs)
+
+    monkeypatch.setattr(redis_store, "turn_script", answer_lost_once)
+    claim = Claim("seen", ttl=5)
+    async with redis_store.lock("lost", timeout=5, blocking_timeout=1, claim=claim):
+        assert claim.taken and await _queued(redis_store, "lost") == 1
+    with pytest.raises(ClaimRefused):  # anyone else is still refused
+        await redis_store.lock(
+            "lost", timeout=5, blocking_timeout=1, claim=Claim("seen", ttl=5)
+        ).acquire()
