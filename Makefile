@@ -47,6 +47,7 @@ bench-all: $(STAMP)
 	$(BIN)/python benchmarks/bench_tickets.py
 	$(BIN)/python benchmarks/bench_nlu.py
 	$(BIN)/python benchmarks/bench_sqlite_driver.py
+	$(BIN)/python benchmarks/bench_redis_turn.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .bench

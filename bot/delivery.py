@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 
 from bot.replies import Reply
-from integrations.state import KeyValueStore
+from integrations.state import Claim, KeyValueStore
 from privacy import redact
 
 __all__ = ["TAKEN_OVER", "DeliveryContext", "DeliveryLedger"]
@@ -56,15 +56,26 @@ class DeliveryLedger:
         self.processing_ttl = processing_ttl
         self._result_ttl = result_ttl
 
+    @staticmethod
+    def _seen(key: str) -> str:
+        return f"dedup:{key}:seen"
+
     async def claim(self, key: str) -> bool:
         """True for the first arrival of a message: it processes it; retries get False."""
         return await self._store.set(
-            f"dedup:{key}:seen", b"1", ttl=self.processing_ttl, only_if_absent=True
+            self._seen(key), b"1", ttl=self.processing_ttl, only_if_absent=True
         )
+
+    def lock_claim(self, key: str) -> Claim:
+        """The claim of :meth:`claim`, for a lock of the store to make before it queues
+        (:class:`~integrations.state.Claim`: where a round trip costs, in the lock's first):
+        ``taken`` is what :meth:`claim` would have answered, a refusal raises
+        :class:`~integrations.state.ClaimRefused` from the lock's acquisition."""
+        return Claim(self._seen(key), self.processing_ttl)
 
     async def renew(self, key: str) -> None:
         """Keep the claim while processing goes on."""
-        await self._store.set(f"dedup:{key}:seen", b"1", ttl=self.processing_ttl)
+        await self._store.set(self._seen(key), b"1", ttl=self.processing_ttl)
 
     async def save_result(self, key: str, reply: Reply | None) -> None:
         text = redact(reply.text, keep_phones=True) if reply else None

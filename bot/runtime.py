@@ -124,7 +124,8 @@ def build_dispatcher(
     dispatcher = Dispatcher(**workflow_data)
     dispatcher.outer_middleware(LoggingMiddleware())
     dispatcher.outer_middleware(DeferredWritesMiddleware(store))
-    dispatcher.outer_middleware(DedupMiddleware(ledger))
+    # the dedup claim goes in the lock's first round trip: the lock runs right after it
+    dispatcher.outer_middleware(DedupMiddleware(ledger, claim_in_lock=True))
     dispatcher.outer_middleware(ResidentLockMiddleware(store, prefetch=prefetch))
     dispatcher.outer_middleware(FSMContextMiddleware(fsm_storage))
     dispatcher.outer_middleware(ErrorGuardMiddleware())

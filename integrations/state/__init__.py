@@ -5,10 +5,18 @@ behind :class:`KeyValueStore`, so the embedded default (memory) and scale-out (R
 same code.
 """
 
-from integrations.state.base import KeyValueStore, Lock, LockTimeout
+from integrations.state.base import Claim, ClaimRefused, KeyValueStore, Lock, LockTimeout
 from integrations.state.memory import MemoryStore
 
-__all__ = ["KeyValueStore", "Lock", "LockTimeout", "MemoryStore", "create_store"]
+__all__ = [
+    "Claim",
+    "ClaimRefused",
+    "KeyValueStore",
+    "Lock",
+    "LockTimeout",
+    "MemoryStore",
+    "create_store",
+]
 
 
 def create_store(redis_url: str | None, *, namespace: str = "intake") -> KeyValueStore:

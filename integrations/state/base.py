@@ -5,15 +5,35 @@ from __future__ import annotations
 import abc
 import contextlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from types import TracebackType
 
 from core.errors import StateBackendError
 
-__all__ = ["KeyValueStore", "Lock", "LockTimeout"]
+__all__ = ["Claim", "ClaimRefused", "KeyValueStore", "Lock", "LockTimeout"]
 
 
 class LockTimeout(StateBackendError):
     """A named lock could not be acquired within its blocking timeout."""
+
+
+@dataclass(slots=True)
+class Claim:
+    """A key a lock sets (expiring after ``ttl`` seconds; its value is not for reading) if
+    it is absent, as the first step of its acquisition: where a round trip costs, in the
+    same one.
+
+    When the key is already set, the acquisition raises :class:`ClaimRefused` before it
+    queues for the lock. ``taken`` turns true once the key was set by this claim.
+    """
+
+    key: str
+    ttl: float
+    taken: bool = False
+
+
+class ClaimRefused(Exception):
+    """A lock's :class:`Claim` found its key set: the lock was neither taken nor waited for."""
 
 
 class Lock(abc.ABC):
@@ -83,11 +103,19 @@ class KeyValueStore(abc.ABC):
 
     @abc.abstractmethod
     def lock(
-        self, name: str, *, timeout: float, blocking_timeout: float, prefetch: Sequence[str] = ()
+        self,
+        name: str,
+        *,
+        timeout: float,
+        blocking_timeout: float,
+        prefetch: Sequence[str] = (),
+        claim: Claim | None = None,
     ) -> Lock:
         """Return a lock object for ``name`` (not yet acquired). ``prefetch``: keys the
         holder reads, read as :meth:`prefetch` does once the lock is taken — where a round
-        trip costs, in the same one as the acquisition."""
+        trip costs, in the same one as the acquisition. ``claim``: a key to set if absent
+        before queueing (:class:`Claim`); the acquisition raises :class:`ClaimRefused`
+        without queueing when it is set already."""
 
     def deferred_writes(self) -> contextlib.AbstractAsyncContextManager[object]:
         """Within ``async with store.deferred_writes():``, the current task's plain writes

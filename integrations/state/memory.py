@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 
-from integrations.state.base import KeyValueStore, Lock, LockTimeout
+from integrations.state.base import Claim, ClaimRefused, KeyValueStore, Lock, LockTimeout
 
 __all__ = ["MemoryStore"]
 
@@ -15,13 +15,21 @@ class _MemoryLock(Lock):
     """FIFO lock on an :class:`asyncio.Lock`; one process cannot outlive its own holder,
     so ``timeout`` (expiry of a crashed holder) has nothing to guard against here."""
 
-    def __init__(self, store: MemoryStore, name: str, blocking_timeout: float) -> None:
+    def __init__(
+        self, store: MemoryStore, name: str, blocking_timeout: float, claim: Claim | None
+    ) -> None:
         self._store = store
         self._name = name
         self._blocking_timeout = blocking_timeout
+        self._claim = claim
         self._lock: asyncio.Lock | None = None
 
     async def acquire(self) -> None:
+        claim, self._claim = self._claim, None  # made once, before queueing
+        if claim is not None:
+            if not await self._store.set(claim.key, b"1", ttl=claim.ttl, only_if_absent=True):
+                raise ClaimRefused(claim.key)
+            claim.taken = True
         lock = self._store._locks.setdefault(self._name, asyncio.Lock())
         self._store._lock_users[self._name] = self._store._lock_users.get(self._name, 0) + 1
         try:
@@ -103,9 +111,15 @@ class MemoryStore(KeyValueStore):
         return count
 
     def lock(
-        self, name: str, *, timeout: float, blocking_timeout: float, prefetch: Sequence[str] = ()
+        self,
+        name: str,
+        *,
+        timeout: float,
+        blocking_timeout: float,
+        prefetch: Sequence[str] = (),
+        claim: Claim | None = None,
     ) -> Lock:
-        return _MemoryLock(self, name, blocking_timeout)  # reads cost nothing: no prefetch
+        return _MemoryLock(self, name, blocking_timeout, claim)  # reads cost nothing: no prefetch
 
     async def ping(self) -> bool:
         return True

@@ -18,17 +18,26 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
 from core.errors import StateBackendError
-from integrations.state.base import KeyValueStore, Lock, LockTimeout
+from integrations.state.base import Claim, ClaimRefused, KeyValueStore, Lock, LockTimeout
 
 __all__ = ["RedisStore"]
 
 
 # Queue (first call, or again when our lease lapsed and we were dropped), renew our lease,
 # and answer 1 when ``token`` is at the head (its lease then becomes the holder's), else 0;
-# with keys to read ahead (KEYS[3] on), answer {1, their values} instead of 1. Queue heads
-# whose lease expired (crashed holders or waiters) are dropped on the way. Runs atomically
-# inside Redis: an uncontended lock, and the holder's first reads, cost one round trip.
+# with keys to read ahead (KEYS[reads] on), answer {1, their values} instead of 1. Queue
+# heads whose lease expired (crashed holders or waiters) are dropped on the way. With a
+# claim (ARGV[6], its expiry in ms: first call only), KEYS[3] is set to the token first if
+# absent; when it is set already, by another, answer -1 without queueing (holding our token:
+# a call of ours that redis-py sent again after losing its answer). Runs atomically inside
+# Redis: a claim, an uncontended lock and the holder's first reads cost one round trip.
 _TURN_SCRIPT = """
+local reads = 3
+if ARGV[6] then
+  if not redis.call('SET', KEYS[3], ARGV[1], 'NX', 'PX', ARGV[6])
+      and redis.call('GET', KEYS[3]) ~= ARGV[1] then return -1 end
+  reads = 4
+end
 local lease = ARGV[2] .. ARGV[1]
 if ARGV[5] == '1' or not redis.call('ZSCORE', KEYS[1], ARGV[1]) then
   redis.call('ZADD', KEYS[1], redis.call('INCR', KEYS[2]), ARGV[1])
@@ -38,7 +47,7 @@ local head = redis.call('ZRANGE', KEYS[1], 0, 0)[1]
 while head do
   if head == ARGV[1] then
     redis.call('SET', lease, '1', 'PX', ARGV[4])
-    if #KEYS > 2 then return {1, redis.call('MGET', unpack(KEYS, 3))} end
+    if #KEYS >= reads then return {1, redis.call('MGET', unpack(KEYS, reads))} end
     return 1
   end
   if redis.call('EXISTS', ARGV[2] .. head) == 1 then return 0 end
@@ -69,9 +78,11 @@ class _RedisFairLock(Lock):
         timeout: float,
         blocking_timeout: float,
         prefetch: Sequence[str] = (),
+        claim: Claim | None = None,
     ) -> None:
         self._store = store
         self._prefetch = prefetch
+        self._claim = claim
         self._client = store.client
         self._queue = store.key(f"lock:{name}:queue")
         self._seq = store.key(f"lock:{name}:seq")
@@ -88,18 +99,31 @@ class _RedisFairLock(Lock):
         # Read ahead only for a holder whose reads can use it (one in a deferral).
         deferral = self._store._deferred()
         reads = deferral.unknown(map(self._store.key, self._prefetch)) if deferral else []
+        claim, self._claim = self._claim, None  # made once, in the first call
         try:
+            claim_keys: list[str] = []
+            claim_args: list[int] = []
+            if claim is not None:
+                name = self._store.key(claim.key)
+                await self._store._send_first(name)  # the claim needs Redis's answer
+                claim_keys, claim_args = [name], [max(1, int(claim.ttl * 1000))]
             while True:
                 turn = await self._turn(
-                    keys=[self._queue, self._seq, *reads],
+                    keys=[self._queue, self._seq, *claim_keys, *reads],
                     args=[
                         self._token,
                         self._lease_prefix,
                         self._WAITER_LEASE_MS,
                         self._timeout_ms,
                         first,
+                        *claim_args,
                     ],
                 )
+                if claim is not None:
+                    if turn == -1:
+                        raise ClaimRefused(claim.key)  # not queued: nothing to leave
+                    claim.taken = True
+                    claim, claim_keys, claim_args = None, [], []
                 if isinstance(turn, list):
                     assert deferral is not None
                     deferral.read(reads, turn[1])
@@ -332,10 +356,21 @@ class RedisStore(KeyValueStore):
         return int(count)
 
     def lock(
-        self, name: str, *, timeout: float, blocking_timeout: float, prefetch: Sequence[str] = ()
+        self,
+        name: str,
+        *,
+        timeout: float,
+        blocking_timeout: float,
+        prefetch: Sequence[str] = (),
+        claim: Claim | None = None,
     ) -> Lock:
         return _RedisFairLock(
-            self, name, timeout=timeout, blocking_timeout=blocking_timeout, prefetch=prefetch
+            self,
+            name,
+            timeout=timeout,
+            blocking_timeout=blocking_timeout,
+            prefetch=prefetch,
+            claim=claim,
         )
 
     async def ping(self) -> bool:

@@ -6,7 +6,8 @@ import asyncio
 
 import pytest
 
-from integrations.state import KeyValueStore, LockTimeout
+from integrations.state import Claim, ClaimRefused, KeyValueStore, LockTimeout
+from integrations.state.memory import MemoryStore
 from integrations.state.redis import RedisStore
 
 
@@ -222,3 +223,103 @@ async def test_a_lock_reads_ahead_in_its_own_round_trip(
     # The waiter read the state as the holder left it, in the poll that gave it the lock.
     assert sorted([second[0], third[0]]) == [b"first", b"second"]
     assert await redis_store.get("fsm") in (b"second", b"third")
+
+
+async def _queued(store: KeyValueStore, name: str) -> int:
+    """How many hold or wait for the lock ``name`` (the holder included)."""
+    if isinstance(store, RedisStore):
+        return int(await store.client.zcard(store.key(f"lock:{name}:queue")))
+    assert isinstance(store, MemoryStore)
+    return store._lock_users.get(name, 0)
+
+
+async def test_a_lock_makes_its_claim_before_queueing(kv_store: KeyValueStore) -> None:
+    claim = Claim("seen", ttl=0.3)
+    async with kv_store.lock("c", timeout=5, blocking_timeout=1, claim=claim):
+        assert claim.taken
+        assert await kv_store.get("seen") is not None
+    await asyncio.sleep(0.35)
+    assert await kv_store.get("seen") is None  # a lease: it lapses unless renewed
+
+
+async def test_a_refused_claim_neither_takes_nor_waits_for_the_lock(
+    kv_store: KeyValueStore,
+) -> None:
+    await kv_store.set("seen", b"1", ttl=5)
+    async with kv_store.lock("c", timeout=5, blocking_timeout=5):
+        claim = Claim("seen", ttl=5)
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(ClaimRefused):
+            await kv_store.lock("c", timeout=5, blocking_timeout=5, claim=claim).acquire()
+        assert asyncio.get_running_loop().time() - started < 0.5  # no wait behind the holder
+        assert not claim.taken
+        assert await _queued(kv_store, "c") == 1  # the holder alone
+    # and a refused claim on a free lock does not take it either
+    with pytest.raises(ClaimRefused):
+        await kv_store.lock("c", timeout=5, blocking_timeout=5, claim=Claim("seen", 5)).acquire()
+    assert await _queued(kv_store, "c") == 0
+
+
+async def test_a_waiter_claims_once_then_waits_its_turn(kv_store: KeyValueStore) -> None:
+    """The claim is made as the waiter queues; its later polls do not claim again (they
+    would find their own claim and give up)."""
+    order: list[str] = []
+    claim = Claim("seen", ttl=5)
+
+    async def holder() -> None:
+        async with kv_store.lock("w", timeout=5, blocking_timeout=1):
+            await asyncio.sleep(0.15)
+            order.append("holder")
+
+    async def waiter() -> None:
+        await asyncio.sleep(0.03)
+        async with kv_store.lock("w", timeout=5, blocking_timeout=2, claim=claim):
+            order.append("waiter")
+
+    async def watch() -> None:
+        await asyncio.sleep(0.08)
+        assert claim.taken and await _queued(kv_store, "w") == 2
+
+    await asyncio.gather(holder(), waiter(), watch())
+    assert order == ["holder", "waiter"]
+
+
+async def test_a_claim_and_an_uncontended_lock_take_one_round_trip(
+    redis_store: RedisStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[object] = []
+    real = redis_store.client.execute_command
+
+    async def counted(*args: object, **kwargs: object) -> object:
+        calls.append(args[0])
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(redis_store.client, "execute_command", counted)
+    async with redis_store.deferred_writes(), redis_store.lock(
+        "r", timeout=5, blocking_timeout=5, prefetch=["fsm"], claim=Claim("seen", 5)
+    ):
+        assert await redis_store.get("fsm") is None  # read ahead in the same script
+    assert calls == ["EVALSHA"]  # the release goes in the block's MULTI
+
+
+async def test_a_claim_sent_again_after_a_lost_answer_is_still_ours(
+    redis_store: RedisStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """redis-py sends a command again when the connection dropped before its answer: the
+    lock's first call then finds its own claim made, and goes on as the claimant."""
+    real = redis_store.turn_script
+    sent: list[object] = []
+
+    async def answer_lost_once(**kwargs: object) -> object:
+        if not sent:
+            sent.append(await real(**kwargs))  # ran in Redis; its answer never came back
+        return await real(**kwargs)
+
+    monkeypatch.setattr(redis_store, "turn_script", answer_lost_once)
+    claim = Claim("seen", ttl=5)
+    async with redis_store.lock("lost", timeout=5, blocking_timeout=1, claim=claim):
+        assert claim.taken and await _queued(redis_store, "lost") == 1
+    with pytest.raises(ClaimRefused):  # anyone else is still refused
+        await redis_store.lock(
+            "lost", timeout=5, blocking_timeout=1, claim=Claim("seen", ttl=5)
+        ).acquire()
