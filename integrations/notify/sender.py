@@ -46,12 +46,11 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol, cast
+from typing import Any, NamedTuple, Protocol, cast
 
-from sqlalchemy import Table, and_, exists, insert, select
+from sqlalchemy import Table, exists, insert, literal_column, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from core.errors import DatabaseError
 from integrations.db.models import PushAttemptRow, PushJobRow, TicketRow
@@ -60,7 +59,7 @@ from integrations.notify.customer_service import take_quota
 from integrations.notify.residents import lock_residents
 from integrations.notify.sms import SmsFailed, SmsHook, SmsInDoubt, SmsMessage, SmsRefused
 from integrations.tickets.core import Core, add_event
-from integrations.tickets.sql import claim_due
+from integrations.tickets.sql import claim_due, claim_statement
 from integrations.wechat.errors import WeChatAPIError, WeChatError, WeChatNetworkError
 from policies.pushes import (
     SUBSCRIPTION_REFUSED,
@@ -83,6 +82,60 @@ log = logging.getLogger("integrations.notify")
 
 _MAX_DETAIL = 1000
 _ATTEMPTS = cast(Table, PushAttemptRow.__table__)
+
+
+_JOBS = cast(Table, PushJobRow.__table__)
+_TICKETS = cast(Table, TicketRow.__table__)
+_OLDER = _JOBS.alias("older")
+# RETURNING names its columns without their table, in subqueries too, where ``id`` or
+# ``openid`` would then be the subquery's own: the claimed row's are spelt out.
+_CLAIMED_ID = literal_column(f"{_JOBS.name}.id")
+_CLAIMED_TICKET = literal_column(f"{_JOBS.name}.ticket_id")
+_CLAIMED_OPENID = literal_column(f"{_JOBS.name}.openid")
+# The claim, built once: pushes of one ticket go out in order (none while an older one is
+# pending); it returns what the send needs, the ticket's phone (not for a follower's push:
+# that phone is the filer's) and whether another worker left a ``sending`` step behind,
+# so the usual batch costs no read besides the residents' (issue 16).
+_CLAIM = claim_statement(
+    PushJobRow,
+    extra=[
+        ~exists(
+            select(_OLDER.c.id).where(
+                _OLDER.c.ticket_id == _JOBS.c.ticket_id,
+                _OLDER.c.status == "pending",
+                _OLDER.c.id < _JOBS.c.id,
+            )
+        )
+    ],
+    returning=(
+        _JOBS.c.ticket_id,
+        _JOBS.c.openid,
+        _JOBS.c.ticket_status,
+        _JOBS.c.text,
+        _JOBS.c.template_data,
+        select(_TICKETS.c.phone)
+        .where(_TICKETS.c.id == _CLAIMED_TICKET, _TICKETS.c.openid == _CLAIMED_OPENID)
+        .scalar_subquery(),
+        exists(
+            select(_ATTEMPTS.c.id).where(
+                _ATTEMPTS.c.push_id == _CLAIMED_ID, _ATTEMPTS.c.outcome == "sending"
+            )
+        ),
+    ),
+)
+
+
+class _Claimed(NamedTuple):
+    """A push as the claim returns it (:data:`_CLAIM`)."""
+
+    id: int
+    ticket_id: str
+    openid: str
+    ticket_status: str
+    text: str
+    template_data: dict[str, str]
+    phone: str | None
+    in_doubt: bool
 
 
 class StatusMessenger(Protocol):
@@ -226,115 +279,91 @@ class PushSender:
     async def _claim(self) -> list[_Planned]:
         config = self.core.config
         now = self.core.clock()
-        older = aliased(PushJobRow)
-        in_order = ~exists(
-            select(older.id).where(
-                and_(
-                    older.ticket_id == PushJobRow.ticket_id,
-                    older.status == "pending",
-                    older.id < PushJobRow.id,
-                )
-            )
-        )
         async with self.core.write() as session:
-            ids = await claim_due(
-                session,
-                PushJobRow,
-                worker_id=self.worker_id,
-                now=now,
-                lease_seconds=config.lease_seconds,
-                limit=config.batch_size,
-                extra=[in_order],
-            )
-            if not ids:
+            claimed = [
+                _Claimed(*row)
+                for row in await claim_due(
+                    session,
+                    _CLAIM,
+                    worker_id=self.worker_id,
+                    now=now,
+                    lease_seconds=config.lease_seconds,
+                    limit=config.batch_size,
+                )
+            ]
+            if not claimed:
                 return []
-            jobs = list(
-                (
-                    await session.execute(
-                        select(PushJobRow).where(PushJobRow.id.in_(ids)).order_by(PushJobRow.id)
-                    )
-                ).scalars()
-            )
-            tickets = {
-                row.id: row
-                for row in (
-                    await session.execute(
-                        select(TicketRow).where(TicketRow.id.in_({j.ticket_id for j in jobs}))
-                    )
-                ).scalars()
-            }
-            jobs = await self._settle_in_doubt(session, jobs, tickets, now)
-            residents = await lock_residents(session, (job.openid for job in jobs))
+            if any(job.in_doubt for job in claimed):
+                claimed = await self._settle_in_doubt(session, claimed, now)
+            residents = await lock_residents(session, (job.openid for job in claimed))
             plans = []
             attempts: list[dict[str, Any]] = []
-            for job in jobs:
-                ticket = tickets.get(job.ticket_id)
-                # A follower's pushes must not go to the filer's phone.
-                phone = ticket.phone if ticket is not None and ticket.openid == job.openid \
-                    else None
+            for job in claimed:
                 refusal = take_quota(residents.get(job.openid), now=now, config=config)
                 steps = push_plan(
                     window_refusal=refusal,
                     template_configured=bool(config.template_status_id),
                     subscription_configured=bool(config.subscription_template_id),
                     sms_configured=self.sms is not None,
-                    has_phone=bool(phone),
+                    has_phone=bool(job.phone),
                 )
-                attempts += self._first_rows(job, steps, now)
-                plans.append((job, phone, steps))
+                attempts += self._first_rows(job.id, job.ticket_id, steps, now)
+                plans.append((job, steps))
             first = await self._insert_first_rows(session, attempts)
             return [
                 _Planned(
                     job.id, job.ticket_id, job.openid, job.ticket_status, job.text,
-                    dict(job.template_data), phone or None, steps, first.get(job.id),
+                    dict(job.template_data), job.phone or None, steps, first.get(job.id),
                 )
-                for job, phone, steps in plans
+                for job, steps in plans
             ]
 
     async def _settle_in_doubt(
-        self,
-        session: AsyncSession,
-        jobs: list[PushJobRow],
-        tickets: Mapping[str, TicketRow],
-        now: datetime,
-    ) -> list[PushJobRow]:
+        self, session: AsyncSession, claimed: list[_Claimed], now: datetime
+    ) -> list[_Claimed]:
         """Jobs another worker left mid-send (its lease ran out before it recorded the
         answer) may have reached the resident: they become undelivered-unknown, for staff,
         instead of going out again. Returns the jobs still to send."""
+        doubtful = [job.id for job in claimed if job.in_doubt]
         open_attempts = list(
             (
                 await session.execute(
                     select(PushAttemptRow)
                     .where(
-                        PushAttemptRow.push_id.in_([job.id for job in jobs]),
+                        PushAttemptRow.push_id.in_(doubtful),
                         PushAttemptRow.outcome == "sending",
                     )
                     .order_by(PushAttemptRow.id)
                 )
             ).scalars()
         )
-        if not open_attempts:
-            return jobs
         in_doubt = {attempt.push_id: attempt for attempt in open_attempts}
         for attempt in open_attempts:
             attempt.outcome, attempt.finished_at = "unknown", now
             attempt.detail = (
                 f"worker {attempt.worker} stopped before the answer was recorded"
             )[:_MAX_DETAIL]
-        keep: list[PushJobRow] = []
-        for job in jobs:
-            left = in_doubt.get(job.id)
-            if left is None:
-                keep.append(job)
-                continue
+        jobs = (
+            await session.execute(select(PushJobRow).where(PushJobRow.id.in_(list(in_doubt))))
+        ).scalars().all()
+        tickets = {
+            row.id: row
+            for row in (
+                await session.execute(
+                    select(TicketRow).where(TicketRow.id.in_({job.ticket_id for job in jobs}))
+                )
+            ).scalars()
+        }
+        for job in sorted(jobs, key=lambda job: job.id):
+            left = in_doubt[job.id]
             await self._undelivered(
                 session, job, tickets.get(job.ticket_id), now,
                 error=f"{left.channel}: {left.detail}; not sent again automatically",
             )
-        return keep
+        return [job for job in claimed if job.id not in in_doubt]
 
     def _first_rows(
-        self, job: PushJobRow, steps: Sequence[PushStep], now: datetime
+        self, push_id: int, ticket_id: str, steps: Sequence[PushStep], now: datetime
     ) -> list[dict[str, Any]]:
         """The rows written at claim time: the steps skipped before the first step worth
         trying, then that step's ``sending`` row (none for a subscription: its consent is
@@ -343,8 +372,8 @@ class PushSender:
         if index == len(steps) or steps[index].channel == "subscription":
             return []
         return [
-            *self._skipped_rows(job.id, job.ticket_id, steps[:index], now),
-            self._attempt_values(job.id, job.ticket_id, steps[index].channel, now),
+            *self._skipped_rows(push_id, ticket_id, steps[:index], now),
+            self._attempt_values(push_id, ticket_id, steps[index].channel, now),
         ]
 
     @staticmethod
