@@ -57,7 +57,7 @@ from core.errors import DatabaseError
 from integrations.db.models import PushAttemptRow, PushJobRow, TicketRow
 from integrations.notify.consents import drop_consent, give_back_consent, take_consent
 from integrations.notify.customer_service import take_quota
-from integrations.notify.residents import lock_residents
+from integrations.notify.residents import lock_residents, save_windows
 from integrations.notify.sms import SmsFailed, SmsHook, SmsInDoubt, SmsMessage, SmsRefused
 from integrations.tickets.core import Core, add_event
 from integrations.tickets.sql import claim_due, claim_statement, update_by_id
@@ -333,6 +333,7 @@ class PushSender:
                 )
                 attempts += self._first_rows(job.id, job.ticket_id, steps, now)
                 plans.append((job, steps))
+            await save_windows(session, residents.values())
             first = await self._insert_first_rows(session, attempts)
             return [
                 _Planned(
