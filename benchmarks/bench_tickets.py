@@ -14,7 +14,9 @@ Two runs per database:
 * **paced** — ``--paced-tickets`` filed at a steady ``--rate`` per second, below capacity:
   the delivery lag residents see on a normal day.
 
-Delivery lag: ticket received → its ``dispatched`` timeline entry (p50 / p99).
+Delivery lag: ticket received → its ``dispatched`` timeline entry (p50 / p99). Also per
+ticket: the SQL statements sent (SQLite's ``BEGIN IMMEDIATE`` counted) and the process's
+CPU milliseconds (filing, worker, desk and pushes together).
 
 SQLite is a file in a temporary directory; PostgreSQL (``--postgres-url``, default the
 test server) gets a schema of its own, dropped afterwards. Nothing is asserted.
@@ -39,13 +41,15 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import psycopg  # noqa: E402
-from sqlalchemy import select  # noqa: E402
+from sqlalchemy import event, select  # noqa: E402
+from sqlalchemy.ext.asyncio import AsyncEngine  # noqa: E402
 
 from integrations.db import create_engine  # noqa: E402
 from integrations.db.migrate import upgrade_database  # noqa: E402
@@ -132,6 +136,7 @@ async def run(
     wait until all are dispatched."""
     await asyncio.to_thread(upgrade_database, url)
     engine = create_engine(url)
+    statements = _count_statements(engine)
     config = TicketConfig(worker_interval=0.2, batch_size=20, template_status_id="bench")
     service = TicketService(engine, config=config)
     limit = asyncio.Semaphore(concurrency)
@@ -151,6 +156,7 @@ async def run(
 
     try:
         async with running_workers(service, workers):
+            cpu = time.process_time()
             started = time.perf_counter()
             await asyncio.gather(*(file(n, started) for n in range(tickets)))
             created = time.perf_counter()
@@ -158,13 +164,17 @@ async def run(
                 async with engine.connect() as conn:
                     pending = (
                         await conn.execute(
-                            select(DispatchJobRow.id).where(DispatchJobRow.status != "delivered")
+                            select(DispatchJobRow.id)
+                            .where(DispatchJobRow.status != "delivered")
+                            .execution_options(bench_probe=True)
                         )
                     ).all()
                 if not pending:
                     break
                 await asyncio.sleep(0.01)
             finished = time.perf_counter()
+            cpu = time.process_time() - cpu
+            executed = statements[0]
         async with engine.connect() as conn:
             rows = (
                 await conn.execute(
@@ -182,7 +192,23 @@ async def run(
         "e2e_rate": tickets / (finished - started),
         "lag_p50": statistics.median(lags),
         "lag_p99": lags[min(len(lags) - 1, int(len(lags) * 0.99))],
+        "statements": executed / tickets,
+        "cpu_ms": cpu * 1000 / tickets,
     }
+
+
+def _count_statements(engine: AsyncEngine) -> list[int]:
+    """A counter of the statements the app sends (SQLite's ``BEGIN IMMEDIATE`` included,
+    the benchmark's own polling not), read as ``counter[0]``."""
+    counter = [0]
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _count(conn: Any, cursor: Any, statement: str, params: Any, context: Any,
+               executemany: bool) -> None:
+        if context is None or not context.execution_options.get("bench_probe"):
+            counter[0] += 1
+
+    return counter
 
 
 async def _one_run(args: argparse.Namespace) -> dict[str, dict[str, dict[str, float]]]:
@@ -244,6 +270,10 @@ async def main() -> None:
             Metric(f"burst.{db}.lag_p99", f"{db} burst delivery lag p99", "ms"),
             Metric(f"paced.{db}.lag_p50", f"{db} paced delivery lag p50", "ms"),
             Metric(f"paced.{db}.lag_p99", f"{db} paced delivery lag p99", "ms"),
+            Metric(f"burst.{db}.statements", f"{db} burst statements a ticket", digits=2),
+            Metric(f"paced.{db}.statements", f"{db} paced statements a ticket", digits=2),
+            Metric(f"burst.{db}.cpu_ms", f"{db} burst CPU a ticket", "ms", digits=2),
+            Metric(f"paced.{db}.cpu_ms", f"{db} paced CPU a ticket", "ms", digits=2),
         )
     ]
     runs.report(metrics)

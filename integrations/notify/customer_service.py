@@ -20,8 +20,12 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
 from core.errors import DatabaseUnavailable, IntakeError
-from integrations.db.models import ResidentRow
-from integrations.notify.residents import lock_residents, record_inbound_many
+from integrations.notify.residents import (
+    ResidentWindow,
+    lock_residents,
+    record_inbound_many,
+    save_windows,
+)
 from policies.tickets import CustomerServiceRefusal, customer_service_refusal
 from privacy import mask_openid
 
@@ -48,11 +52,12 @@ class CustomerServiceRefused(IntakeError):
 
 
 def take_quota(
-    resident: ResidentRow | None, *, now: datetime, config: TicketConfig
+    resident: ResidentWindow | None, *, now: datetime, config: TicketConfig
 ) -> CustomerServiceRefusal | None:
     """Count one customer-service text to the (locked) ``resident``, or say why it may not
-    go out. Counted before sending, even if the send then fails: WeChat may have counted it
-    too (an answer lost in transit); erring low only costs a template or a retry later."""
+    go out; the caller writes the count (:func:`integrations.notify.residents.save_windows`).
+    Counted before sending, even if the send then fails: WeChat may have counted it too (an
+    answer lost in transit); erring low only costs a template or a retry later."""
     refusal = customer_service_refusal(
         last_inbound_at=resident.last_inbound_at if resident else None,
         now=now,
@@ -98,7 +103,9 @@ class ResidentWindows:
             if wrote_at is not None:
                 await record_inbound_many(session, [(openid, min(wrote_at, now))])
             residents = await lock_residents(session, [openid])
-            return take_quota(residents.get(openid), now=now, config=self.core.config)
+            refusal = take_quota(residents.get(openid), now=now, config=self.core.config)
+            await save_windows(session, residents.values())
+            return refusal
 
 
 class _SendsText(Protocol):

@@ -10,16 +10,23 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, case, select
+from sqlalchemy import Table, bindparam, case, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from integrations.db.models import ResidentRow
 
-__all__ = ["lock_residents", "record_inbound", "record_inbound_many"]
+__all__ = [
+    "ResidentWindow",
+    "lock_residents",
+    "record_inbound",
+    "record_inbound_many",
+    "save_windows",
+]
 
 
 async def record_inbound(session: AsyncSession, openid: str, at: datetime) -> None:
@@ -67,20 +74,59 @@ def _upsert(dialect: str) -> Any:
     )
 
 
+@dataclass(slots=True)
+class ResidentWindow:
+    """A resident's row as the quota reads and counts it (:func:`lock_residents`); the
+    count is written back by :func:`save_windows`."""
+
+    openid: str
+    last_inbound_at: datetime
+    cs_sent: int
+    updated_at: datetime
+    #: ``cs_sent`` as read, to tell the rows counted since
+    loaded_sent: int = field(default=0, repr=False)
+
+
+_RESIDENTS = cast(Table, ResidentRow.__table__)
+# Column reads and executemany writes, not the ORM: the push sender locks a batch's
+# residents on every claim, and the entity machinery cost more than the statements
+# (issue 16).
+_LOCK = (
+    select(_RESIDENTS.c.openid, _RESIDENTS.c.last_inbound_at, _RESIDENTS.c.cs_sent,
+           _RESIDENTS.c.updated_at)
+    .where(_RESIDENTS.c.openid.in_(bindparam("openids", expanding=True)))
+    .order_by(_RESIDENTS.c.openid)
+    .with_for_update()
+)
+_SAVE = (
+    update(_RESIDENTS)
+    .where(_RESIDENTS.c.openid == bindparam("resident"))
+    .values(cs_sent=bindparam("sent"), updated_at=bindparam("at"))
+)
+
+
 async def lock_residents(
     session: AsyncSession, openids: Iterable[str]
-) -> dict[str, ResidentRow]:
+) -> dict[str, ResidentWindow]:
     """The rows of these residents (those ever seen), locked until the transaction ends,
-    so concurrent senders never hand out more customer-service pushes than the quota."""
+    so concurrent senders never hand out more customer-service pushes than the quota.
+    What is counted on them is written by :func:`save_windows`."""
     wanted = sorted(set(openids))
     if not wanted:
         return {}
-    rows = (
-        await session.execute(
-            select(ResidentRow)
-            .where(ResidentRow.openid.in_(wanted))
-            .order_by(ResidentRow.openid)
-            .with_for_update()
-        )
-    ).scalars()
-    return {row.openid: row for row in rows}
+    result = await (await session.connection()).execute(_LOCK, {"openids": wanted})
+    return {
+        openid: ResidentWindow(openid, inbound, sent, updated, loaded_sent=sent)
+        for openid, inbound, sent, updated in result
+    }
+
+
+async def save_windows(session: AsyncSession, windows: Iterable[ResidentWindow]) -> None:
+    """Write the counts taken on locked ``windows`` (one executemany, none if none)."""
+    rows = [
+        {"resident": w.openid, "sent": w.cs_sent, "at": w.updated_at}
+        for w in windows
+        if w.cs_sent != w.loaded_sent
+    ]
+    if rows:
+        await (await session.connection()).execute(_SAVE, rows)

@@ -46,21 +46,21 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol, cast
+from typing import Any, NamedTuple, Protocol, cast
 
-from sqlalchemy import Table, and_, exists, insert, select
+from sqlalchemy import Table, bindparam, exists, insert, literal_column, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.sql.expression import ColumnClause
 
 from core.errors import DatabaseError
 from integrations.db.models import PushAttemptRow, PushJobRow, TicketRow
 from integrations.notify.consents import drop_consent, give_back_consent, take_consent
 from integrations.notify.customer_service import take_quota
-from integrations.notify.residents import lock_residents
+from integrations.notify.residents import lock_residents, save_windows
 from integrations.notify.sms import SmsFailed, SmsHook, SmsInDoubt, SmsMessage, SmsRefused
 from integrations.tickets.core import Core, add_event
-from integrations.tickets.sql import claim_due
+from integrations.tickets.sql import claim_due, claim_statement, update_by_id
 from integrations.wechat.errors import WeChatAPIError, WeChatError, WeChatNetworkError
 from policies.pushes import (
     SUBSCRIPTION_REFUSED,
@@ -83,6 +83,83 @@ log = logging.getLogger("integrations.notify")
 
 _MAX_DETAIL = 1000
 _ATTEMPTS = cast(Table, PushAttemptRow.__table__)
+
+
+_JOBS = cast(Table, PushJobRow.__table__)
+_TICKETS = cast(Table, TicketRow.__table__)
+_OLDER = _JOBS.alias("older")
+# RETURNING names its columns without their table, in subqueries too, where ``id`` or
+# ``openid`` would then be the subquery's own: the claimed row's are spelt out.
+_CLAIMED_ID: ColumnClause[Any] = literal_column(f"{_JOBS.name}.id")
+_CLAIMED_TICKET: ColumnClause[Any] = literal_column(f"{_JOBS.name}.ticket_id")
+_CLAIMED_OPENID: ColumnClause[Any] = literal_column(f"{_JOBS.name}.openid")
+# The claim, built once: pushes of one ticket go out in order (none while an older one is
+# pending); it returns what the send needs, the ticket's phone (not for a follower's push:
+# that phone is the filer's) and whether another worker left a ``sending`` step behind,
+# so the usual batch costs no read besides the residents' (issue 16).
+_CLAIM = claim_statement(
+    PushJobRow,
+    extra=[
+        ~exists(
+            select(_OLDER.c.id).where(
+                _OLDER.c.ticket_id == _JOBS.c.ticket_id,
+                _OLDER.c.status == "pending",
+                _OLDER.c.id < _JOBS.c.id,
+            )
+        )
+    ],
+    returning=(
+        _JOBS.c.ticket_id,
+        _JOBS.c.openid,
+        _JOBS.c.ticket_status,
+        _JOBS.c.text,
+        _JOBS.c.template_data,
+        _JOBS.c.attempts,
+        select(_TICKETS.c.phone)
+        .where(_TICKETS.c.id == _CLAIMED_TICKET, _TICKETS.c.openid == _CLAIMED_OPENID)
+        .scalar_subquery(),
+        exists(
+            select(_ATTEMPTS.c.id).where(
+                _ATTEMPTS.c.push_id == _CLAIMED_ID, _ATTEMPTS.c.outcome == "sending"
+            )
+        ),
+    ),
+)
+
+
+class _Claimed(NamedTuple):
+    """A push as the claim returns it (:data:`_CLAIM`)."""
+
+    id: int
+    ticket_id: str
+    openid: str
+    ticket_status: str
+    text: str
+    template_data: dict[str, str]
+    attempts: int
+    phone: str | None
+    in_doubt: bool
+
+
+class _Locked(NamedTuple):
+    """A push as :meth:`PushSender._record` reads it (:data:`_LOCK`)."""
+
+    id: int
+    ticket_id: str
+    openid: str
+    ticket_status: str
+    attempts: int
+    status: str
+    claimed_by: str | None
+
+
+_LOCK = (
+    select(_JOBS.c.id, _JOBS.c.ticket_id, _JOBS.c.openid, _JOBS.c.ticket_status,
+           _JOBS.c.attempts, _JOBS.c.status, _JOBS.c.claimed_by)
+    .where(_JOBS.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(_JOBS.c.id)
+    .with_for_update()
+)
 
 
 class StatusMessenger(Protocol):
@@ -226,115 +303,92 @@ class PushSender:
     async def _claim(self) -> list[_Planned]:
         config = self.core.config
         now = self.core.clock()
-        older = aliased(PushJobRow)
-        in_order = ~exists(
-            select(older.id).where(
-                and_(
-                    older.ticket_id == PushJobRow.ticket_id,
-                    older.status == "pending",
-                    older.id < PushJobRow.id,
-                )
-            )
-        )
         async with self.core.write() as session:
-            ids = await claim_due(
-                session,
-                PushJobRow,
-                worker_id=self.worker_id,
-                now=now,
-                lease_seconds=config.lease_seconds,
-                limit=config.batch_size,
-                extra=[in_order],
-            )
-            if not ids:
+            claimed = [
+                _Claimed(*row)
+                for row in await claim_due(
+                    session,
+                    _CLAIM,
+                    worker_id=self.worker_id,
+                    now=now,
+                    lease_seconds=config.lease_seconds,
+                    limit=config.batch_size,
+                )
+            ]
+            if not claimed:
                 return []
-            jobs = list(
-                (
-                    await session.execute(
-                        select(PushJobRow).where(PushJobRow.id.in_(ids)).order_by(PushJobRow.id)
-                    )
-                ).scalars()
-            )
-            tickets = {
-                row.id: row
-                for row in (
-                    await session.execute(
-                        select(TicketRow).where(TicketRow.id.in_({j.ticket_id for j in jobs}))
-                    )
-                ).scalars()
-            }
-            jobs = await self._settle_in_doubt(session, jobs, tickets, now)
-            residents = await lock_residents(session, (job.openid for job in jobs))
+            if any(job.in_doubt for job in claimed):
+                claimed = await self._settle_in_doubt(session, claimed, now)
+            residents = await lock_residents(session, (job.openid for job in claimed))
             plans = []
             attempts: list[dict[str, Any]] = []
-            for job in jobs:
-                ticket = tickets.get(job.ticket_id)
-                # A follower's pushes must not go to the filer's phone.
-                phone = ticket.phone if ticket is not None and ticket.openid == job.openid \
-                    else None
+            for job in claimed:
                 refusal = take_quota(residents.get(job.openid), now=now, config=config)
                 steps = push_plan(
                     window_refusal=refusal,
                     template_configured=bool(config.template_status_id),
                     subscription_configured=bool(config.subscription_template_id),
                     sms_configured=self.sms is not None,
-                    has_phone=bool(phone),
+                    has_phone=bool(job.phone),
                 )
-                attempts += self._first_rows(job, steps, now)
-                plans.append((job, phone, steps))
+                attempts += self._first_rows(job.id, job.ticket_id, steps, now)
+                plans.append((job, steps))
+            await save_windows(session, residents.values())
             first = await self._insert_first_rows(session, attempts)
             return [
                 _Planned(
                     job.id, job.ticket_id, job.openid, job.ticket_status, job.text,
-                    dict(job.template_data), phone or None, steps, first.get(job.id),
+                    dict(job.template_data), job.phone or None, steps, first.get(job.id),
                 )
-                for job, phone, steps in plans
+                for job, steps in plans
             ]
 
     async def _settle_in_doubt(
-        self,
-        session: AsyncSession,
-        jobs: list[PushJobRow],
-        tickets: Mapping[str, TicketRow],
-        now: datetime,
-    ) -> list[PushJobRow]:
+        self, session: AsyncSession, claimed: list[_Claimed], now: datetime
+    ) -> list[_Claimed]:
         """Jobs another worker left mid-send (its lease ran out before it recorded the
         answer) may have reached the resident: they become undelivered-unknown, for staff,
         instead of going out again. Returns the jobs still to send."""
+        doubtful = [job.id for job in claimed if job.in_doubt]
         open_attempts = list(
             (
                 await session.execute(
                     select(PushAttemptRow)
                     .where(
-                        PushAttemptRow.push_id.in_([job.id for job in jobs]),
+                        PushAttemptRow.push_id.in_(doubtful),
                         PushAttemptRow.outcome == "sending",
                     )
                     .order_by(PushAttemptRow.id)
                 )
             ).scalars()
         )
-        if not open_attempts:
-            return jobs
         in_doubt = {attempt.push_id: attempt for attempt in open_attempts}
         for attempt in open_attempts:
             attempt.outcome, attempt.finished_at = "unknown", now
             attempt.detail = (
                 f"worker {attempt.worker} stopped before the answer was recorded"
             )[:_MAX_DETAIL]
-        keep: list[PushJobRow] = []
-        for job in jobs:
-            left = in_doubt.get(job.id)
-            if left is None:
-                keep.append(job)
-                continue
-            await self._undelivered(
+        given_up = [job for job in claimed if job.id in in_doubt]
+        tickets = {
+            row.id: row
+            for row in (
+                await session.execute(
+                    select(TicketRow).where(TicketRow.id.in_({j.ticket_id for j in given_up}))
+                )
+            ).scalars()
+        }
+        changes: dict[int, dict[str, Any]] = {}
+        for job in given_up:
+            left = in_doubt[job.id]
+            changes[job.id] = await self._undelivered(
                 session, job, tickets.get(job.ticket_id), now,
                 error=f"{left.channel}: {left.detail}; not sent again automatically",
             )
-        return keep
+        await update_by_id(session, _JOBS, changes)
+        return [job for job in claimed if job.id not in in_doubt]
 
     def _first_rows(
-        self, job: PushJobRow, steps: Sequence[PushStep], now: datetime
+        self, push_id: int, ticket_id: str, steps: Sequence[PushStep], now: datetime
     ) -> list[dict[str, Any]]:
         """The rows written at claim time: the steps skipped before the first step worth
         trying, then that step's ``sending`` row (none for a subscription: its consent is
@@ -343,8 +397,8 @@ class PushSender:
         if index == len(steps) or steps[index].channel == "subscription":
             return []
         return [
-            *self._skipped_rows(job.id, job.ticket_id, steps[:index], now),
-            self._attempt_values(job.id, job.ticket_id, steps[index].channel, now),
+            *self._skipped_rows(push_id, ticket_id, steps[:index], now),
+            self._attempt_values(push_id, ticket_id, steps[index].channel, now),
         ]
 
     @staticmethod
@@ -553,75 +607,77 @@ class PushSender:
         now: datetime,
         *,
         consent: str | None = None,
-        row: PushAttemptRow | None = None,
     ) -> None:
-        """Write a step's outcome (on ``row``, when the caller has it loaded); settle the
-        consent a subscription send took."""
+        """Write a step's outcome; settle the consent a subscription send took."""
         if attempt_id < 0:
             return  # no row was written
-        attempt = row if row is not None else await session.get(PushAttemptRow, attempt_id)
+        attempt = await session.get(PushAttemptRow, attempt_id)
         if attempt is None:
             return
-        attempt.outcome = outcome.outcome
-        attempt.errcode = outcome.errcode
-        attempt.detail = mask_text(outcome.detail)[:_MAX_DETAIL] if outcome.detail else None
-        attempt.finished_at = now
-        if attempt.channel != "subscription":
+        for name, value in _finished(outcome, now).items():
+            setattr(attempt, name, value)
+        await self._settle_consent(session, push.openid, attempt.channel, outcome, consent, now)
+
+    async def _settle_consent(
+        self,
+        session: AsyncSession,
+        openid: str,
+        channel: str,
+        outcome: _Outcome,
+        consent: str | None,
+        now: datetime,
+    ) -> None:
+        """What a subscription send's outcome does to the resident's consent."""
+        if channel != "subscription":
             return
         template_id = self.core.config.subscription_template_id or ""
         if outcome.errcode == SUBSCRIPTION_REFUSED:
-            await drop_consent(session, push.openid, template_id)  # WeChat has none
+            await drop_consent(session, openid, template_id)  # WeChat has none
         elif consent is not None and outcome.outcome in ("refused", "failed"):
             # Certainly not delivered: the one-time consent is still the resident's.
-            await give_back_consent(session, push.openid, template_id, consent, now)
+            await give_back_consent(session, openid, template_id, consent, now)
 
     async def _record(self, results: Sequence[_Result]) -> None:
+        """Write the batch's ends in one transaction: Core statements (issue 16), one
+        locking read of the pushes, one ``UPDATE`` per table and shape of change; the
+        timeline notes and summaries of failures read what they need."""
         config = self.core.config
         now = self.core.clock()
         async with self.core.write() as session:
-            rows = {
-                row.id: row
-                for row in (
-                    await session.execute(
-                        select(PushJobRow)
-                        .where(PushJobRow.id.in_([r.push.id for r in results]))
-                        .order_by(PushJobRow.id)
-                        .with_for_update()
-                    )
-                ).scalars()
+            conn = await session.connection()
+            jobs = {
+                row.id: _Locked(*row)
+                for row in await conn.execute(
+                    _LOCK, {"ids": sorted({r.push.id for r in results})}
+                )
             }
-            # One query each for the attempt rows to finish and the tickets that get a
-            # timeline note (undelivered, or delivered after all), not one per push.
-            attempt_ids = [r.attempt for r in results if r.attempt is not None and r.attempt > 0]
-            # Loaded in one query and handed to _finish (the session's identity map keeps
-            # rows only while something refers to them: session.get would read each again).
-            attempt_rows = {
-                row.id: row
-                for row in (await session.execute(
-                    select(PushAttemptRow).where(PushAttemptRow.id.in_(attempt_ids))
-                )).scalars()
-            } if attempt_ids else {}
-            failed = {i for i, row in rows.items() if row.status == "failed"}
+            live = [r for r in results if r.end != "lost" and r.push.id in jobs]
+            # The steps' outcomes first: the summaries of failed pushes below read them.
+            ended = [
+                r for r in live if r.attempt is not None and r.attempt > 0 and r.outcome
+            ]
+            await update_by_id(
+                session, _ATTEMPTS,
+                {r.attempt: _finished(r.outcome, now) for r in ended if r.outcome},
+            )
+            await self._settle_consents(session, ended, now)
             noted = {
                 r.push.ticket_id
-                for r in results
+                for r in live
                 if r.end in ("retry", "undelivered", "unknown")
-                or (r.end == "sent" and r.push.id in failed)
+                or (r.end == "sent" and jobs[r.push.id].status == "failed")
             }
+            # One query for the tickets that get a timeline note (undelivered, or
+            # delivered after all), not one per push.
             tickets = {
                 row.id: row
                 for row in (
                     await session.execute(select(TicketRow).where(TicketRow.id.in_(noted)))
                 ).scalars()
             } if noted else {}
-            for result in results:
-                job = rows.get(result.push.id)
-                if job is None or result.end == "lost":
-                    continue
-                if result.attempt is not None and result.outcome is not None:
-                    await self._finish(session, result.push, result.attempt, result.outcome,
-                                       now, consent=result.consent,
-                                       row=attempt_rows.get(result.attempt))
+            changes: dict[int, dict[str, Any]] = {}
+            for result in live:
+                job = jobs[result.push.id]
                 self._write_skipped(session, job.id, job.ticket_id, result.skipped, now)
                 who = mask_openid(job.openid)
                 if result.end == "sent":
@@ -636,10 +692,11 @@ class PushSender:
                                 status_label(job.ticket_status), result.via or ""
                             ),
                         )
-                    job.status, job.via, job.sent_at = "sent", result.via, now
-                    job.claimed_by = job.lease_until = None
-                    job.last_error = None
-                    job.updated_at = now
+                    changes[job.id] = {
+                        "status": "sent", "via": result.via, "sent_at": now,
+                        "claimed_by": None, "lease_until": None, "last_error": None,
+                        "updated_at": now,
+                    }
                     log.info("push %d (ticket %s) sent via %s to %s", job.id, job.ticket_id,
                              result.via, who)
                     continue
@@ -650,14 +707,46 @@ class PushSender:
                 if result.end in ("undelivered", "unknown") or (
                     job.attempts >= config.push_max_attempts
                 ):
-                    await self._undelivered(session, job, ticket, now, error=error)
+                    changes[job.id] = await self._undelivered(
+                        session, job, ticket, now, error=error
+                    )
                     continue
-                job.claimed_by = job.lease_until = None
-                job.last_error = error
-                job.updated_at = now
                 delay = config.backoff(job.attempts, self._rand)
-                job.next_attempt_at = now + timedelta(seconds=delay)
+                changes[job.id] = {
+                    "claimed_by": None, "lease_until": None, "last_error": error,
+                    "updated_at": now, "next_attempt_at": now + timedelta(seconds=delay),
+                }
                 log.info("push %d to %s failed (%s); retry in %.1fs", job.id, who, error, delay)
+            await update_by_id(session, _JOBS, changes)
+
+    async def _settle_consents(
+        self, session: AsyncSession, ended: Sequence[_Result], now: datetime
+    ) -> None:
+        """:meth:`_settle_consent` for the ended steps that may touch a consent (a consent
+        taken, or WeChat's "no subscription"): their channels read in one query, and only
+        when there are any (a subscription step is the third of the chain)."""
+        touching = [
+            r for r in ended
+            if r.consent is not None
+            or (r.outcome is not None and r.outcome.errcode == SUBSCRIPTION_REFUSED)
+        ]
+        if not touching:
+            return
+        channels = dict(
+            (
+                await session.execute(
+                    select(_ATTEMPTS.c.id, _ATTEMPTS.c.channel).where(
+                        _ATTEMPTS.c.id.in_([r.attempt for r in touching])
+                    )
+                )
+            ).tuples()
+        )
+        for r in touching:
+            channel = channels.get(r.attempt)
+            if channel is not None and r.outcome is not None:
+                await self._settle_consent(
+                    session, r.push.openid, channel, r.outcome, r.consent, now
+                )
 
     async def _summary(self, session: AsyncSession, push_id: int, result: _Result) -> str:
         """``last_error``: this round's steps, ``custom: …; template: …``."""
@@ -680,21 +769,23 @@ class PushSender:
     async def _undelivered(
         self,
         session: AsyncSession,
-        job: PushJobRow,
+        job: _Claimed | _Locked,
         ticket: TicketRow | None,
         now: datetime,
         *,
         error: str,
-    ) -> None:
-        """No channel delivered the push: ``failed`` for good, with a timeline note."""
-        job.status = "failed"
-        job.claimed_by = job.lease_until = None
-        job.last_error = error[:_MAX_DETAIL]
-        job.updated_at = now
+    ) -> dict[str, Any]:
+        """No channel delivered the push: ``failed`` for good (the job's changed columns,
+        returned for the caller's ``UPDATE``), with a timeline note."""
+        error = error[:_MAX_DETAIL]
         log.warning("push %d (ticket %s) to %s undelivered after %d attempts: %s", job.id,
-                    job.ticket_id, mask_openid(job.openid), job.attempts, job.last_error)
+                    job.ticket_id, mask_openid(job.openid), job.attempts, error)
+        changes = {
+            "status": "failed", "claimed_by": None, "lease_until": None,
+            "last_error": error, "updated_at": now,
+        }
         if ticket is None:
-            return
+            return changes
         await session.flush()
         steps = [
             step_summary(a.channel, a.outcome, a.errcode, a.detail)
@@ -713,6 +804,17 @@ class PushSender:
             to_status=ticket.status,
             note=follower + timeline_push_undelivered(status_label(job.ticket_status), steps),
         )
+        return changes
+
+
+def _finished(outcome: _Outcome, now: datetime) -> dict[str, Any]:
+    """The columns of a step's attempt row once its outcome is known."""
+    return {
+        "outcome": outcome.outcome,
+        "errcode": outcome.errcode,
+        "detail": mask_text(outcome.detail)[:_MAX_DETAIL] if outcome.detail else None,
+        "finished_at": now,
+    }
 
 
 def _first_tried(steps: Sequence[PushStep]) -> int:

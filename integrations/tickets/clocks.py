@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime, tzinfo
+from typing import TYPE_CHECKING
 
 from integrations.db.models import TicketRow
 from integrations.tickets.config import TicketConfig
@@ -34,6 +35,9 @@ from policies.workdays import (
     load_department_hours,
     official_calendar,
 )
+
+if TYPE_CHECKING:  # core imports this module
+    from integrations.tickets.core import TicketState
 
 __all__ = ["TicketClocks", "stop_clocks"]
 
@@ -143,7 +147,7 @@ class TicketClocks:
         return self.calendar.covers(now.astimezone(self.tz).year + 1)
 
 
-def stop_clocks(row: TicketRow, target: str, now: datetime) -> None:
+def stop_clocks(row: TicketRow | TicketState, target: str, now: datetime) -> None:
     """What a move to ``target`` does to the clocks: 处理中 signs for the ticket (签收),
     已办结 completes it (办结, which stops the 签收 clock too); a ticket no department holds
     any more (returned, closed, rejected) warns no more."""

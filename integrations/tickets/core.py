@@ -12,10 +12,11 @@ import functools
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, fields
 from datetime import datetime, tzinfo
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Table, insert, inspect, select, update
+from sqlalchemy import Table, bindparam, insert, inspect, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from integrations.db.migrate import READONLY, enable_sqlite_transactions, sqlite_writer_lock
@@ -45,7 +46,7 @@ from integrations.tickets.model import (
     TimelineEntry,
     from_row,
 )
-from integrations.tickets.sql import Clock, insert_for
+from integrations.tickets.sql import Clock, insert_for, update_by_id
 from policies.taxonomy import Taxonomy
 from policies.tickets import (
     Refusal,
@@ -61,8 +62,10 @@ from privacy import mask_openid, redact
 __all__ = [
     "Core",
     "CoreService",
+    "TicketState",
     "add_event",
     "cancel_open_jobs",
+    "change_values",
     "dispatch_values",
     "enqueue_dispatch",
     "escalate",
@@ -70,6 +73,7 @@ __all__ = [
     "idempotency_key",
     "insert_appended",
     "load_tickets",
+    "lock_states",
     "lock_ticket",
     "locked_ticket",
     "newest_jobs",
@@ -81,6 +85,7 @@ __all__ = [
     "status_push",
     "to_job",
     "to_ticket",
+    "write_states",
 ]
 
 log = logging.getLogger("integrations.tickets")
@@ -196,6 +201,68 @@ async def insert_appended(session: AsyncSession) -> None:
         await conn.execute(insert(table), rows)
 
 
+@dataclass(slots=True)
+class TicketState:
+    """The columns of a ticket that recording a delivery or a status change reads and
+    writes, loaded without the ORM (:func:`lock_states`); :meth:`changes` is what to
+    ``UPDATE``. The ORM's entity, identity map and unit of work cost more CPU than the
+    statements on the outbox's hot path (issue 16); the rules take either."""
+
+    id: str
+    openid: str | None
+    category: str
+    phone: str
+    department: str
+    level: str
+    status: str
+    generation: int
+    grid: str | None
+    external_id: str | None
+    dispatch_token: str | None
+    dispatch_backend: str | None
+    polled_at: datetime | None
+    updated_at: datetime
+    signed_at: datetime | None
+    completed_at: datetime | None
+    next_warning_at: datetime | None
+    solved: bool | None
+    loaded: tuple[Any, ...] = field(default=(), repr=False)
+
+    def changes(self) -> dict[str, Any]:
+        """The columns set to a new value since loading."""
+        return {
+            name: getattr(self, name)
+            for name, old in zip(_STATE_COLUMNS, self.loaded, strict=True)
+            if getattr(self, name) != old
+        }
+
+
+_STATE_COLUMNS = tuple(f.name for f in fields(TicketState) if f.name != "loaded")
+_TICKETS = cast(Table, TicketRow.__table__)
+_LOCK_STATES = (
+    select(*(_TICKETS.c[name] for name in _STATE_COLUMNS))
+    .where(_TICKETS.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(_TICKETS.c.id)
+    .with_for_update()
+)
+
+
+async def lock_states(session: AsyncSession, ids: Iterable[str]) -> dict[str, TicketState]:
+    """The :class:`TicketState` of these tickets, locked in id order (the order every
+    transaction locks tickets in) until the transaction ends."""
+    result = await (await session.connection()).execute(_LOCK_STATES, {"ids": sorted(ids)})
+    return {
+        row[0]: TicketState(*row, loaded=tuple(row))  # type: ignore[misc]
+        for row in result
+    }
+
+
+async def write_states(session: AsyncSession, states: Iterable[TicketState]) -> None:
+    """``UPDATE`` the columns of ``states`` that changed (one statement per set of
+    columns)."""
+    await update_by_id(session, _TICKETS, {state.id: state.changes() for state in states})
+
+
 class CoreService:
     """Base of the ticket services: all one needs is the shared :class:`Core`."""
 
@@ -276,7 +343,7 @@ def add_event(
 
 
 def event_values(
-    row: TicketRow,
+    row: TicketRow | TicketState,
     *,
     at: datetime,
     actor: str,
@@ -296,13 +363,13 @@ def event_values(
     }
 
 
-def _redact_note(row: TicketRow, note: str | None) -> str | None:
+def _redact_note(row: TicketRow | TicketState, note: str | None) -> str | None:
     """A timeline note or push text as stored: no ID or card number, nor the resident's own
     phone number (an office's number meant for the resident stays)."""
     return redact(note, keep_phones=True, hide_phones=(row.phone,)) if note else None
 
 
-def _resident_did_it(row: TicketRow, actor: str) -> bool:
+def _resident_did_it(row: TicketRow | TicketState, actor: str) -> bool:
     # The resident's own actions (filing on WeChat, rating) are answered in the
     # conversation; pushing them again would only spend their customer-service quota.
     return row.openid is not None and actor == f"resident:{row.openid}"
@@ -325,18 +392,45 @@ def record_change(
     (:func:`~integrations.tickets.clocks.stop_clocks`), the timeline entry, and the
     resident's push job (see :func:`queue_push`; ``push=False``: a change between the
     desk and departments the resident need not hear about)."""
+    event, push_job = change_values(
+        core, row, target, actor=actor, note=note, now=now, escalated=escalated,
+        rerouted=rerouted, push=push,
+    )
+    session.add(TimelineRow(**event))
+    if push_job is not None:
+        session.add(PushJobRow(**push_job))
+
+
+def change_values(
+    core: Core,
+    row: TicketRow | TicketState,
+    target: str,
+    *,
+    actor: str,
+    note: str | None,
+    now: datetime,
+    escalated: bool = False,
+    rerouted: bool = False,
+    push: bool = True,
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """What :func:`record_change` does to ``row``, returning the columns of the timeline
+    entry and of the push job (``None``: no push) for the caller to insert (with Core)."""
     previous = row.status
     row.status = target
     row.updated_at = now
     stop_clocks(row, target, now)
     if target == "resolved":
         row.solved = None  # every 办结 asks the resident again whether it is solved
-    add_event(session, row, at=now, actor=actor, from_status=previous, to_status=target, note=note)
-    if push:
-        queue_push(
-            session, core, row, actor=actor, note=note, now=now, escalated=escalated,
-            rerouted=rerouted,
-        )
+    event = event_values(
+        row, at=now, actor=actor, from_status=previous, to_status=target, note=note
+    )
+    push_job = (
+        status_push(core, row, actor=actor, note=note, now=now, escalated=escalated,
+                    rerouted=rerouted)
+        if push
+        else None
+    )
+    return event, push_job
 
 
 def queue_push(
@@ -361,7 +455,7 @@ def queue_push(
 
 def status_push(
     core: Core,
-    row: TicketRow,
+    row: TicketRow | TicketState,
     *,
     actor: str,
     note: str | None,

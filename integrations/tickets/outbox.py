@@ -18,25 +18,30 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import nulls_first, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Table, bindparam, insert, nulls_first, select, update
 
-from integrations.db.models import DispatchJobRow, TicketRow
+from integrations.db.models import DispatchJobRow, PushJobRow, TicketRow, TimelineRow
 from integrations.dispatch.base import DispatchReceipt, DispatchRequest
 from integrations.tickets.core import (
+    Core,
     CoreService,
+    TicketState,
     add_event,
+    change_values,
+    event_values,
+    lock_states,
     lock_ticket,
     newest_jobs,
-    record_change,
     to_job,
+    write_states,
 )
 from integrations.tickets.errors import JobNotFound, JobNotRetryable
 from integrations.tickets.model import OutboxJob
-from integrations.tickets.sql import claim_due
+from integrations.tickets.sql import claim_due, claim_statement, update_by_id
 from policies.tickets import (
     AT_DEPARTMENT,
     TERMINAL_STATUSES,
@@ -95,7 +100,8 @@ def _error_text(error: str) -> str:
     return mask_text(error)[:_MAX_ERROR]
 
 
-def _request(row: TicketRow, key: str) -> DispatchRequest:
+def _request(row: Any, key: str) -> DispatchRequest:
+    # ``row``: a row of _READ_REQUESTS (or a TicketRow: the same attributes).
     return DispatchRequest(
         ticket_id=row.id,
         idempotency_key=key,
@@ -110,6 +116,96 @@ def _request(row: TicketRow, key: str) -> DispatchRequest:
         longitude=row.longitude,
         photos=tuple(row.photos or ()),
     )
+
+
+_JOBS = cast(Table, DispatchJobRow.__table__)
+_TICKETS = cast(Table, TicketRow.__table__)
+_EVENTS = cast(Table, TimelineRow.__table__)
+_PUSHES = cast(Table, PushJobRow.__table__)
+# The outbox's statements, built once (building one per call cost more than running it).
+_CLAIM = claim_statement(
+    DispatchJobRow,
+    returning=(_JOBS.c.ticket_id, _JOBS.c.generation, _JOBS.c.idempotency_key,
+               _JOBS.c.attempts),
+)
+_READ_REQUESTS = select(
+    _TICKETS.c.id, _TICKETS.c.generation, _TICKETS.c.status, _TICKETS.c.category,
+    _TICKETS.c.description, _TICKETS.c.location, _TICKETS.c.phone, _TICKETS.c.urgent,
+    _TICKETS.c.department, _TICKETS.c.level, _TICKETS.c.latitude, _TICKETS.c.longitude,
+    _TICKETS.c.photos,
+).where(_TICKETS.c.id.in_(bindparam("ids", expanding=True)))
+_CANCEL = (
+    update(_JOBS)
+    .where(_JOBS.c.id.in_(bindparam("ids", expanding=True)))
+    .values(
+        status="cancelled", claimed_by=None, lease_until=None,
+        last_error="the ticket no longer needs this delivery",
+        updated_at=bindparam("now", type_=_JOBS.c.updated_at.type),
+    )
+)
+_LOCK_JOBS = (
+    select(_JOBS.c.id, _JOBS.c.ticket_id, _JOBS.c.generation, _JOBS.c.status,
+           _JOBS.c.claimed_by, _JOBS.c.attempts)
+    .where(_JOBS.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(_JOBS.c.id)
+    .with_for_update()
+)
+
+
+class _LockedJob(NamedTuple):
+    """A job as :meth:`Outbox.record` reads it (:data:`_LOCK_JOBS`)."""
+
+    id: int
+    ticket_id: str
+    generation: int
+    status: str
+    claimed_by: str | None
+    attempts: int
+
+
+@dataclass(slots=True)
+class _Batch:
+    """What recording a batch writes besides the tickets: each job's changed columns, and
+    the timeline entries and push jobs, inserted at the end (one statement per table)."""
+
+    jobs: dict[int, dict[str, Any]] = field(default_factory=dict)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    pushes: list[dict[str, Any]] = field(default_factory=list)
+
+    def event(
+        self,
+        row: TicketState,
+        *,
+        at: datetime,
+        actor: str,
+        from_status: str | None,
+        to_status: str,
+        note: str | None,
+    ) -> None:
+        self.events.append(
+            event_values(row, at=at, actor=actor, from_status=from_status,
+                         to_status=to_status, note=note)
+        )
+
+    def change(
+        self,
+        core: Core,
+        row: TicketState,
+        target: str,
+        *,
+        actor: str,
+        note: str | None,
+        now: datetime,
+        escalated: bool = False,
+    ) -> None:
+        """:func:`~integrations.tickets.core.record_change`, its rows kept for the batch's
+        inserts."""
+        event, push = change_values(
+            core, row, target, actor=actor, note=note, now=now, escalated=escalated
+        )
+        self.events.append(event)
+        if push is not None:
+            self.pushes.append(push)
 
 
 class Outbox(CoreService):
@@ -127,43 +223,44 @@ class Outbox(CoreService):
         """
         now = self.core.clock()
         async with self.core.write() as session:
-            ids = await claim_due(
+            jobs = await claim_due(
                 session,
-                DispatchJobRow,
+                _CLAIM,
                 worker_id=worker_id,
                 now=now,
                 lease_seconds=self.core.config.lease_seconds,
                 limit=limit,
             )
-            if not ids:
+            if not jobs:
                 return []
-            pairs = (
-                await session.execute(
-                    select(DispatchJobRow, TicketRow)
-                    .join(TicketRow, TicketRow.id == DispatchJobRow.ticket_id)
-                    .where(DispatchJobRow.id.in_(ids))
-                    .order_by(DispatchJobRow.id)
-                )
-            ).all()
+            conn = await session.connection()
+            ticket_ids = sorted({ticket_id for _, ticket_id, *_ in jobs})
+            tickets = {
+                row.id: row for row in await conn.execute(_READ_REQUESTS, {"ids": ticket_ids})
+            }
             claimed: list[ClaimedJob] = []
-            for job, ticket in pairs:
-                needed = job.generation == ticket.generation and (
-                    ticket.status not in TERMINAL_STATUSES
+            cancelled: list[int] = []
+            for job_id, ticket_id, generation, key, attempts in jobs:
+                ticket = tickets.get(ticket_id)
+                needed = (
+                    ticket is not None
+                    and generation == ticket.generation
+                    and ticket.status not in TERMINAL_STATUSES
                 )
                 if not needed:
-                    job.status, job.claimed_by, job.lease_until = "cancelled", None, None
-                    job.last_error = "the ticket no longer needs this delivery"
-                    job.updated_at = now
+                    cancelled.append(job_id)
                 claimed.append(
                     ClaimedJob(
-                        job.id,
-                        job.ticket_id,
-                        job.generation,
-                        job.idempotency_key,
-                        job.attempts,
-                        _request(ticket, job.idempotency_key) if needed else None,
+                        job_id,
+                        ticket_id,
+                        generation,
+                        key,
+                        attempts,
+                        _request(ticket, key) if ticket is not None and needed else None,
                     )
                 )
+            if cancelled:
+                await conn.execute(_CANCEL, {"ids": cancelled, "now": now})
             return claimed
 
     async def record(self, worker_id: str, backend: str, outcomes: Sequence[Outcome]) -> None:
@@ -172,136 +269,134 @@ class Outbox(CoreService):
         A success is recorded whoever holds the lease now (the dispatch system has the
         ticket; a second delivery with the same key only returns the same receipt); a
         failure only while ``worker_id`` still holds the job.
+
+        Core statements, not the ORM (issue 16): two locking reads, one ``UPDATE`` per
+        table and shape of change, one ``INSERT`` each for the timeline and the pushes.
         """
         if not outcomes:
             return
         now = self.core.clock()
-        ticket_ids = sorted({o.job.ticket_id for o in outcomes})
-        job_ids = sorted(o.job.id for o in outcomes)
         async with self.core.write() as session:
             # Tickets first, then jobs, each in id order: every transaction locks in this
             # order, so concurrent workers cannot deadlock.
-            tickets = {
-                row.id: row
-                for row in (
-                    await session.execute(
-                        select(TicketRow)
-                        .where(TicketRow.id.in_(ticket_ids))
-                        .order_by(TicketRow.id)
-                        .with_for_update()
-                    )
-                ).scalars()
-            }
+            tickets = await lock_states(session, {o.job.ticket_id for o in outcomes})
+            conn = await session.connection()
             jobs = {
-                row.id: row
-                for row in (
-                    await session.execute(
-                        select(DispatchJobRow)
-                        .where(DispatchJobRow.id.in_(job_ids))
-                        .order_by(DispatchJobRow.id)
-                        .with_for_update()
-                    )
-                ).scalars()
+                row.id: _LockedJob(*row)
+                for row in await conn.execute(
+                    _LOCK_JOBS, {"ids": sorted(o.job.id for o in outcomes)}
+                )
             }
+            batch = _Batch()
             for outcome in outcomes:
-                job_row = jobs.get(outcome.job.id)
-                if job_row is None:
+                job = jobs.get(outcome.job.id)
+                if job is None:
                     continue
                 ticket = tickets.get(outcome.job.ticket_id)
                 if outcome.receipt is not None:
-                    self._delivered(session, job_row, ticket, outcome.receipt, backend, now)
+                    self._delivered(batch, job, ticket, outcome.receipt, backend, now)
                 else:
-                    self._failed(session, job_row, ticket, outcome, worker_id, now)
+                    self._failed(batch, job, ticket, outcome, worker_id, now)
+            await update_by_id(session, _JOBS, batch.jobs)
+            await write_states(session, tickets.values())
+            if batch.events:
+                await conn.execute(insert(_EVENTS), batch.events)
+            if batch.pushes:
+                await conn.execute(insert(_PUSHES), batch.pushes)
         self.core.notify()
 
     def _delivered(
         self,
-        session: AsyncSession,
-        job_row: DispatchJobRow,
-        row: TicketRow | None,
+        batch: _Batch,
+        job: _LockedJob,
+        row: TicketState | None,
         receipt: DispatchReceipt,
         backend: str,
         now: datetime,
     ) -> None:
-        if job_row.status == "delivered":
+        if job.status == "delivered":
             return  # another worker recorded this delivery first
         actor = f"dispatch:{backend}"
         reference = receipt.external_id or (f"token {receipt.token}" if receipt.token else None)
-        was_current = job_row.status != "cancelled"
-        job_row.status = "delivered"
-        job_row.external_id = receipt.external_id
-        job_row.token = receipt.token if receipt.external_id is None else None
-        job_row.backend = backend
-        job_row.delivered_at = now
-        job_row.claimed_by = job_row.lease_until = None
-        job_row.last_error = None
-        job_row.updated_at = now
+        was_current = job.status != "cancelled"
+        token = receipt.token if receipt.external_id is None else None
+        batch.jobs[job.id] = {
+            "status": "delivered",
+            "external_id": receipt.external_id,
+            "token": token,
+            "backend": backend,
+            "delivered_at": now,
+            "claimed_by": None,
+            "lease_until": None,
+            "last_error": None,
+            "updated_at": now,
+        }
         if row is None:
             return
-        if row.generation != job_row.generation or not was_current:
-            add_event(
-                session, row, at=now, actor=actor, from_status=row.status,
-                to_status=row.status,
-                note=timeline_delivered_too_late(job_row.generation, reference),
+        if row.generation != job.generation or not was_current:
+            batch.event(
+                row, at=now, actor=actor, from_status=row.status, to_status=row.status,
+                note=timeline_delivered_too_late(job.generation, reference),
             )
             return
         row.external_id = receipt.external_id
-        row.dispatch_token = job_row.token
+        row.dispatch_token = token
         row.dispatch_backend = backend
         if receipt.grid is not None:
             row.grid = receipt.grid
         row.polled_at = None
         note = timeline_delivered(row.department, reference, receipt.note)
         if row.status in UNDISPATCHED:
-            record_change(
-                session, self.core, row, "dispatched", actor=actor, note=note, now=now,
+            batch.change(
+                self.core, row, "dispatched", actor=actor, note=note, now=now,
                 escalated=row.generation > 1,
             )
         else:
             # Already moved on (a department return keeps it dispatched; staff may have
             # started work): record the delivery without a status change.
             row.updated_at = now
-            add_event(
-                session, row, at=now, actor=actor, from_status=row.status,
-                to_status=row.status, note=note,
+            batch.event(
+                row, at=now, actor=actor, from_status=row.status, to_status=row.status,
+                note=note,
             )
         later = receipt.status
         if later and later != row.status and transition_refusal(row.status, later) is None:
-            record_change(session, self.core, row, later, actor=actor, note=None, now=now)
-        log.info("ticket %s delivered to %s (generation %d)", row.id, backend,
-                 job_row.generation)
+            batch.change(self.core, row, later, actor=actor, note=None, now=now)
+        log.info("ticket %s delivered to %s (generation %d)", row.id, backend, job.generation)
 
     def _failed(
         self,
-        session: AsyncSession,
-        job_row: DispatchJobRow,
-        row: TicketRow | None,
+        batch: _Batch,
+        job: _LockedJob,
+        row: TicketState | None,
         outcome: Outcome,
         worker_id: str,
         now: datetime,
     ) -> None:
-        if job_row.status != "pending" or job_row.claimed_by != worker_id:
+        if job.status != "pending" or job.claimed_by != worker_id:
             return  # the lease ran out and the job is someone else's now
         config = self.core.config
-        job_row.claimed_by = job_row.lease_until = None
-        job_row.last_error = _error_text(outcome.error or "unknown error")
-        job_row.updated_at = now
-        if outcome.permanent or job_row.attempts >= config.outbox_max_attempts:
-            job_row.status = "parked"
+        error = _error_text(outcome.error or "unknown error")
+        changes: dict[str, Any] = {
+            "claimed_by": None, "lease_until": None, "last_error": error, "updated_at": now,
+        }
+        batch.jobs[job.id] = changes
+        if outcome.permanent or job.attempts >= config.outbox_max_attempts:
+            changes["status"] = "parked"
             if row is not None:
-                note = timeline_parked(outcome.permanent, job_row.attempts, job_row.last_error)
-                add_event(
-                    session, row, at=now, actor="system", from_status=row.status,
+                note = timeline_parked(outcome.permanent, job.attempts, error)
+                batch.event(
+                    row, at=now, actor="system", from_status=row.status,
                     to_status=row.status, note=note,
                 )
                 row.updated_at = now
-            log.warning("job %d of ticket %s parked after %d attempts: %s", job_row.id,
-                        job_row.ticket_id, job_row.attempts, job_row.last_error)
+            log.warning("job %d of ticket %s parked after %d attempts: %s", job.id,
+                        job.ticket_id, job.attempts, error)
             return
-        delay = config.backoff(job_row.attempts)
-        job_row.next_attempt_at = now + timedelta(seconds=delay)
-        log.info("job %d of ticket %s failed (attempt %d), retry in %.1fs: %s", job_row.id,
-                 job_row.ticket_id, job_row.attempts, delay, job_row.last_error)
+        delay = config.backoff(job.attempts)
+        changes["next_attempt_at"] = now + timedelta(seconds=delay)
+        log.info("job %d of ticket %s failed (attempt %d), retry in %.1fs: %s", job.id,
+                 job.ticket_id, job.attempts, delay, error)
 
     async def requeue(self, job_id: int, *, actor: str = "staff") -> OutboxJob:
         """Put a parked job back in the queue with fresh attempts (same idempotency key)."""
