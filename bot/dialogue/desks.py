@@ -67,6 +67,10 @@ class ServiceTicketDesk:
         #: their next messages need not ask the state store again
         self._marked: dict[str, float] = {}
         self._next_sweep = 0.0
+        # One flush at a time: a caller that needs the times on record (a push about to
+        # check the resident's window) must wait for a write already under way, not find
+        # the buffer empty and read the window before that write commits.
+        self._flushing = asyncio.Lock()
 
     async def create_from_case(
         self,
@@ -187,7 +191,12 @@ class ServiceTicketDesk:
             self._marked[openid] = now + INBOUND_RESOLUTION
 
     async def flush_inbound(self) -> None:
-        """Write the residents' latest message times noted since the last flush."""
+        """Write the residents' latest message times noted since the last flush; returns
+        once every time noted before the call is on record (or kept, the database away)."""
+        async with self._flushing:
+            await self._flush_inbound()
+
+    async def _flush_inbound(self) -> None:
         now = time.monotonic()
         if now >= self._next_sweep:
             self._next_sweep = now + 60.0

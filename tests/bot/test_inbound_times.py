@@ -4,6 +4,7 @@ once per resident while the mark lasts, written in batches, and never lost to a 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -74,4 +75,30 @@ async def test_a_failed_write_keeps_the_times_for_the_next_round(error: Exceptio
             await desk.flush_inbound()
     assert windows.written == []
     await desk.flush_inbound()
+    assert windows.written == [[("o-1", NOW)]]
+
+
+async def test_a_flush_returns_only_once_a_write_under_way_is_on_record() -> None:
+    # A push checks the resident's window right after flushing: finding the buffer emptied
+    # by the periodic flusher's write still in flight, it read the window before that write
+    # committed and was refused (seen after a database outage).
+    desk, windows = _desk()
+    released = asyncio.Event()
+    started = asyncio.Event()
+    record = windows.record_inbound_many
+
+    async def slow_write(items: Sequence[tuple[str, datetime]]) -> None:
+        started.set()
+        await released.wait()
+        await record(items)
+
+    windows.record_inbound_many = slow_write  # type: ignore[method-assign]
+    await desk.record_inbound("o-1")
+    periodic = asyncio.create_task(desk.flush_inbound())
+    await started.wait()
+    before_push = asyncio.create_task(desk.flush_inbound())
+    await asyncio.sleep(0.05)
+    assert not before_push.done()  # waits for the write under way
+    released.set()
+    await asyncio.gather(periodic, before_push)
     assert windows.written == [[("o-1", NOW)]]
