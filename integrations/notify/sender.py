@@ -195,13 +195,7 @@ class StatusMessenger(Protocol):
 class _Planned:
     """A claimed push, what the chain may try, and the attempt row of its first step."""
 
-    id: int
-    ticket_id: str
-    openid: str
-    ticket_status: str
-    text: str
-    template_data: dict[str, str]
-    phone: str | None
+    job: _Claimed
     steps: tuple[PushStep, ...]
     #: the ``sending`` row written at claim time for the first step tried, if any
     first_attempt: int | None
@@ -335,13 +329,7 @@ class PushSender:
                 plans.append((job, steps))
             await save_windows(session, residents.values())
             first = await self._insert_first_rows(session, attempts)
-            return [
-                _Planned(
-                    job.id, job.ticket_id, job.openid, job.ticket_status, job.text,
-                    dict(job.template_data), job.phone or None, steps, first.get(job.id),
-                )
-                for job, steps in plans
-            ]
+            return [_Planned(job, steps, first.get(job.id)) for job, steps in plans]
 
     async def _settle_in_doubt(
         self, session: AsyncSession, claimed: list[_Claimed], now: datetime
@@ -486,8 +474,8 @@ class PushSender:
                         opened = await self._begin(push, step.channel, skips, refused)
                     except (DatabaseError, SQLAlchemyError) as exc:
                         # Nothing of this step was written or sent: retry the push later.
-                        log.warning("push %d: starting %s failed: %s", push.id, step.channel,
-                                    type(exc).__name__)
+                        log.warning("push %d: starting %s failed: %s", push.job.id,
+                                    step.channel, type(exc).__name__)
                         previous = refused or _Refused(-1, _Outcome("failed"), None)
                         return _Result(push, "retry", attempt=previous.attempt,
                                        outcome=previous.outcome, skipped=skips,
@@ -499,7 +487,7 @@ class PushSender:
                     if attempt is None:
                         skips.append(PushStep(step.channel, skip))
                         continue
-                outcome = await self._try(step.channel, push)
+                outcome = await self._try(step.channel, push.job)
                 if outcome.outcome == "delivered":
                     return _Result(push, "sent", via=step.channel, attempt=attempt,
                                    outcome=outcome)
@@ -533,46 +521,46 @@ class PushSender:
         config = self.core.config
         now = self.core.clock()
         async with self.core.write() as session:
-            job = await session.get(PushJobRow, push.id, with_for_update=True)
+            row = await session.get(PushJobRow, push.job.id, with_for_update=True)
             if refused is not None:
                 await self._finish(session, push, refused.attempt, refused.outcome, now,
                                    consent=refused.consent)
-            if job is None or job.status != "pending" or job.claimed_by != self.worker_id:
+            if row is None or row.status != "pending" or row.claimed_by != self.worker_id:
                 return None
-            job.lease_until = now + timedelta(seconds=config.lease_seconds)
+            row.lease_until = now + timedelta(seconds=config.lease_seconds)
             consent: str | None = None
             if channel == "subscription":
                 template_id = config.subscription_template_id or ""
-                consent = await take_consent(session, push.openid, template_id, now)
+                consent = await take_consent(session, push.job.openid, template_id, now)
                 if consent is None:
-                    self._write_skipped(session, push.id, push.ticket_id, skipped, now)
+                    self._write_skipped(session, push.job.id, push.job.ticket_id, skipped, now)
                     return None, None, "no consent of the resident on record"
-            attempt = await self._write_attempt(session, job, channel, skipped, now)
+            attempt = await self._write_attempt(session, row, channel, skipped, now)
             return attempt, consent, None
 
-    async def _try(self, channel: str, push: _Planned) -> _Outcome:
+    async def _try(self, channel: str, job: _Claimed) -> _Outcome:
         config = self.core.config
         try:
             if channel == "custom":
-                await self.messenger.send_text(push.openid, push.text, retry_in_doubt=False)
+                await self.messenger.send_text(job.openid, job.text, retry_in_doubt=False)
             elif channel == "template":
                 await self.messenger.send_template(
-                    push.openid, config.template_status_id or "", push.template_data,
+                    job.openid, config.template_status_id or "", job.template_data,
                     retry_in_doubt=False,
                 )
             elif channel == "subscription":
                 await self.messenger.send_subscription(
-                    push.openid,
+                    job.openid,
                     config.subscription_template_id or "",
-                    subscription_data(self._subscription, push.template_data),
+                    subscription_data(self._subscription, job.template_data),
                     page=config.subscription_page,
                     retry_in_doubt=False,
                 )
             elif channel == "sms":
-                assert self.sms is not None and push.phone is not None
+                assert self.sms is not None and job.phone is not None
                 await self.sms.send(
-                    SmsMessage(push.id, push.ticket_id, push.ticket_status, push.phone,
-                               sms_text(push.text))
+                    SmsMessage(job.id, job.ticket_id, job.ticket_status, job.phone,
+                               sms_text(job.text))
                 )
             else:  # pragma: no cover - the plan names only these
                 return _Outcome("refused", detail=f"unknown channel {channel}")
@@ -592,7 +580,7 @@ class PushSender:
         except Exception as exc:
             # Not one of the channels' own errors: whether it went out is unknown, and a
             # push that may have arrived is never sent again by itself.
-            log.exception("push %d: %s send failed unexpectedly", push.id, channel)
+            log.exception("push %d: %s send failed unexpectedly", job.id, channel)
             return _Outcome("unknown", None, f"{type(exc).__name__} while sending")
         return _Outcome("delivered")
 
@@ -616,7 +604,9 @@ class PushSender:
             return
         for name, value in _finished(outcome, now).items():
             setattr(attempt, name, value)
-        await self._settle_consent(session, push.openid, attempt.channel, outcome, consent, now)
+        await self._settle_consent(
+            session, push.job.openid, attempt.channel, outcome, consent, now
+        )
 
     async def _settle_consent(
         self,
@@ -648,10 +638,10 @@ class PushSender:
             jobs = {
                 row.id: _Locked(*row)
                 for row in await conn.execute(
-                    _LOCK, {"ids": sorted({r.push.id for r in results})}
+                    _LOCK, {"ids": sorted({r.push.job.id for r in results})}
                 )
             }
-            live = [r for r in results if r.end != "lost" and r.push.id in jobs]
+            live = [r for r in results if r.end != "lost" and r.push.job.id in jobs]
             # The steps' outcomes first: the summaries of failed pushes below read them.
             ended = [
                 r for r in live if r.attempt is not None and r.attempt > 0 and r.outcome
@@ -662,10 +652,10 @@ class PushSender:
             )
             await self._settle_consents(session, ended, now)
             noted = {
-                r.push.ticket_id
+                r.push.job.ticket_id
                 for r in live
                 if r.end in ("retry", "undelivered", "unknown")
-                or (r.end == "sent" and jobs[r.push.id].status == "failed")
+                or (r.end == "sent" and jobs[r.push.job.id].status == "failed")
             }
             # One query for the tickets that get a timeline note (undelivered, or
             # delivered after all), not one per push.
@@ -677,7 +667,7 @@ class PushSender:
             } if noted else {}
             changes: dict[int, dict[str, Any]] = {}
             for result in live:
-                job = jobs[result.push.id]
+                job = jobs[result.push.job.id]
                 self._write_skipped(session, job.id, job.ticket_id, result.skipped, now)
                 who = mask_openid(job.openid)
                 if result.end == "sent":
@@ -745,7 +735,7 @@ class PushSender:
             channel = channels.get(r.attempt)
             if channel is not None and r.outcome is not None:
                 await self._settle_consent(
-                    session, r.push.openid, channel, r.outcome, r.consent, now
+                    session, r.push.job.openid, channel, r.outcome, r.consent, now
                 )
 
     async def _summary(self, session: AsyncSession, push_id: int, result: _Result) -> str:
