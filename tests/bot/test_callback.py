@@ -19,6 +19,7 @@ from bot.wechat.messages import IncomingMessage
 from bot.wechat.security import sha1_signature
 from policies import messages as msg
 from policies.messages import WELCOME
+from tests.bot.messages import counting_router
 from tests.bot.wechat_harness import AES_KEY, TOKEN, running_app
 from tests.conftest import REDIS_TEST_URL, require_server
 
@@ -35,20 +36,6 @@ def state_backend(request: pytest.FixtureRequest) -> dict[str, Any]:
 
     redis.Redis.from_url(REDIS_TEST_URL).flushdb()
     return {"REDIS_URL": REDIS_TEST_URL}
-
-
-def counting_router(delay: float = 0.0) -> tuple[Router, list[str]]:
-    """A router that answers every text with its own call number, after ``delay`` seconds."""
-    router = Router(name="counting")
-    calls: list[str] = []
-
-    @router.text()
-    async def answer(message: IncomingMessage) -> str:
-        calls.append(message.text or "")
-        await asyncio.sleep(delay)
-        return f"第{len(calls)}次处理：{message.text}"
-
-    return router, calls
 
 
 # -- URL verification --------------------------------------------------------------------

@@ -8,41 +8,21 @@ import asyncio
 import time
 
 from bot.delivery import DeliveryLedger
-from bot.dispatcher import Dispatcher, Router
+from bot.dispatcher import Dispatcher
 from bot.fsm import FSMStorage
 from bot.replies import Reply
 from bot.runtime import build_dispatcher
-from bot.wechat.messages import IncomingMessage, message_from_fields
+from bot.wechat.messages import IncomingMessage
 from integrations.state import KeyValueStore, MemoryStore
 from integrations.state.redis import RedisStore
-
-
-def text(content: str, msg_id: str, openid: str = "o-claim") -> IncomingMessage:
-    return message_from_fields(
-        {
-            "ToUserName": "gh",
-            "FromUserName": openid,
-            "CreateTime": "1700000000",
-            "MsgType": "text",
-            "Content": content,
-            "MsgId": msg_id,
-        }
-    )
+from tests.bot.messages import counting_router, text_message
 
 
 def dispatcher(
     store: KeyValueStore, *, delay: float, processing_ttl: float = 10
 ) -> tuple[Dispatcher, DeliveryLedger, list[str]]:
     """The standard middlewares around a handler that answers after ``delay`` seconds."""
-    router = Router(name="slow")
-    calls: list[str] = []
-
-    @router.text()
-    async def answer(message: IncomingMessage) -> str:
-        calls.append(message.text or "")
-        await asyncio.sleep(delay)
-        return f"第{len(calls)}次处理：{message.text}"
-
+    router, calls = counting_router(delay)
     ledger = DeliveryLedger(store, processing_ttl=processing_ttl)
     dp = build_dispatcher(
         store=store, ledger=ledger, fsm_storage=FSMStorage(store), routers=[router]
@@ -68,7 +48,7 @@ async def test_first_arrival_processes_and_retries_get_its_reply(
     kv_store: KeyValueStore,
 ) -> None:
     dp, _, calls = dispatcher(kv_store, delay=0.3)
-    message = text("井盖丢了", "8001")
+    message = text_message("井盖丢了", openid="o-claim", msg_id="8001")
     first, during = await asyncio.gather(
         dp.feed_update(message),
         later(0.05, dp, message),  # a retry while it is processed
@@ -80,7 +60,8 @@ async def test_first_arrival_processes_and_retries_get_its_reply(
 
 async def test_a_retry_never_queues_behind_the_residents_lock(kv_store: KeyValueStore) -> None:
     dp, _, calls = dispatcher(kv_store, delay=0.4)
-    one, two = text("路灯不亮", "8101"), text("还有井盖", "8102")
+    one = text_message("路灯不亮", openid="o-claim", msg_id="8101")
+    two = text_message("还有井盖", openid="o-claim", msg_id="8102")
 
     async def watch() -> int:
         await asyncio.sleep(0.25)  # message two waits for the lock, its retry for its reply
@@ -98,7 +79,7 @@ async def test_a_retry_never_queues_behind_the_residents_lock(kv_store: KeyValue
 
 async def test_a_lapsed_claim_is_taken_over(kv_store: KeyValueStore) -> None:
     dp, ledger, calls = dispatcher(kv_store, delay=0.0, processing_ttl=0.5)
-    message = text("医保电子凭证怎么激活", "8201")
+    message = text_message("医保电子凭证怎么激活", openid="o-claim", msg_id="8201")
     assert await ledger.claim(message.dedup_key)  # a first arrival whose process died
     started = time.monotonic()
     reply = await dp.feed_update(message)  # WeChat's retry
@@ -114,7 +95,7 @@ async def test_a_slow_first_arrival_keeps_the_claim_the_lock_made(
     """The claim's lease is renewed once the lock made it: a retry never takes over a live
     processor, however many leases long it is."""
     dp, _, calls = dispatcher(kv_store, delay=1.0, processing_ttl=0.3)
-    message = text("噪音扰民", "8301")
+    message = text_message("噪音扰民", openid="o-claim", msg_id="8301")
     first, retry = await asyncio.gather(dp.feed_update(message), later(0.1, dp, message))
     assert first == retry == Reply("第1次处理：噪音扰民")
     assert calls == ["噪音扰民"]

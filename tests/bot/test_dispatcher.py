@@ -13,19 +13,7 @@ from bot.middlewares import FSMContextMiddleware
 from bot.replies import Reply
 from bot.wechat.messages import IncomingMessage, message_from_fields
 from integrations.state import KeyValueStore, MemoryStore
-
-
-def text(content: str, openid: str = "o-resident-1", msg_id: str = "1") -> IncomingMessage:
-    return message_from_fields(
-        {
-            "ToUserName": "gh",
-            "FromUserName": openid,
-            "CreateTime": "1700000000",
-            "MsgType": "text",
-            "Content": content,
-            "MsgId": msg_id,
-        }
-    )
+from tests.bot.messages import text_message
 
 
 def event(name: str, key: str = "") -> IncomingMessage:
@@ -58,8 +46,8 @@ async def test_first_matching_handler_answers_and_kinds_are_separate() -> None:
     def menu(message: IncomingMessage) -> str:
         return "菜单"
 
-    assert await dp.feed_update(text("小区路灯坏了")) == Reply("路灯")
-    assert await dp.feed_update(text("你好")) == Reply("其他")
+    assert await dp.feed_update(text_message("小区路灯坏了")) == Reply("路灯")
+    assert await dp.feed_update(text_message("你好")) == Reply("其他")
     assert await dp.feed_update(event("CLICK", "MENU_FAQ")) == Reply("菜单")
     assert await dp.feed_update(event("CLICK", "OTHER")) is None  # no handler matched
     assert await dp.feed_raw(event("CLICK", "OTHER")) is UNHANDLED
@@ -82,7 +70,7 @@ async def test_nested_routers_in_priority_order_and_catch_all() -> None:
         calls.append("third")
         return f"{message.kind}"
 
-    assert await dp.feed_update(text("skip")) == Reply("text")
+    assert await dp.feed_update(text_message("skip")) == Reply("text")
     assert calls == ["first", "third"]
     assert await dp.feed_update(event("VIEW", "https://x")) == Reply("event")
 
@@ -115,7 +103,7 @@ async def test_filter_dicts_feed_handler_kwargs_and_only_declared_kwargs_are_pas
     def report(message: IncomingMessage, intent: str, greeting: str) -> str:
         return f"{greeting}:{intent}"
 
-    assert await dp.feed_update(text("路灯坏了")) == Reply("您好:report.streetlight")
+    assert await dp.feed_update(text_message("路灯坏了")) == Reply("您好:report.streetlight")
 
 
 async def test_outer_and_inner_middlewares_wrap_in_order() -> None:
@@ -143,7 +131,7 @@ async def test_outer_and_inner_middlewares_wrap_in_order() -> None:
         trace.append("handler")
         return str(from_outer)
 
-    assert await dp.feed_update(text("hi")) == Reply("1")
+    assert await dp.feed_update(text_message("hi")) == Reply("1")
     assert trace == ["outer-in", "inner:answer", "handler", "outer-out"]
 
 
@@ -159,7 +147,7 @@ async def test_inner_middleware_not_run_when_no_filter_passes() -> None:
 
     router.middleware(inner)
     router.text(lambda m: False)(lambda m: "never")
-    assert await dp.feed_update(text("hi")) is None
+    assert await dp.feed_update(text_message("hi")) is None
     assert seen == []
 
 
@@ -180,10 +168,10 @@ async def test_fsm_context_round_trip(kv_store: KeyValueStore) -> None:
         data = await state.update_data(location=message.text)
         return f"{data['problem']}|{data['location']}"
 
-    assert await dp.feed_update(text("路灯坏了")) == Reply("在哪里？")
+    assert await dp.feed_update(text_message("路灯坏了")) == Reply("在哪里？")
     # another resident is independent
-    assert await dp.feed_update(text("你好", openid="o-other")) == Reply("在哪里？")
-    assert await dp.feed_update(text("幸福小区3号楼")) == Reply("路灯坏了|幸福小区3号楼")
+    assert await dp.feed_update(text_message("你好", openid="o-other")) == Reply("在哪里？")
+    assert await dp.feed_update(text_message("幸福小区3号楼")) == Reply("路灯坏了|幸福小区3号楼")
     assert (await storage.load("o-other")).data == {"problem": "你好"}
 
 
