@@ -43,6 +43,14 @@ bench-all: $(STAMP)
 	$(BIN)/python benchmarks/load_conversations.py --system embedded --mix faq \
 		--residents 5000 --concurrency 32 --model-dir $(BENCH_DIR)/models \
 		--json $(BENCH_DIR)/faq-max.json
+	# what the CPU of a message at 100 msg/s is made of: the same FAQ path paced, the mixed
+	# path as fast as replies come, the same parse with and without sleep before it
+	$(BIN)/python benchmarks/load_conversations.py --system embedded --mix faq --rate 100 \
+		--residents 2000 --model-dir $(BENCH_DIR)/models --json $(BENCH_DIR)/faq-rate100.json
+	$(BIN)/python benchmarks/load_conversations.py --system embedded --mix mixed \
+		--residents 2000 --concurrency 32 --model-dir $(BENCH_DIR)/models \
+		--json $(BENCH_DIR)/mixed-max.json
+	$(BIN)/python benchmarks/bench_idle_gap.py --model-dir $(BENCH_DIR)/models
 	$(BIN)/python benchmarks/bench_channel.py --json $(BENCH_DIR)/channel.json
 	$(BIN)/python benchmarks/bench_tickets.py
 	$(BIN)/python benchmarks/bench_nlu.py
