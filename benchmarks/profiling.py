@@ -97,7 +97,7 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
         (
             "(bot/periodic.py",
             "(integrations/training/sync.py",
-            "ServiceTicketDesk.flush_inbound",
+            "ServiceTicketDesk._flush_inbound",
             "BufferedReview.",
             "Runtime._file_deferred",
         ),

@@ -67,10 +67,11 @@ class ServiceTicketDesk:
         #: their next messages need not ask the state store again
         self._marked: dict[str, float] = {}
         self._next_sweep = 0.0
-        # One flush at a time: a caller that needs the times on record (a push about to
-        # check the resident's window) must wait for a write already under way, not find
-        # the buffer empty and read the window before that write commits.
-        self._flushing = asyncio.Lock()
+        #: times noted so far, and how many of them are on record (in noting order)
+        self._noted = 0
+        self._recorded = 0
+        #: the write under way, shared by every caller that needs it (see flush_inbound)
+        self._flush: asyncio.Future[bool] | None = None
 
     async def create_from_case(
         self,
@@ -189,23 +190,49 @@ class ServiceTicketDesk:
             # Written in batches (one transaction a second), not one write per resident.
             self._inbound[openid] = self.service.now()
             self._marked[openid] = now + INBOUND_RESOLUTION
+            self._noted += 1
 
     async def flush_inbound(self) -> None:
         """Write the residents' latest message times noted since the last flush; returns
-        once every time noted before the call is on record (or kept, the database away)."""
-        async with self._flushing:
-            await self._flush_inbound()
+        once every time noted before the call is on record (or kept, the database away).
 
-    async def _flush_inbound(self) -> None:
+        Callers share the write under way: a caller that needs the times on record (a
+        complaint about to be filed, a push about to check the resident's window) waits
+        for it rather than find the buffer emptied and read the window before that write
+        commits, and starts the next write only if times it needs came after. One write at
+        a time, each taking whatever is buffered: confirmations arriving together cost one
+        or two writes, not one each in a queue.
+        """
+        needed = self._noted
+        while self._recorded < needed:
+            flush = self._flush
+            if flush is None or flush.done():  # (done: its callback has not run yet)
+                flush = self._flush = asyncio.ensure_future(self._flush_inbound())
+                flush.add_done_callback(self._flush_done)
+            # Shielded: a caller that gives up does not cancel a write others wait for.
+            if not await asyncio.shield(flush):
+                return  # kept for the next round: the database is away
+        self._sweep_marks()
+
+    def _flush_done(self, flush: asyncio.Future[bool]) -> None:
+        if self._flush is flush:
+            self._flush = None
+        if not flush.cancelled():
+            flush.exception()  # retrieved: every waiter is handed it by its own await
+
+    def _sweep_marks(self) -> None:
         now = time.monotonic()
         if now >= self._next_sweep:
             self._next_sweep = now + 60.0
             self._marked = {k: until for k, until in self._marked.items() if until > now}
-        if not self._inbound:
-            return
+
+    async def _flush_inbound(self) -> bool:
+        """Write what is buffered; ``False`` when it is kept because the database is away."""
+        upto = self._noted
         items, self._inbound = list(self._inbound.items()), {}
         try:
-            await self.service.windows.record_inbound_many(items)
+            if items:
+                await self.service.windows.record_inbound_many(items)
         except Exception as exc:
             # Whatever failed (an outage, or a connection cut in the middle of the write, which
             # need not surface as DatabaseUnavailable), the times are kept for the next round:
@@ -216,6 +243,9 @@ class ServiceTicketDesk:
             if not isinstance(exc, DatabaseUnavailable):
                 raise  # logged by the caller, with its traceback
             log.warning("database unreachable: %d inbound times wait", len(items))
+            return False
+        self._recorded = max(self._recorded, upto)
+        return True
 
     async def run_inbound_flusher(self, stop: asyncio.Event, every: float = 1.0) -> None:
         await run_every(every, stop, self.flush_inbound, "writing inbound times")

@@ -102,3 +102,40 @@ async def test_a_flush_returns_only_once_a_write_under_way_is_on_record() -> Non
     released.set()
     await asyncio.gather(periodic, before_push)
     assert windows.written == [[("o-1", NOW)]]
+
+
+async def test_callers_arriving_together_share_one_write() -> None:
+    # Under load every confirmation flushes before filing. Queued one behind the other on a
+    # lock, each woke in its own pass of the event loop once the write before it was done:
+    # at full load a pass takes milliseconds, and confirmations waited about a second.
+    desk, windows = _desk()
+    released = asyncio.Event()
+    started = asyncio.Event()
+    record = windows.record_inbound_many
+
+    async def slow_write(items: Sequence[tuple[str, datetime]]) -> None:
+        started.set()
+        await released.wait()
+        await record(items)
+
+    windows.record_inbound_many = slow_write  # type: ignore[method-assign]
+    await desk.record_inbound("o-0")
+    first = asyncio.create_task(desk.flush_inbound())
+    await started.wait()  # its write is under way with o-0
+    waiting = []
+    for n in range(1, 51):
+        await desk.record_inbound(f"o-{n}")
+        waiting.append(asyncio.create_task(desk.flush_inbound()))
+    await asyncio.sleep(0.05)
+    assert not any(task.done() for task in (first, *waiting))
+    released.set()
+    passes = 0
+    while not all(task.done() for task in (first, *waiting)):
+        await asyncio.sleep(0)
+        passes += 1
+    assert passes < 10  # not one pass per caller
+    await asyncio.gather(first, *waiting)
+    # o-0's write, then one write for the fifty who came while it was under way
+    assert windows.written == [[("o-0", NOW)], [(f"o-{n}", NOW) for n in range(1, 51)]]
+    await desk.flush_inbound()  # everything on record: no write
+    assert len(windows.written) == 2
