@@ -33,7 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_channel.py
 
 # Every figure of the README's "Performance" section, three runs each (median and spread,
-# load average, commit): about 40 minutes. Needs Redis (db 13) and PostgreSQL on loopback.
+# load average, commit): about 25 minutes. Needs Redis (db 13) and PostgreSQL on loopback.
 BENCH_DIR ?= .bench
 bench-all: $(STAMP)
 	mkdir -p $(BENCH_DIR)

@@ -21,13 +21,19 @@ NOW = datetime(2026, 12, 3, 8, 0, tzinfo=UTC)
 
 
 class _Windows:
-    """Records written batches; fails the next writes with the errors queued in ``fail``."""
+    """Records written batches; fails the next writes with the errors queued in ``fail``;
+    with ``released`` set to an event, a write starts (``started``) and waits for it."""
 
     def __init__(self) -> None:
         self.written: list[list[tuple[str, datetime]]] = []
         self.fail: list[Exception] = []
+        self.started = asyncio.Event()
+        self.released: asyncio.Event | None = None
 
     async def record_inbound_many(self, items: Sequence[tuple[str, datetime]]) -> None:
+        self.started.set()
+        if self.released is not None:
+            await self.released.wait()
         if self.fail:
             raise self.fail.pop(0)
         self.written.append(list(items))
@@ -83,19 +89,10 @@ async def test_a_flush_returns_only_once_a_write_under_way_is_on_record() -> Non
     # by the periodic flusher's write still in flight, it read the window before that write
     # committed and was refused (seen after a database outage).
     desk, windows = _desk()
-    released = asyncio.Event()
-    started = asyncio.Event()
-    record = windows.record_inbound_many
-
-    async def slow_write(items: Sequence[tuple[str, datetime]]) -> None:
-        started.set()
-        await released.wait()
-        await record(items)
-
-    windows.record_inbound_many = slow_write  # type: ignore[method-assign]
+    windows.released = released = asyncio.Event()
     await desk.record_inbound("o-1")
     periodic = asyncio.create_task(desk.flush_inbound())
-    await started.wait()
+    await windows.started.wait()
     before_push = asyncio.create_task(desk.flush_inbound())
     await asyncio.sleep(0.05)
     assert not before_push.done()  # waits for the write under way
@@ -106,22 +103,13 @@ async def test_a_flush_returns_only_once_a_write_under_way_is_on_record() -> Non
 
 async def test_callers_arriving_together_share_one_write() -> None:
     # Under load every confirmation flushes before filing. Queued one behind the other on a
-    # lock, each woke in its own pass of the event loop once the write before it was done:
-    # at full load a pass takes milliseconds, and confirmations waited about a second.
+    # lock, each woke in its own pass of the event loop once the write before it was done
+    # (at full load a pass takes milliseconds), and each wrote what came in meanwhile.
     desk, windows = _desk()
-    released = asyncio.Event()
-    started = asyncio.Event()
-    record = windows.record_inbound_many
-
-    async def slow_write(items: Sequence[tuple[str, datetime]]) -> None:
-        started.set()
-        await released.wait()
-        await record(items)
-
-    windows.record_inbound_many = slow_write  # type: ignore[method-assign]
+    windows.released = released = asyncio.Event()
     await desk.record_inbound("o-0")
     first = asyncio.create_task(desk.flush_inbound())
-    await started.wait()  # its write is under way with o-0
+    await windows.started.wait()  # its write is under way with o-0
     waiting = []
     for n in range(1, 51):
         await desk.record_inbound(f"o-{n}")
