@@ -26,4 +26,3 @@ def test_only_the_calls_are_timed() -> None:
     assert 2.0 <= cost < 10.0
     # nothing but the calls' own CPU, with or without a sleep before them
     assert cpu_ms_per_call(lambda _t: None, ["a"] * 20, gap=0.01) < 1.0
-

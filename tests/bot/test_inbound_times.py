@@ -103,8 +103,8 @@ async def test_a_flush_returns_only_once_a_write_under_way_is_on_record() -> Non
 
 async def test_callers_arriving_together_share_one_write() -> None:
     # Under load every confirmation flushes before filing. Queued one behind the other on a
-    # lock, each woke in its own pass of the event loop once the write before it was done
-    # (at full load a pass takes milliseconds), and each wrote what came in meanwhile.
+    # lock, each woke in its own pass of the event loop once the caller before it was done
+    # (at full load a pass takes milliseconds): the last one waited fifty passes.
     desk, windows = _desk()
     windows.released = released = asyncio.Event()
     await desk.record_inbound("o-0")
