@@ -1351,12 +1351,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("targets:")
     for line in _targets(summaries):
         print(line)
+    from benchmarks.host import host_line
     from benchmarks.repeat import load_average, provenance
 
     info = provenance()
     print(
         f"commit {info['commit']}, {info['date']}; load average now "
-        f"{load_average()[0]:.2f}"
+        f"{load_average()[0]:.2f}\n{host_line()}"
     )
     if args.json:
         payload = {

@@ -29,6 +29,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from benchmarks.host import host, host_line
+
 __all__ = ["Metric", "Runs", "load_average", "provenance", "spread"]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,7 +46,8 @@ def load_average() -> tuple[float, float, float]:
 
 def provenance() -> dict[str, Any]:
     """Which code and which machine: the commit (``-dirty`` with uncommitted changes to
-    tracked files), the date in UTC, the CPU count, Python."""
+    tracked files), the date in UTC, the CPU count, Python, and the host's CPU and speed
+    (:func:`benchmarks.host.host`: figures of two hosts compare only through it)."""
 
     def git(*args: str) -> str:
         try:
@@ -62,6 +65,7 @@ def provenance() -> dict[str, Any]:
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
+        "host": host(),
     }
 
 
@@ -117,6 +121,7 @@ class Runs:
             f"== {self.name}: {self.count} run{'s' if self.count > 1 else ''}, "
             f"commit {self.info['commit']}, {self.info['date']}, {self.info['cpus']} CPUs, "
             f"Python {self.info['python']}; load average now {load_average()[0]:.2f}"
+            + f"\n   {host_line()}"
             + (f"\n   {self.settings}" if self.settings else "")
         )
 

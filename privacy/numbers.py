@@ -105,6 +105,8 @@ def _shadow_table() -> dict[int, str]:
 _SHADOW: Final = _shadow_table()
 # Any character that can start a number: a digit of any script or a Chinese digit.
 _ANY_DIGIT_RE: Final = re.compile(rf"[\d{_CN_DIGITS}]")
+# A decimal digit of any script (what the shadow folds to 0-9).
+_DECIMAL_RE: Final = re.compile(r"\d")
 # Runs of digit groups joined by up to three separators; an ID's check character at the end.
 _RUN_RE: Final = re.compile(r"[0-9](?<![0-9][0-9])(?:[-()]{0,3}[0-9])*X?")
 _GROUP_RE: Final = re.compile(r"[0-9]+")
@@ -235,11 +237,14 @@ def find_numbers(text: str) -> list[Found]:
     """Every phone, ID and bank-card number in ``text``, in order, never overlapping."""
     if not _ANY_DIGIT_RE.search(text):
         return []
-    shadow = text.translate(_SHADOW)
     found: list[Found] = []
-    for run in _RUN_RE.finditer(shadow):
-        if run.end() - run.start() >= 7:
-            found.extend(_read_run(text, shadow, run.start(), run.end()))
+    # The shadow (a copy of the whole text) only matters where a digit is: most messages
+    # and most long replies have a Chinese numeral (一下, 一个) but no digit at all.
+    if _DECIMAL_RE.search(text):
+        shadow = text.translate(_SHADOW)
+        for run in _RUN_RE.finditer(shadow):
+            if run.end() - run.start() >= 7:
+                found.extend(_read_run(text, shadow, run.start(), run.end()))
     if _CN_HINT_RE.search(text):
         found.extend(_read_spoken(text))
         found.sort(key=lambda f: f.start)
