@@ -167,7 +167,7 @@ class Runtime:
         #: complaints confirmed while the database was out of reach, filed when it is back
         self.deferred = DeferredFilings(store)
         self.tickets: TicketDesk | None = (
-            ServiceTicketDesk(ticket_service, store, self.deferred, sealer=self.sealer)
+            ServiceTicketDesk(ticket_service, self.deferred, sealer=self.sealer)
             if ticket_service
             else None
         )

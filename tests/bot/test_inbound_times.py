@@ -13,7 +13,6 @@ import pytest
 
 from bot.dialogue.desks import ServiceTicketDesk
 from core.errors import DatabaseUnavailable
-from integrations.state.memory import MemoryStore
 from integrations.tickets import TicketService
 from privacy import Sealer
 
@@ -51,7 +50,6 @@ def _desk() -> tuple[ServiceTicketDesk, _Windows]:
     service = _Service()
     desk = ServiceTicketDesk(
         cast(TicketService, cast(Any, service)),
-        MemoryStore(),
         sealer=Sealer("Hq7vX2mR9kLp4TzN8cWb5JdF3sGy6Ue1"),
     )
     return desk, service.windows
