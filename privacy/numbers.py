@@ -239,7 +239,7 @@ def find_numbers(text: str) -> list[Found]:
         return []
     found: list[Found] = []
     # The shadow (a copy of the whole text) only matters where a digit is: most messages
-    # and most long replies have a Chinese numeral (一下, 一个) but no digit at all.
+    # have a Chinese numeral (一下, 一个) but no digit at all.
     if _DECIMAL_RE.search(text):
         shadow = text.translate(_SHADOW)
         for run in _RUN_RE.finditer(shadow):

@@ -25,7 +25,7 @@ __all__ = ["BufferedReview", "ServiceHandoffDesk", "ServiceTicketDesk"]
 log = logging.getLogger(__name__)
 
 #: The 48-hour window is tracked to this precision, so a chatty resident costs one database
-#: write per quarter of an hour, not one per message.
+#: write per quarter of an hour and web process, not one per message.
 INBOUND_RESOLUTION = 900.0
 
 
