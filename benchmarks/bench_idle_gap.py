@@ -24,14 +24,14 @@ import argparse
 import random
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.host import cpu_ms_per_call  # noqa: E402
 from benchmarks.repeat import Metric, Runs  # noqa: E402
 from benchmarks.scenarios import MIXES, assign_kinds, build_scenario  # noqa: E402
 
@@ -49,18 +49,6 @@ def resident_texts(count: int, seed: int = 7) -> list[str]:
         for step in build_scenario(kind, rng, n).steps
         if step.kind == "text"
     ]
-
-
-def cpu_ms_per_call(call: Callable[[str], object], texts: Sequence[str], gap: float) -> float:
-    """Mean CPU milliseconds of ``call`` over ``texts``, sleeping ``gap`` s before each."""
-    spent = 0.0
-    for text in texts:
-        if gap:
-            time.sleep(gap)
-        started = time.process_time()
-        call(text)
-        spent += time.process_time() - started
-    return spent / len(texts) * 1000
 
 
 def main(argv: Sequence[str] | None = None) -> int:

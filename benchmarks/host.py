@@ -23,12 +23,15 @@ import json
 import re
 import statistics
 import time
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from xml.etree import ElementTree
 
-__all__ = ["host", "host_line", "reference_work"]
+T = TypeVar("T")
+
+__all__ = ["cpu_ms_per_call", "host", "host_line", "reference_work"]
 
 _WORDS = [f"{'投诉路灯噪音物业医保社保'[i % 12]}{i % 97}-{i}" for i in range(300)]
 _PATTERN = re.compile(r"[灯音]\d{2}")
@@ -69,15 +72,21 @@ def reference_work() -> int:
     return found + sum(counts.values()) + int(looked_up)
 
 
-def _cpu_ms(calls: int, sleep: float) -> float:
+def cpu_ms_per_call(call: Callable[[T], object], items: Sequence[T], gap: float) -> float:
+    """Mean CPU milliseconds of ``call`` over ``items``, sleeping ``gap`` s before each
+    call; only the calls are timed (``time.process_time`` around each), never the sleep."""
     spent = 0.0
-    for _ in range(calls):
-        if sleep:
-            time.sleep(sleep)
+    for item in items:
+        if gap:
+            time.sleep(gap)
         started = time.process_time()
-        reference_work()
+        call(item)
         spent += time.process_time() - started
-    return spent / calls * 1000
+    return spent / len(items) * 1000
+
+
+def _reference_ms(calls: int, gap: float) -> float:
+    return cpu_ms_per_call(lambda _n: reference_work(), range(calls), gap)
 
 
 def _cpuinfo_model() -> str:
@@ -102,9 +111,9 @@ def host() -> dict[str, Any]:
     """CPU model, idle driver and the reference work's CPU milliseconds: ``warm`` (median
     of five rounds of 100 calls back to back) and ``after_sleep`` (the mean of 100 calls,
     each after 10 ms of sleep). About a second and a half, once per process."""
-    _cpu_ms(50, 0.0)  # warm the interpreter's caches for this code
-    warm = statistics.median(_cpu_ms(100, 0.0) for _ in range(5))
-    after_sleep = _cpu_ms(100, 0.010)
+    _reference_ms(50, 0.0)  # warm the interpreter's caches for this code
+    warm = statistics.median(_reference_ms(100, 0.0) for _ in range(5))
+    after_sleep = _reference_ms(100, 0.010)
     return {
         "cpu": _cpuinfo_model(),
         "idle_driver": _idle_driver(),
