@@ -62,7 +62,7 @@ class ServiceTicketDesk:
         self._inbound: dict[str, datetime] = {}
         #: residents this process noted, until when (monotonic) their next messages are not
         #: noted again
-        self._marked: dict[str, float] = {}
+        self._noted_until: dict[str, float] = {}
         self._next_sweep = 0.0
         #: times noted so far, and how many of them are on record (in noting order)
         self._noted = 0
@@ -179,14 +179,14 @@ class ServiceTicketDesk:
 
     async def record_inbound(self, openid: str) -> None:
         now = time.monotonic()
-        if self._marked.get(openid, 0.0) > now:
+        if self._noted_until.get(openid, 0.0) > now:
             return  # noted by this process less than INBOUND_RESOLUTION ago
         # Each process notes a resident at most once a quarter of an hour, and writes in
         # batches (one transaction a second). No mark in the shared store: asking it cost a
         # round trip on the very messages that get noted, to save at most one row of a
         # batched upsert per other web process (the upsert never moves a time back).
         self._inbound[openid] = self.service.now()
-        self._marked[openid] = now + INBOUND_RESOLUTION
+        self._noted_until[openid] = now + INBOUND_RESOLUTION
         self._noted += 1
 
     async def flush_inbound(self) -> None:
@@ -209,7 +209,7 @@ class ServiceTicketDesk:
             # Shielded: a caller that gives up does not cancel a write others wait for.
             if not await asyncio.shield(flush):
                 return  # kept for the next round: the database is away
-        self._sweep_marks()
+        self._sweep_noted()
 
     def _flush_done(self, flush: asyncio.Future[bool]) -> None:
         if self._flush is flush:
@@ -217,11 +217,11 @@ class ServiceTicketDesk:
         if not flush.cancelled():
             flush.exception()  # retrieved: every waiter is handed it by its own await
 
-    def _sweep_marks(self) -> None:
+    def _sweep_noted(self) -> None:
         now = time.monotonic()
         if now >= self._next_sweep:
             self._next_sweep = now + 60.0
-            self._marked = {k: until for k, until in self._marked.items() if until > now}
+            self._noted_until = {k: until for k, until in self._noted_until.items() if until > now}
 
     async def _flush_inbound(self) -> bool:
         """Write what is buffered; ``False`` when it is kept because the database is away."""
