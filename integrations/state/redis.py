@@ -11,11 +11,11 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from redis import asyncio as aioredis
+from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from redis.retry import Retry
 
 from core.errors import StateBackendError
 from integrations.state.base import Claim, ClaimRefused, KeyValueStore, Lock, LockTimeout
@@ -207,7 +207,8 @@ class RedisStore(KeyValueStore):
 
     @classmethod
     def from_url(cls, url: str, *, namespace: str = "intake") -> RedisStore:
-        # Reconnect by itself after a Redis restart: a few quick retries on connection errors.
+        # Reconnect by itself after a Redis restart: a few quick retries on connection errors
+        # (the asyncio client's own Retry: redis-py 8 converts a synchronous one, and warns).
         client = aioredis.Redis.from_url(
             url,
             socket_timeout=2.0,
