@@ -202,7 +202,8 @@ class Runtime:
             KnowledgeSync(store, nlu, self.faq_store.enabled_topics) if nlu else None
         )
         if pusher is None and isinstance(self.tickets, ServiceTicketDesk):
-            # The buffered message times are written first: the window must be on record.
+            # The resident's buffered message time is written first: their window must be
+            # on record.
             windows = self.tickets.service.windows
             pusher = QuotaPusher(windows, wechat, before=self.tickets.flush_inbound)
         #: every customer-service text to a resident goes through it: late replies, staff

@@ -60,9 +60,9 @@ class ServiceTicketDesk:
         self.deferred = deferred
         self.sealer = sealer
         self._inbound: dict[str, datetime] = {}
-        #: residents this process noted, until when (monotonic) their next messages are not
-        #: noted again
-        self._noted_until: dict[str, float] = {}
+        #: residents this process noted: until when (monotonic) their next messages are not
+        #: noted again, and the number of their time in noting order (see flush_inbound)
+        self._noted_until: dict[str, tuple[float, int]] = {}
         self._next_sweep = 0.0
         #: times noted so far, and how many of them are on record (in noting order)
         self._noted = 0
@@ -93,7 +93,7 @@ class ServiceTicketDesk:
         }
         try:
             # Status pushes check the resident's 48-hour window: it must be on record.
-            await self.flush_inbound()
+            await self.flush_inbound(openid)
             ticket = await self.service.filing.file(**filing)
         except DatabaseUnavailable:
             if self.deferred is None or source_key is None:
@@ -179,19 +179,23 @@ class ServiceTicketDesk:
 
     async def record_inbound(self, openid: str) -> None:
         now = time.monotonic()
-        if self._noted_until.get(openid, 0.0) > now:
+        noted = self._noted_until.get(openid)
+        if noted is not None and noted[0] > now:
             return  # noted by this process less than INBOUND_RESOLUTION ago
         # Each process notes a resident at most once a quarter of an hour, and writes in
         # batches (one transaction a second). No mark in the shared store: asking it cost a
         # round trip on the very messages that get noted, to save at most one row of a
         # batched upsert per other web process (the upsert never moves a time back).
         self._inbound[openid] = self.service.now()
-        self._noted_until[openid] = now + INBOUND_RESOLUTION
         self._noted += 1
+        self._noted_until[openid] = (now + INBOUND_RESOLUTION, self._noted)
 
-    async def flush_inbound(self) -> None:
+    async def flush_inbound(self, openid: str | None = None) -> None:
         """Write the residents' latest message times noted since the last flush; returns
         once every time noted before the call is on record (or kept, the database away).
+        With ``openid``, once that resident's time is: a filing or a push needs only its
+        own resident's window, and that time is most often written already by the
+        periodic flush (residents take seconds between messages), so no write waits.
 
         Callers share the write under way: a caller that needs the times on record (a
         complaint about to be filed, a push about to check the resident's window) waits
@@ -200,7 +204,11 @@ class ServiceTicketDesk:
         a time, each taking whatever is buffered: confirmations arriving together cost one
         or two writes, not one each in a queue.
         """
-        needed = self._noted
+        if openid is None:
+            needed = self._noted
+        else:
+            noted = self._noted_until.get(openid)
+            needed = noted[1] if noted is not None else 0  # not noted: nothing to wait for
         while self._recorded < needed:
             flush = self._flush
             if flush is None or flush.done():  # (done: its callback has not run yet)
@@ -221,7 +229,7 @@ class ServiceTicketDesk:
         now = time.monotonic()
         if now >= self._next_sweep:
             self._next_sweep = now + 60.0
-            self._noted_until = {k: until for k, until in self._noted_until.items() if until > now}
+            self._noted_until = {k: v for k, v in self._noted_until.items() if v[0] > now}
 
     async def _flush_inbound(self) -> bool:
         """Write what is buffered; ``False`` when it is kept because the database is away."""

@@ -117,9 +117,10 @@ class QuotaPusher:
     API, each counted by :class:`ResidentWindows`; raises :class:`CustomerServiceRefused`
     instead of sending when the window is closed or its quota used.
 
-    ``before`` runs first (the bot writes the message times it buffers, so the window is on
-    record). While the database cannot be reached the text goes out uncounted: answering
-    the resident matters more than the count, and WeChat still refuses what it must.
+    ``before`` runs first, given the resident (the bot writes the message time it buffers
+    for them, so their window is on record). While the database cannot be reached the
+    text goes out uncounted: answering the resident matters more than the count, and
+    WeChat still refuses what it must.
     """
 
     def __init__(
@@ -127,7 +128,7 @@ class QuotaPusher:
         windows: ResidentWindows,
         messenger: _SendsText,
         *,
-        before: Callable[[], Awaitable[None]] | None = None,
+        before: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self.windows = windows
         self.messenger = messenger
@@ -137,7 +138,7 @@ class QuotaPusher:
         self, openid: str, text: str, *, resident_wrote_at: datetime | None = None
     ) -> None:
         if self.before is not None:
-            await self.before()
+            await self.before(openid)
         try:
             refusal = await self.windows.take(openid, wrote_at=resident_wrote_at)
         except DatabaseUnavailable:

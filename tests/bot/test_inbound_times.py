@@ -125,3 +125,35 @@ async def test_callers_arriving_together_share_one_write() -> None:
     assert windows.written == [[("o-0", NOW)], [(f"o-{n}", NOW) for n in range(1, 51)]]
     await desk.flush_inbound()  # everything on record: no write
     assert len(windows.written) == 2
+
+
+async def test_a_flush_for_one_resident_waits_only_for_that_residents_time() -> None:
+    # A filing (or a push) needs its own resident's window on record. That time was most
+    # often written by the periodic flush seconds ago; the times of others noted since
+    # need not be written first: no write waits on the confirmation.
+    desk, windows = _desk()
+    await desk.record_inbound("o-1")
+    await desk.flush_inbound()  # the periodic flush
+    await desk.record_inbound("o-2")
+    await desk.record_inbound("o-3")
+    await desk.flush_inbound("o-1")
+    assert windows.written == [[("o-1", NOW)]]
+    await desk.flush_inbound("o-4")  # not noted by this process: nothing to wait for
+    assert windows.written == [[("o-1", NOW)]]
+    await desk.flush_inbound("o-3")  # waiting: written, with everything buffered
+    assert windows.written == [[("o-1", NOW)], [("o-2", NOW), ("o-3", NOW)]]
+
+
+async def test_a_flush_for_one_resident_waits_for_the_write_holding_their_time() -> None:
+    desk, windows = _desk()
+    windows.released = released = asyncio.Event()
+    await desk.record_inbound("o-1")
+    periodic = asyncio.create_task(desk.flush_inbound())
+    await windows.started.wait()  # o-1's time is in this write
+    await desk.record_inbound("o-2")
+    before_filing = asyncio.create_task(desk.flush_inbound("o-1"))
+    await asyncio.sleep(0.05)
+    assert not before_filing.done()
+    released.set()
+    await asyncio.gather(periodic, before_filing)
+    assert windows.written == [[("o-1", NOW)]]  # o-2 waits for the next round
