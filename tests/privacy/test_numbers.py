@@ -139,3 +139,21 @@ def test_luhn() -> None:
 )
 def test_mask_id_number(number: str, masked: str) -> None:
     assert mask_id_number(number) == masked
+
+
+def test_the_runs_read_on_the_text_are_the_runs_of_the_shadow() -> None:
+    # find_numbers makes the shadow copy only when the text itself has a run of seven: the
+    # two patterns must find the same runs, or a number would go unmasked.
+    import random
+
+    from privacy import numbers
+
+    alphabet = "0123456789０１２３４５６７８９٣३" + numbers.SEPARATORS + "()（）xXＸｘ+＋号码电话a"
+    rng = random.Random(16)
+    texts = [*ID_SPELLINGS.values(), *PHONE_SPELLINGS.values()]
+    texts += ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 40))) for _ in range(3000)]
+    for text in texts:
+        shadow = text.translate(numbers._SHADOW)
+        assert [m.span() for m in numbers._TEXT_RUN_RE.finditer(text)] == [
+            m.span() for m in numbers._RUN_RE.finditer(shadow)
+        ], text
