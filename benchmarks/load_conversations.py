@@ -843,13 +843,22 @@ def _flush_redis(url: str) -> None:
         client.close()
 
 
+def run_directory(workdir: Path, system: str, processes: int) -> Path:
+    """A new, empty directory for one run's data (the embedded system's SQLite file, logs).
+
+    One per run, not per system: a SQLite file kept from the run before carried its
+    tickets into the next, so each of three runs started on a larger database and cost
+    more CPU a message than the one before (PostgreSQL's database is made anew each run).
+    """
+    return Path(tempfile.mkdtemp(prefix=f"{system}-{processes}-", dir=workdir))
+
+
 @contextlib.contextmanager
 def deployed(system: str, processes: int, ctx: RunContext) -> Iterator[Deployment]:
     """Start ``system`` with ``processes`` web processes on fresh storage; stop and clean
     up afterwards."""
     port = _free_port()
-    rundir = ctx.workdir / f"{system}-{processes}"
-    rundir.mkdir(parents=True, exist_ok=True)
+    rundir = run_directory(ctx.workdir, system, processes)
     env = {
         **ctx.env,
         "INTAKE_DATA_DIR": str(rundir),

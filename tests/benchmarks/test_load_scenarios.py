@@ -17,6 +17,7 @@ from benchmarks.load_conversations import (
     percentile,
     play,
     processed_twice,
+    run_directory,
     summarize,
     ticket_accounting,
     tickets_by_resident,
@@ -189,3 +190,12 @@ async def test_connection_reconnects_when_the_server_dropped_an_idle_connection(
         await conn.close()
         server.close()
         await server.wait_closed()
+
+
+def test_every_run_gets_a_fresh_data_directory(tmp_path: Path) -> None:
+    # The embedded system's SQLite file lives there: a run must not start on the tickets of
+    # the run before it.
+    first = run_directory(tmp_path, "embedded", 1)
+    (first / "intake.db").write_bytes(b"tickets of run 1")
+    second = run_directory(tmp_path, "embedded", 1)
+    assert second != first and list(second.iterdir()) == []
