@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import event, select
 
 from integrations.db.models import DeskAssignmentRow
-from integrations.dispatch.base import DispatchRequest, DispatchUnavailable
+from integrations.dispatch.base import DispatchReceipt, DispatchRequest, DispatchUnavailable
 from integrations.dispatch.embedded import EmbeddedDesk
 from integrations.tickets import TicketService
 from tests.tickets.conftest import MakeWorker, create_ticket
@@ -30,6 +30,12 @@ def _desk_transactions(service: TicketService) -> list[Any]:
     return seen
 
 
+async def _assigned(service: TicketService) -> list[str]:
+    async with service.core.read() as session:
+        rows = (await session.execute(select(DeskAssignmentRow.ticket_id))).scalars().all()
+    return sorted(rows)
+
+
 async def test_one_pass_of_deliveries_is_one_desk_transaction(
     service: TicketService, desk: EmbeddedDesk, make_worker: MakeWorker
 ) -> None:
@@ -37,57 +43,43 @@ async def test_one_pass_of_deliveries_is_one_desk_transaction(
         await create_ticket(service, openid=f"oResident{n:016d}", location=f"幸福小区{n}号楼")
         for n in range(5)
     ]
-    transactions = _desk_transactions(service)
-    worker = make_worker(service, desk)
+    submitted: list[DispatchRequest] = []
+    submit = desk.submit
 
-    assert await worker.deliver_due() == 5
+    async def recording(request: DispatchRequest) -> DispatchReceipt:
+        submitted.append(request)
+        return await submit(request)
+
+    desk.submit = recording  # type: ignore[method-assign]
+    transactions = _desk_transactions(service)
+
+    assert await make_worker(service, desk).deliver_due() == 5
 
     assert len(transactions) == 1
+    external_ids = []
     for ticket in tickets:
         delivered = await service.queries.get(ticket.id)
         assert delivered.status == "dispatched"
-        assert delivered.delivery.external_id.startswith("DESK-")
-    # A retried delivery gets the first assignment back, batched or not.
-    again = await asyncio.gather(*(desk.submit(_request(t)) for t in tickets))
-    assert [r.external_id for r in again] == [
-        (await service.queries.get(t.id)).delivery.external_id for t in tickets
-    ]
-    async with service.core.read() as session:
-        rows = (await session.execute(select(DeskAssignmentRow.ticket_id))).scalars().all()
-    assert sorted(rows) == sorted(t.id for t in tickets)
+        external_ids.append(delivered.delivery.external_id)
+    # A delivery made again (a retry after a lost answer) gets the first assignment back.
+    again = await asyncio.gather(*(submit(request) for request in submitted))
+    assert sorted(r.external_id for r in again) == sorted(external_ids)
+    assert await _assigned(service) == sorted(t.id for t in tickets)
 
 
 async def test_an_assignment_the_database_refuses_holds_back_no_other(
     service: TicketService, desk: EmbeddedDesk
 ) -> None:
     good = [await create_ticket(service, location=f"幸福小区{n}号楼") for n in range(2)]
+    first, second = [job.request for job in await service.outbox.claim("w-test", 10)]
+    assert first is not None and second is not None
     # A ticket that is not (or no longer) in the database: its row breaks a foreign key.
-    ghost = dataclasses.replace(_request(good[0]), ticket_id="20991231-9999",
-                                idempotency_key="ghost:1")
+    ghost = dataclasses.replace(first, ticket_id="20991231-9999", idempotency_key="ghost:1")
 
     answers = await asyncio.gather(
-        desk.submit(_request(good[0])), desk.submit(ghost), desk.submit(_request(good[1])),
-        return_exceptions=True,
+        desk.submit(first), desk.submit(ghost), desk.submit(second), return_exceptions=True
     )
 
     assert isinstance(answers[1], DispatchUnavailable)
-    assert all(not isinstance(a, BaseException) for a in (answers[0], answers[2]))
-    async with service.core.read() as session:
-        rows = (await session.execute(select(DeskAssignmentRow.ticket_id))).scalars().all()
-    assert sorted(rows) == sorted(t.id for t in good)
-
-
-def _request(ticket: Any) -> DispatchRequest:
-    """The request the outbox hands the desk for ``ticket``."""
-    job = ticket.delivery
-    return DispatchRequest(
-        ticket_id=ticket.id,
-        idempotency_key=job.idempotency_key,
-        category=ticket.category,
-        description=ticket.description,
-        location=ticket.location,
-        phone=ticket.phone,
-        urgent=ticket.urgent,
-        department=ticket.department,
-        level=ticket.level,
-    )
+    assert isinstance(answers[0], DispatchReceipt) and isinstance(answers[2], DispatchReceipt)
+    assert await _assigned(service) == sorted(t.id for t in good)
