@@ -30,7 +30,7 @@ from sqlalchemy import Table
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from core.errors import DatabaseError
+from core.errors import DatabaseError, DatabaseUnavailable
 from integrations.db.migrate import enable_sqlite_transactions, sqlite_writer_lock
 from integrations.db.models import DeskAssignmentRow
 from integrations.dispatch.base import (
@@ -130,13 +130,14 @@ class EmbeddedDesk(DispatchBackend):
         try:
             rows = await self._insert([values for values, _ in batch])
         except (DatabaseError, SQLAlchemyError) as exc:
-            if len(batch) > 1:
+            if len(batch) > 1 and not isinstance(exc, DatabaseUnavailable):
                 # One assignment the database refuses must not hold back the others: each
-                # on its own, so that only that job waits for its retry.
+                # on its own, so that only that job waits for its retry. (A database that
+                # cannot be reached fails them all at once, not one after the other.)
                 for item in batch:
                     await self._write([item])
                 return
-            rows = [DispatchUnavailable(f"desk database: {type(exc).__name__}")]
+            rows = [DispatchUnavailable(f"desk database: {type(exc).__name__}")] * len(batch)
         except asyncio.CancelledError:  # shutting down: so is every submit waiting
             for _, answer in batch:
                 answer.cancel()

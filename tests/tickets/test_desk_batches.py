@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import event, select
 
+from core.errors import DatabaseUnavailable
 from integrations.db.models import DeskAssignmentRow
 from integrations.dispatch.base import DispatchReceipt, DispatchRequest, DispatchUnavailable
 from integrations.dispatch.embedded import EmbeddedDesk
@@ -83,3 +84,26 @@ async def test_an_assignment_the_database_refuses_holds_back_no_other(
     assert isinstance(answers[1], DispatchUnavailable)
     assert isinstance(answers[0], DispatchReceipt) and isinstance(answers[2], DispatchReceipt)
     assert await _assigned(service) == sorted(t.id for t in good)
+
+
+async def test_a_database_away_fails_the_whole_pass_at_once(
+    service: TicketService, desk: EmbeddedDesk
+) -> None:
+    for n in range(3):
+        await create_ticket(service, location=f"幸福小区{n}号楼")
+    requests = [job.request for job in await service.outbox.claim("w-test", 10)]
+    tries = 0
+
+    async def away(batch: list[dict[str, Any]]) -> list[Any]:
+        nonlocal tries
+        tries += 1
+        raise DatabaseUnavailable("the database cannot be reached")
+
+    desk._insert = away  # type: ignore[method-assign]
+    answers = await asyncio.gather(
+        *(desk.submit(r) for r in requests if r is not None), return_exceptions=True
+    )
+
+    # One try, not one more per assignment (each would wait for its own timeout).
+    assert tries == 1
+    assert len(answers) == 3 and all(isinstance(a, DispatchUnavailable) for a in answers)
