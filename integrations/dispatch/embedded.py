@@ -137,7 +137,7 @@ class EmbeddedDesk(DispatchBackend):
                 for item in batch:
                     await self._write([item])
                 return
-            rows = [DispatchUnavailable(f"desk database: {type(exc).__name__}")] * len(batch)
+            rows = [DispatchUnavailable(f"desk database: {type(exc).__name__}") for _ in batch]
         except asyncio.CancelledError:  # shutting down: so is every submit waiting
             for _, answer in batch:
                 answer.cancel()
