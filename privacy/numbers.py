@@ -106,15 +106,14 @@ _SHADOW: Final = _shadow_table()
 # Any character that can start a number: a digit of any script or a Chinese digit.
 _ANY_DIGIT_RE: Final = re.compile(rf"[\d{_CN_DIGITS}]")
 # Runs of digit groups joined by up to three separators; an ID's check character at the end.
-_RUN_RE: Final = re.compile(r"[0-9](?<![0-9][0-9])(?:[-()]{0,3}[0-9])*X?")
-_GROUP_RE: Final = re.compile(r"[0-9]+")
-# _RUN_RE as it reads the text itself, with the shadow's classes spelled out (Python's \d
-# is exactly the Unicode digits the shadow folds): a text without a run of 7 characters
-# needs no shadow, which is most of what a copy costs (a 200-character FAQ answer holding
-# 12345: 18 → 4 µs).
+# Read on the text itself, with the shadow's classes spelled out (Python's \d is exactly
+# the Unicode digits the shadow folds), so the same positions as in the shadow: a text
+# without a run of 7 characters needs no shadow, which is most of what a scan costs (a
+# 200-character FAQ answer holding 12345: 18 → 4 µs).
 _TEXT_RUN_RE: Final = re.compile(
     rf"\d(?<!\d\d)(?:[{re.escape(SEPARATORS)}()（）]{{0,3}}\d)*[XxＸｘ]?"
 )
+_GROUP_RE: Final = re.compile(r"[0-9]+")
 # Numbers spoken as Chinese digits, one separator at most between two of them.
 _CN_RUN_RE: Final = re.compile(
     f"[{_CN_DIGITS}](?<![{_CN_DIGITS}十百千万亿\\d].)"
@@ -246,11 +245,11 @@ def find_numbers(text: str) -> list[Found]:
     # The shadow (a copy of the whole text) only matters where a run of digits long
     # enough to be a number is: most messages have a Chinese numeral (一下, 一个) and no
     # digit at all, and a FAQ answer only short numbers (12345, 60 周岁).
-    if any(run.end() - run.start() >= 7 for run in _TEXT_RUN_RE.finditer(text)):
+    runs = [run.span() for run in _TEXT_RUN_RE.finditer(text) if run.end() - run.start() >= 7]
+    if runs:
         shadow = text.translate(_SHADOW)
-        for run in _RUN_RE.finditer(shadow):
-            if run.end() - run.start() >= 7:
-                found.extend(_read_run(text, shadow, run.start(), run.end()))
+        for start, end in runs:
+            found.extend(_read_run(text, shadow, start, end))
     if _CN_HINT_RE.search(text):
         found.extend(_read_spoken(text))
         found.sort(key=lambda f: f.start)
