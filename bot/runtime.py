@@ -54,7 +54,7 @@ from integrations.notify.customer_service import QuotaPusher
 from integrations.notify.sender import PushSender
 from integrations.state import KeyValueStore, create_store
 from integrations.tickets import TicketConfig, TicketService
-from integrations.tickets.deferred import DeferredFilings
+from integrations.tickets.deferred import DRAIN_ROUND_LIMIT, DeferredFilings
 from integrations.tickets.model import Ticket
 from integrations.training.examples import seed_packaged_examples
 from integrations.training.review import ReviewQueue
@@ -378,7 +378,13 @@ class Runtime:
         async def drain() -> None:
             await self.deferred.drain(desk.file_deferred, announce)
 
-        await run_every(interval, self._worker_stop, drain, "filing deferred complaints")
+        await run_every(
+            interval,
+            self._worker_stop,
+            drain,
+            "filing deferred complaints",
+            limit=DRAIN_ROUND_LIMIT,
+        )
 
     async def close(self) -> None:
         self._worker_stop.set()

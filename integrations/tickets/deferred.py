@@ -24,6 +24,12 @@ log = logging.getLogger(__name__)
 
 INDEX_KEY = "deferred-tickets:index"
 LOCK_NAME = "deferred-tickets"
+#: How long a drain holds the queue's lock at most (its lease in the state store).
+DRAIN_LEASE = 60.0
+#: A drain round still running after this long is abandoned by its caller (see
+#: :func:`bot.periodic.run_every`), before its lease runs out and another process starts
+#: on the same complaints.
+DRAIN_ROUND_LIMIT = DRAIN_LEASE - 10.0
 
 #: ``filing``: keyword arguments of :meth:`~integrations.tickets.filing.TicketFiling.file`.
 FileTicket = Callable[[dict[str, Any]], Awaitable[Ticket]]
@@ -71,28 +77,36 @@ class DeferredFilings:
             return 0
         filed = 0
         try:
-            async with self._store.lock(LOCK_NAME, timeout=60, blocking_timeout=0.05):
+            async with self._store.lock(LOCK_NAME, timeout=DRAIN_LEASE, blocking_timeout=0.05):
                 index = await self._index()
                 for key in list(index[: self.batch]):
                     raw = await self._store.get(self._item_key(key))
-                    if raw is not None:
-                        filing = json.loads(raw)
+                    filing = json.loads(raw) if raw is not None else None
+                    ticket: Ticket | None = None
+                    if filing is not None:
                         try:
                             ticket = await file(filing)
-                        except DatabaseUnavailable:
-                            break  # still down: try again on the next round
+                        except DatabaseUnavailable as exc:
+                            # Still down: tried again on the next round (said each round,
+                            # so a queue that never drains shows in the log).
+                            log.warning(
+                                "deferred complaints wait (%d): %s", len(index), exc
+                            )
+                            break
                         except Exception:
                             # A filing the service refuses would block the queue forever.
                             log.exception("a deferred complaint cannot be filed; dropped")
-                        else:
-                            filed += 1
-                            try:
-                                await announce(filing, ticket)
-                            except Exception:
-                                log.exception("ticket %s filed, announcing it failed", ticket.id)
+                    # Off the queue before the resident is told: a round abandoned while
+                    # announcing must not announce the same ticket again.
                     index.remove(key)
                     await self._store.set(INDEX_KEY, json.dumps(index).encode(), ttl=self.ttl)
                     await self._store.delete(self._item_key(key))
+                    if filing is not None and ticket is not None:
+                        filed += 1
+                        try:
+                            await announce(filing, ticket)
+                        except Exception:
+                            log.exception("ticket %s filed, announcing it failed", ticket.id)
         except LockTimeout:
             return 0
         except StateBackendError as exc:
