@@ -760,8 +760,8 @@ def _answers_question(state: DialogueState, turn: Turn, ctx: Context) -> bool:
     if state.asking == "phone" or state.mode == "reuse_phone":
         # Digits are an attempt at the number, even a wrong one ("12345").
         return turn.entity("phone") is not None or any(ch.isdigit() for ch in turn.text)
-    if state.asking == "location" and turn.text.strip():
-        return ctx.read_location(turn.text).verdict == "place"
+    if state.asking == "location" and (text := turn.text.strip()):
+        return ctx.read_location(text).verdict == "place"  # the words _collect reads
     return False
 
 

@@ -92,6 +92,24 @@ def read_location(text: str) -> LocationReading:
     return LocationReading(answer.verdict, answer.value)
 
 
+class _ReadingsOfTurn:
+    """``read_location`` for one turn. The policy may read the same words more than once
+    in a turn (whether they answer "where?", then as the answer, and all again when the
+    turn is decided a second time with the remembered phone); the NLU reads them once."""
+
+    __slots__ = ("_read", "_readings")
+
+    def __init__(self, read: Callable[[str], LocationReading]) -> None:
+        self._read = read
+        self._readings: dict[str, LocationReading] = {}
+
+    def __call__(self, text: str) -> LocationReading:
+        reading = self._readings.get(text)
+        if reading is None:
+            reading = self._readings[text] = self._read(text)
+        return reading
+
+
 def build_handoff_router(handoffs: HandoffDesk) -> Router:
     """First in line: while a person handles the chat, the bot records and stays silent."""
 
@@ -185,7 +203,7 @@ class Conversation:
             awaiting_rating=awaiting,
             awaiting_solved=unsolved,
             awaiting_follow_up=follow_ups,
-            read_location=self.read_location,
+            read_location=_ReadingsOfTurn(self.read_location),
             nearby=nearby,
         )
 
