@@ -55,6 +55,8 @@ FIGURES = (
     Figure(("cpu_ms_per_message",), "CPU ms/msg", True, 3),
     Figure(("msg_per_s",), "msg/s", False, 0),
     Figure(("latency_ms", "p99"), "p99 ms", True, 1),
+    # CPU seconds of the separate worker process (scaled runs only)
+    Figure(("cpu_s", "outbox_worker"), "worker CPU s", True, 2),
 )
 
 
@@ -102,6 +104,7 @@ def compare(
     pairs = [(x, y) for x, y in zip(a, b, strict=True) if x is not None and y is not None]
     differences = [y - x for x, y in pairs]
     better = sum(1 for d in differences if (d < 0 if figure.lower_is_better else d > 0))
+    worse = sum(1 for d in differences if (d > 0 if figure.lower_is_better else d < 0))
     return {
         "old": [x for x, _ in pairs],
         "new": [y for _, y in pairs],
@@ -110,19 +113,20 @@ def compare(
         "new_median": statistics.median(y for _, y in pairs) if pairs else None,
         "median_difference": statistics.median(differences) if differences else None,
         "new_better": better,
+        "new_worse": worse,
         "pairs": len(pairs),
     }
 
 
 def _verdict(result: Mapping[str, Any]) -> str:
-    n, better = result["pairs"], result["new_better"]
+    n, better, worse = result["pairs"], result["new_better"], result["new_worse"]
     if not n:
         return "no figures"
     if better == n:
         return f"new better in all {n} pairs"
-    if better == 0:
+    if worse == n:
         return f"new worse in all {n} pairs"
-    return f"new better in {better} of {n} pairs: not resolved"
+    return f"new better in {better}, worse in {worse} of {n} pairs: not resolved"
 
 
 def report(

@@ -16,11 +16,11 @@ import asyncio
 import json
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Self
 
 import httpx
 
-from integrations.owned_http import OwnedHTTPClient
+from integrations.posts import PostFailed, Posts
 from integrations.state import KeyValueStore
 from integrations.wechat.errors import (
     SYSTEM_BUSY,
@@ -46,16 +46,13 @@ DEFAULT_TIMEOUT = httpx.Timeout(connect=3.0, read=5.0, write=5.0, pool=3.0)
 
 _JSON = {"Content-Type": "application/json; charset=utf-8"}
 
-#: Transport failures that prove the request never reached WeChat (no connection made).
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
-
-class WeChatClient(OwnedHTTPClient):
+class WeChatClient:
     """One Official Account's API client; share one per process, close it on shutdown.
 
-    ``http_client`` (or ``transport``) lets tests and the app inject the HTTP layer; an
-    injected client is not closed by :meth:`aclose`. The access_token lives in ``store`` so
-    all processes share it.
+    It talks aiohttp (:mod:`integrations.posts`); ``http_client`` (or ``transport``) injects
+    an httpx layer instead (the development fake, tests), and an injected client is not
+    closed by :meth:`aclose`. The access_token lives in ``store`` so all processes share it.
     """
 
     def __init__(
@@ -78,9 +75,10 @@ class WeChatClient(OwnedHTTPClient):
         self.app_id = app_id
         self._secret = app_secret
         self.base_url = base_url
-        self._timeout = httpx.Timeout(timeout)
         self._retry = retry or RetryPolicy()
-        self._use_http(http_client, transport, timeout=self._timeout)
+        self._http = Posts(
+            timeout=httpx.Timeout(timeout), http_client=http_client, transport=transport
+        )
         self.tokens = AccessTokenCache(
             store,
             app_id,
@@ -92,6 +90,16 @@ class WeChatClient(OwnedHTTPClient):
 
     def __repr__(self) -> str:
         return f"WeChatClient(app_id={self.app_id!r}, base_url={self.base_url!r})"
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the HTTP client if this object made it."""
+        await self._http.aclose()
 
     async def send_text(
         self, openid: str, content: str, *, retry_in_doubt: bool = True
@@ -234,24 +242,16 @@ class WeChatClient(OwnedHTTPClient):
         token_endpoint: bool,
     ) -> dict[str, Any]:
         try:
-            response = await self._http.post(
-                self.base_url + path,
-                params=params,
-                content=content,
-                headers=_JSON,
-                timeout=self._timeout,
+            status, raw = await self._http.post(
+                self.base_url + path, params=params, content=content, headers=_JSON
             )
-        except httpx.TransportError as exc:
-            # The message is the exception type only: httpx's text may carry the URL (token).
-            raise WeChatNetworkError(
-                f"{path}: {type(exc).__name__}", in_doubt=not isinstance(exc, _NOT_SENT)
-            ) from exc
-        if response.status_code != 200:
-            raise WeChatNetworkError(
-                f"{path}: HTTP {response.status_code}", status_code=response.status_code
-            )
+        except PostFailed as exc:
+            # The failure's kind only: an HTTP library's text may carry the URL (token).
+            raise WeChatNetworkError(f"{path}: {exc.kind}", in_doubt=exc.maybe_sent) from exc
+        if status != 200:
+            raise WeChatNetworkError(f"{path}: HTTP {status}", status_code=status)
         try:
-            body = response.json()
+            body = json.loads(raw)
         except ValueError as exc:
             raise WeChatNetworkError(f"{path}: answer is not JSON", in_doubt=True) from exc
         if not isinstance(body, dict):

@@ -33,7 +33,7 @@ def _run(cpu: float, rate: float, p99: float) -> dict[str, object]:
 
 
 def test_pairs_are_compared_one_by_one_not_median_against_median() -> None:
-    cpu, rate, _p99 = FIGURES
+    cpu, rate, _p99, _worker = FIGURES
     # The host slowed down during the runs: every new run is better than the old run
     # next to it, though the new median is not below every old run.
     old = [_run(2.0, 100, 10), _run(2.4, 100, 10), _run(2.8, 100, 10)]
@@ -44,4 +44,4 @@ def test_pairs_are_compared_one_by_one_not_median_against_median() -> None:
     assert compare(old, new, rate)["new_better"] == 1
     text = report(old, new, ("aaa", "bbb"))
     assert "new better in all 3 pairs" in text
-    assert "new better in 1 of 3 pairs: not resolved" in text
+    assert "new better in 1, worse in 1 of 3 pairs: not resolved" in text
