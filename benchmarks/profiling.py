@@ -91,7 +91,10 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     ("outbox worker (delivery to the dispatch system)", ("(integrations/dispatch/",)),
     ("pushes (status notices, late replies)", ("(integrations/notify/", "(bot/push.py")),
-    ("WeChat API client (HTTP out)", ("(integrations/wechat/", "(httpx/", "(httpcore/")),
+    (
+        "WeChat API client (HTTP out)",
+        ("(integrations/wechat/", "(integrations/posts.py", "(aiohttp/", "(httpx/", "(httpcore/"),
+    ),
     (
         "background loops (flushers, sync, deferred filings)",
         (
