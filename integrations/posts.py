@@ -15,10 +15,13 @@ answer may have been acted on).
 
 from __future__ import annotations
 
+import urllib.request
 from collections.abc import Mapping
+from urllib.parse import urlsplit
 
 import aiohttp
 import httpx
+from yarl import URL
 
 __all__ = ["PostFailed", "Posts"]
 
@@ -57,6 +60,8 @@ class Posts:
         if transport is not None:
             self._httpx = httpx.AsyncClient(transport=transport, timeout=timeout)
         self._session: aiohttp.ClientSession | None = None
+        #: the proxy of each origin called, from the environment, read once per origin
+        self._proxies: dict[str, tuple[URL | None, aiohttp.BasicAuth | None]] = {}
         self._closed = False
 
     async def post(
@@ -81,8 +86,16 @@ class Posts:
                 ) from exc
             return response.status_code, response.content
         session = self._session or self._open()
+        proxy, proxy_auth = self._proxy_for(url)
         try:
-            async with session.post(url, params=params, data=content, headers=headers) as answer:
+            async with session.post(
+                url,
+                params=params,
+                data=content,
+                headers=headers,
+                proxy=proxy,
+                proxy_auth=proxy_auth,
+            ) as answer:
                 return answer.status, await answer.read()
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise PostFailed(
@@ -99,14 +112,35 @@ class Posts:
                 sock_connect=timeout.connect,
                 sock_read=timeout.read,
             ),
-            # No cookies, no proxies from the environment, no Content-Type guessing: an
-            # API call carries what the client says.
+            # No cookies, no Content-Type guessing: an API call carries what the client
+            # says. The environment's proxies are read once (_proxy_for), not by aiohttp on
+            # every request (trust_env also reads ~/.netrc each time: as much CPU as the
+            # call itself).
             cookie_jar=aiohttp.DummyCookieJar(),
             trust_env=False,
             skip_auto_headers=("Content-Type",),
             raise_for_status=False,
         )
         return self._session
+
+    def _proxy_for(self, url: str) -> tuple[URL | None, aiohttp.BasicAuth | None]:
+        """The proxy the environment names for ``url``'s origin (HTTPS_PROXY, HTTP_PROXY,
+        NO_PROXY), as httpx followed them: a government network often reaches WeChat only
+        through its egress proxy. Read on the first call to an origin, as httpx read them
+        when its client was made."""
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        found = self._proxies.get(origin)
+        if found is None:
+            named = urllib.request.getproxies().get(parts.scheme)
+            if not named or urllib.request.proxy_bypass(parts.hostname or ""):
+                found = (None, None)
+            else:
+                proxy = URL(named if "://" in named else f"http://{named}")
+                auth = aiohttp.BasicAuth.from_url(proxy) if proxy.user else None
+                found = (proxy.with_user(None), auth)
+            self._proxies[origin] = found
+        return found
 
     async def aclose(self) -> None:
         """Close what this object made (an injected httpx client stays open)."""

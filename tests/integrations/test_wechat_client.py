@@ -527,6 +527,30 @@ async def test_injected_http_client_is_used_and_left_open(
         assert seen == [STABLE, CUSTOM]
 
 
+async def test_the_environments_proxy_settings_are_followed(
+    fake: FakeWeChatAPI, base_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A government network often reaches WeChat only through its egress proxy.
+    for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    with serve_wechat_fake(FakeWeChatAPI()) as gone:
+        pass  # a port where nothing listens: the proxy is down
+    monkeypatch.setenv("HTTP_PROXY", gone)
+    async with WeChatClient(
+        app_id=APP_ID, app_secret=SECRET, base_url=base_url, store=MemoryStore(), retry=FAST_RETRY
+    ) as client:
+        with pytest.raises(WeChatNetworkError) as caught:
+            await client.send_text(OPENID, "through the proxy")
+        assert not caught.value.in_doubt  # the proxy refused: nothing reached WeChat
+        assert fake.custom_messages == []
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    async with WeChatClient(
+        app_id=APP_ID, app_secret=SECRET, base_url=base_url, store=MemoryStore(), retry=FAST_RETRY
+    ) as client:
+        await client.send_text(OPENID, "around the proxy")
+    assert [m.json["text"]["content"] for m in fake.custom_messages] == ["around the proxy"]
+
+
 async def test_an_injected_httpx_layer_logs_its_request_lines_without_the_token(
     fake: FakeWeChatAPI, base_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
