@@ -3,6 +3,7 @@ policy; the decisions are carried out here (tickets, status, handoff, ratings)."
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
@@ -90,24 +91,6 @@ def read_location(text: str) -> LocationReading:
     """The NLU's reading of words as a place, in the policy's terms."""
     answer = read_location_answer(text)
     return LocationReading(answer.verdict, answer.value)
-
-
-class _ReadingsOfTurn:
-    """``read_location`` for one turn. The policy may read the same words more than once
-    in a turn (whether they answer "where?", then as the answer, and all again when the
-    turn is decided a second time with the remembered phone); the NLU reads them once."""
-
-    __slots__ = ("_read", "_readings")
-
-    def __init__(self, read: Callable[[str], LocationReading]) -> None:
-        self._read = read
-        self._readings: dict[str, LocationReading] = {}
-
-    def __call__(self, text: str) -> LocationReading:
-        reading = self._readings.get(text)
-        if reading is None:
-            reading = self._readings[text] = self._read(text)
-        return reading
 
 
 def build_handoff_router(handoffs: HandoffDesk) -> Router:
@@ -203,7 +186,10 @@ class Conversation:
             awaiting_rating=awaiting,
             awaiting_solved=unsolved,
             awaiting_follow_up=follow_ups,
-            read_location=_ReadingsOfTurn(self.read_location),
+            # For this turn only: the policy may read the same words more than once (do
+            # they answer "where?", then as the answer, and both again when the turn is
+            # decided a second time with the remembered phone); the NLU reads them once.
+            read_location=functools.cache(self.read_location),
             nearby=nearby,
         )
 
