@@ -7,7 +7,11 @@ from typing import Any, Self
 
 import httpx
 
-__all__ = ["OwnedHTTPClient"]
+__all__ = ["HTTPX_NOT_SENT", "OwnedHTTPClient"]
+
+#: httpx's transport failures that prove the request never left (no connection made):
+#: what may be sent again without doubt.
+HTTPX_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 class OwnedHTTPClient:

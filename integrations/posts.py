@@ -23,10 +23,11 @@ import aiohttp
 import httpx
 from yarl import URL
 
+from integrations.owned_http import HTTPX_NOT_SENT
+
 __all__ = ["PostFailed", "Posts"]
 
-#: Failures proving that the request never left: no connection was made.
-_HTTPX_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+#: aiohttp's failures proving that the request never left: no connection was made.
 _AIOHTTP_NOT_SENT = (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError)
 
 
@@ -82,7 +83,7 @@ class Posts:
                 )
             except httpx.TransportError as exc:
                 raise PostFailed(
-                    type(exc).__name__, maybe_sent=not isinstance(exc, _HTTPX_NOT_SENT)
+                    type(exc).__name__, maybe_sent=not isinstance(exc, HTTPX_NOT_SENT)
                 ) from exc
             return response.status_code, response.content
         session = self._session or self._open()
@@ -108,7 +109,11 @@ class Posts:
             timeout=aiohttp.ClientTimeout(
                 total=None,
                 # aiohttp's "connect" includes waiting for a pooled connection.
-                connect=_sum(timeout.pool, timeout.connect),
+                connect=(
+                    None
+                    if timeout.pool is None or timeout.connect is None
+                    else timeout.pool + timeout.connect
+                ),
                 sock_connect=timeout.connect,
                 sock_read=timeout.read,
             ),
@@ -150,8 +155,3 @@ class Posts:
             self._session = None
         if self._httpx is not None and self._owns_httpx:
             await self._httpx.aclose()
-
-
-def _sum(*parts: float | None) -> float | None:
-    """The sum of the limits, or no limit when one of them is none."""
-    return None if any(p is None for p in parts) else sum(p for p in parts if p is not None)

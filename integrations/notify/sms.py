@@ -22,10 +22,9 @@ from dataclasses import dataclass
 import httpx
 
 from core.errors import RemoteServiceError
+from integrations.owned_http import HTTPX_NOT_SENT
 
 __all__ = ["SmsFailed", "SmsHook", "SmsInDoubt", "SmsMessage", "SmsRefused"]
-
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
 class SmsFailed(RemoteServiceError):
@@ -99,7 +98,7 @@ class SmsHook:
                 timeout=self._timeout, transport=self._transport
             ) as client:
                 response = await client.post(self.url, content=body, headers=headers)
-        except _NOT_SENT as exc:
+        except HTTPX_NOT_SENT as exc:
             raise SmsFailed(f"SMS hook: {type(exc).__name__}") from exc
         except httpx.TransportError as exc:
             raise SmsInDoubt(f"SMS hook: {type(exc).__name__}") from exc
