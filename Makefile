@@ -56,7 +56,7 @@ bench-all: $(STAMP)
 	$(BIN)/python benchmarks/bench_nlu.py
 	$(BIN)/python benchmarks/bench_sqlite_driver.py
 	$(BIN)/python benchmarks/bench_redis_turn.py
-	$(BIN)/python benchmarks/bench_wechat_client.py
+	$(BIN)/python benchmarks/bench_http_calls.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .bench

@@ -92,8 +92,15 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("outbox worker (delivery to the dispatch system)", ("(integrations/dispatch/",)),
     ("pushes (status notices, late replies)", ("(integrations/notify/", "(bot/push.py")),
     (
-        "WeChat API client (HTTP out)",
-        ("(integrations/wechat/", "(integrations/posts.py", "(aiohttp/", "(httpx/", "(httpcore/"),
+        "HTTP calls out (WeChat API, Open311)",
+        (
+            "(integrations/wechat/",
+            "(integrations/http_calls.py",
+            "(integrations/posts.py",  # its name until the Open311 backend used it too
+            "(aiohttp/",
+            "(httpx/",
+            "(httpcore/",
+        ),
     ),
     (
         "background loops (flushers, sync, deferred filings)",

@@ -46,11 +46,10 @@ from integrations.dispatch.base import (
     DispatchUnavailable,
     ExternalStatus,
 )
+from integrations.http_calls import Answer, CallFailed, ClosesItsCalls, HTTPCalls
 
 if TYPE_CHECKING:
     from core.settings import Open311Settings
-
-from integrations.owned_http import OwnedHTTPClient
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -89,6 +88,7 @@ MAX_DESCRIPTION = 4000
 SERVICE_MAP_DEFAULT_KEY = "*"
 
 _FORM_CONTENT_TYPE = "application/x-www-form-urlencoded; charset=utf-8"
+_ACCEPT_JSON = MappingProxyType({"Accept": "application/json"})
 _TRANSIENT_STATUSES = frozenset({408, 425, 429})
 _MAX_ERROR_TEXT = 500
 
@@ -438,14 +438,14 @@ def parse_service_requests(body: Any, *, naive_timezone: tzinfo = UTC) -> list[E
 # -- the backend -----------------------------------------------------------------------------
 
 
-def _decode(response: httpx.Response) -> str:
+def _decode(answer: Answer) -> str:
     """The answer's text: UTF-8 as the spec requires, unless the server declares another
     charset (GBK-declaring servers exist). Raises ``ValueError`` when it does not decode."""
-    charset = (response.charset_encoding or "utf-8").lower().replace("_", "-")
+    charset = (answer.charset or "utf-8").lower().replace("_", "-")
     if charset in ("utf-8", "utf8"):
         charset = "utf-8-sig"  # tolerate a byte-order mark
     try:
-        return response.content.decode(charset)
+        return answer.body.decode(charset)
     except LookupError:
         raise ValueError(f"unknown charset {charset!r}") from None
 
@@ -455,12 +455,13 @@ def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
         yield items[start : start + size]
 
 
-class Open311Backend(OwnedHTTPClient, DispatchBackend):
+class Open311Backend(ClosesItsCalls, DispatchBackend):
     """A :class:`DispatchBackend` over one Open311 GeoReport v2 server (JSON format).
 
-    ``http_client`` (or ``transport``) lets tests and the app inject the HTTP layer; an
-    injected client is not closed by :meth:`aclose`. Redirects are not followed: a POST
-    must not be replayed elsewhere, and a moved endpoint is a configuration error.
+    It talks aiohttp (:mod:`integrations.http_calls`); ``http_client`` (or ``transport``)
+    injects an httpx layer instead (tests), and an injected client is not closed by
+    :meth:`aclose`. Redirects are not followed: a POST must not be replayed elsewhere, and
+    a moved endpoint is a configuration error.
     """
 
     name = "open311"
@@ -477,7 +478,9 @@ class Open311Backend(OwnedHTTPClient, DispatchBackend):
         self.config = config
         self._timeout = httpx.Timeout(timeout)
         self._naive_timezone = naive_timezone
-        self._use_http(http_client, transport, timeout=self._timeout, follow_redirects=False)
+        self._http = HTTPCalls(
+            timeout=self._timeout, http_client=http_client, transport=transport
+        )
 
     def __repr__(self) -> str:
         return f"Open311Backend(url={self.config.url!r})"
@@ -536,7 +539,7 @@ class Open311Backend(OwnedHTTPClient, DispatchBackend):
         response = await self._send(
             "GET", f"/tokens/{quote(token, safe='')}.json", params=self._common_params()
         )
-        if response.status_code == 404:
+        if response.status == 404:
             return None
         self._raise_for_status(response, "GET token")
         return parse_token_response(self._body(response, "GET token"), token)
@@ -601,24 +604,23 @@ class Open311Backend(OwnedHTTPClient, DispatchBackend):
         params: Mapping[str, str] | None = None,
         content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
-    ) -> httpx.Response:
+    ) -> Answer:
         try:
-            return await self._http.request(
+            return await self._http.call(
                 method,
                 self.config.url + path,
                 params=params,
                 content=content,
-                headers=headers or {"Accept": "application/json"},
-                timeout=self._timeout,
+                headers=headers or _ACCEPT_JSON,
             )
-        except httpx.TimeoutException as exc:
-            raise DispatchUnavailable(f"Open311 {method} {path}: timed out") from exc
-        except httpx.RequestError as exc:
-            # The type only: httpx's text carries the URL, and messages end up in tickets.
-            raise DispatchUnavailable(f"Open311 {method} {path}: {type(exc).__name__}") from exc
+        except CallFailed as exc:
+            # The kind only: an HTTP library's text carries the URL, and messages end up in
+            # tickets.
+            why = "timed out" if exc.timed_out else exc.kind
+            raise DispatchUnavailable(f"Open311 {method} {path}: {why}") from exc
 
-    def _raise_for_status(self, response: httpx.Response, what: str) -> None:
-        status = response.status_code
+    def _raise_for_status(self, response: Answer, what: str) -> None:
+        status = response.status
         if 200 <= status < 300:
             return
         if status >= 500 or status in _TRANSIENT_STATUSES:
@@ -630,13 +632,13 @@ class Open311Backend(OwnedHTTPClient, DispatchBackend):
             errors = parse_errors(parse_json(_decode(response)))
         except ValueError:
             errors = []
-        detail = "; ".join(str(e) for e in errors) or response.reason_phrase or "no detail"
+        detail = "; ".join(str(e) for e in errors) or response.reason or "no detail"
         detail = detail[:_MAX_ERROR_TEXT]
         if status in (401, 403):
             raise DispatchRejected(f"Open311 refused the API key (HTTP {status}): {detail}")
         raise DispatchRejected(f"Open311 {what} rejected (HTTP {status}): {detail}")
 
-    def _body(self, response: httpx.Response, what: str) -> Any:
+    def _body(self, response: Answer, what: str) -> Any:
         try:
             return parse_json(_decode(response))
         except ValueError:
@@ -645,7 +647,7 @@ class Open311Backend(OwnedHTTPClient, DispatchBackend):
     async def _poll_batch(self, batch: Sequence[str]) -> list[ExternalStatus]:
         params = {**self._common_params(), "service_request_id": ",".join(batch)}
         response = await self._send("GET", "/requests.json", params=params)
-        if response.status_code in (400, 404, 422):
+        if response.status in (400, 404, 422):
             # Servers without multi-id support answer these; the one-by-one path follows.
             return []
         self._raise_for_status(response, "GET requests")
@@ -657,7 +659,7 @@ class Open311Backend(OwnedHTTPClient, DispatchBackend):
         response = await self._send(
             "GET", f"/requests/{quote(external_id, safe='')}.json", params=self._common_params()
         )
-        if response.status_code == 404:
+        if response.status == 404:
             return None
         self._raise_for_status(response, "GET request")
         statuses = parse_service_requests(

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import httpx
 
 from core.errors import RemoteServiceError
-from integrations.owned_http import HTTPX_NOT_SENT
+from integrations.http_calls import HTTPX_NOT_SENT
 
 __all__ = ["SmsFailed", "SmsHook", "SmsInDoubt", "SmsMessage", "SmsRefused"]
 

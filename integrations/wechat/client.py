@@ -16,11 +16,11 @@ import asyncio
 import json
 import logging
 from collections.abc import Mapping
-from typing import Any, Self
+from typing import Any
 
 import httpx
 
-from integrations.posts import PostFailed, Posts
+from integrations.http_calls import CallFailed, ClosesItsCalls, HTTPCalls
 from integrations.state import KeyValueStore
 from integrations.wechat.errors import (
     SYSTEM_BUSY,
@@ -47,11 +47,11 @@ DEFAULT_TIMEOUT = httpx.Timeout(connect=3.0, read=5.0, write=5.0, pool=3.0)
 _JSON = {"Content-Type": "application/json; charset=utf-8"}
 
 
-class WeChatClient:
+class WeChatClient(ClosesItsCalls):
     """One Official Account's API client; share one per process, close it on shutdown.
 
-    It talks aiohttp (:mod:`integrations.posts`); ``http_client`` (or ``transport``) injects
-    an httpx layer instead (the development fake, tests), and an injected client is not
+    It talks aiohttp (:mod:`integrations.http_calls`); ``http_client`` (or ``transport``)
+    injects an httpx layer instead (the development fake, tests), and an injected client is not
     closed by :meth:`aclose`. The access_token lives in ``store`` so all processes share it.
     """
 
@@ -76,7 +76,7 @@ class WeChatClient:
         self._secret = app_secret
         self.base_url = base_url
         self._retry = retry or RetryPolicy()
-        self._http = Posts(
+        self._http = HTTPCalls(
             timeout=httpx.Timeout(timeout), http_client=http_client, transport=transport
         )
         self.tokens = AccessTokenCache(
@@ -90,16 +90,6 @@ class WeChatClient:
 
     def __repr__(self) -> str:
         return f"WeChatClient(app_id={self.app_id!r}, base_url={self.base_url!r})"
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the HTTP client if this object made it."""
-        await self._http.aclose()
 
     async def send_text(
         self, openid: str, content: str, *, retry_in_doubt: bool = True
@@ -242,16 +232,16 @@ class WeChatClient:
         token_endpoint: bool,
     ) -> dict[str, Any]:
         try:
-            status, raw = await self._http.post(
-                self.base_url + path, params=params, content=content, headers=_JSON
+            answer = await self._http.call(
+                "POST", self.base_url + path, params=params, content=content, headers=_JSON
             )
-        except PostFailed as exc:
+        except CallFailed as exc:
             # The failure's kind only: an HTTP library's text may carry the URL (token).
             raise WeChatNetworkError(f"{path}: {exc.kind}", in_doubt=exc.maybe_sent) from exc
-        if status != 200:
-            raise WeChatNetworkError(f"{path}: HTTP {status}", status_code=status)
+        if answer.status != 200:
+            raise WeChatNetworkError(f"{path}: HTTP {answer.status}", status_code=answer.status)
         try:
-            body = json.loads(raw)
+            body = json.loads(answer.body)
         except ValueError as exc:
             raise WeChatNetworkError(f"{path}: answer is not JSON", in_doubt=True) from exc
         if not isinstance(body, dict):

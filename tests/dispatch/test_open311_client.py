@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 import pytest
@@ -17,6 +18,7 @@ from integrations.dispatch import (
 )
 from integrations.dispatch.open311 import Open311Backend, Open311Config
 from testing.open311_fake import FakeService
+from testing.servers import serve_asgi
 from tests.dispatch.conftest import API_KEY, MakeBackend, Served, StartServer, ticket
 
 # -- submit ---------------------------------------------------------------------------------
@@ -355,7 +357,7 @@ async def test_connection_refused_is_unavailable(make_backend: MakeBackend) -> N
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # bound, never listening: connections are refused
         backend = make_backend(f"http://127.0.0.1:{port}")
-        with pytest.raises(DispatchUnavailable, match="ConnectError") as caught:
+        with pytest.raises(DispatchUnavailable, match=r"Connect(or)?Error") as caught:
             await backend.submit(ticket())
     assert isinstance(caught.value, IntakeError)
     assert API_KEY not in str(caught.value)
@@ -417,6 +419,36 @@ async def test_4xx_without_error_array_and_redirect_are_rejected() -> None:
             await backend.submit(ticket())
         with pytest.raises(DispatchRejected, match=r"redirected to https://new\.example\.cn"):
             await backend.submit(ticket())
+
+
+async def test_the_default_http_layer_follows_no_redirect_and_reads_a_declared_charset(
+    make_backend: MakeBackend,
+) -> None:
+    """The backend's own layer (aiohttp, on real loopback HTTP): a POST answered with a
+    redirect is rejected without being replayed at the new address, and an error answer in
+    the GBK its Content-Type declares is read."""
+    seen: list[str] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        assert scope["type"] == "http"
+        seen.append(f"{scope['method']} {scope['path']}")
+        if scope["method"] == "POST":
+            status, headers, body = 301, [(b"location", b"/moved/requests.json")], b""
+        else:
+            status = 403
+            headers = [(b"content-type", b"application/json; charset=GBK")]
+            body = json.dumps([{"code": 403, "description": "密钥无效"}], ensure_ascii=False)
+            body = body.encode("gbk")
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    with serve_asgi(app, lifespan="off") as url:
+        backend = make_backend(url + "/v2")
+        with pytest.raises(DispatchRejected, match=r"redirected to /moved/requests\.json"):
+            await backend.submit(ticket())
+        with pytest.raises(DispatchRejected, match=r"refused the API key.*密钥无效"):
+            await backend.resolve_token("abc")
+    assert seen == ["POST /v2/requests.json", "GET /v2/tokens/abc.json"]
 
 
 async def test_2xx_that_is_not_an_answer_is_unavailable() -> None:
