@@ -136,7 +136,7 @@ class ServiceTicketDesk:
 
     async def last_phone(self, openid: str) -> str | None:
         try:
-            return await self.service.queries.last_phone(openid)
+            return await self.service.lookups.last_phone(openid)
         except DatabaseUnavailable:
             log.warning("database unreachable: no remembered phone number")
             return None

@@ -25,14 +25,14 @@ facts with ``timed=False`` and no deadline: not judged on response or lateness.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, select, type_coerce, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Select, and_, bindparam, case, delete, func, select, type_coerce, update
 
 from integrations.analytics.clustering import Correction
 from integrations.analytics.facts import TicketFact
@@ -124,6 +124,76 @@ _TICKET_COLUMNS = (
 )
 
 
+# The keeper's reads (every second, and for each batch of new tickets), built once: see
+# _facts_statements.
+_ALL_IDS = select(TicketRow.id)
+_IDS_SINCE = select(TicketRow.id).where(TicketRow.created_at >= bindparam("since"))
+_CORRECTIONS_AFTER = (
+    select(ClusterCorrectionRow)
+    .where(ClusterCorrectionRow.id > bindparam("after_id"))
+    .order_by(ClusterCorrectionRow.id)
+)
+
+_CLUSTERS_OF = select(TicketClusterRow.ticket_id, TicketClusterRow.cluster_id).where(
+    TicketClusterRow.ticket_id.in_(bindparam("ids", expanding=True))
+)
+_FOLLOWERS_OF = (
+    select(TicketFollowerRow)
+    .where(TicketFollowerRow.ticket_id.in_(bindparam("ids", expanding=True)))
+    .order_by(TicketFollowerRow.id)
+)
+
+#: a SELECT of any columns
+_AnySelect = Select[*tuple[Any, ...]]
+
+
+@functools.cache
+def _facts_statements(
+    since: bool, until: bool, *, by_ids: bool
+) -> tuple[_AnySelect, _AnySelect]:
+    """The two statements of :meth:`AnalyticsStore.facts` for one shape of filter (their
+    values bound per call as ``since``, ``until`` and ``ids``): the tickets' columns, and
+    per ticket (signed_at, resolved_at, closed_at, reopened, untimed entries) from the
+    timeline. Built once per shape: the keeper asks for new tickets' facts every second,
+    and building the timeline's aggregate cost more CPU than running it (issue 16)."""
+    conditions: list[Any] = []
+    if since:
+        conditions.append(TicketRow.created_at >= bindparam("since"))
+    if until:
+        conditions.append(TicketRow.created_at < bindparam("until"))
+    if by_ids:
+        conditions.append(TicketRow.id.in_(bindparam("ids", expanding=True)))
+    tickets = (
+        select(*_TICKET_COLUMNS).where(*conditions).order_by(TicketRow.created_at, TicketRow.id)
+    )
+    at = TimelineRow.at
+    changed = TimelineRow.from_status != TimelineRow.to_status
+    untimed = TimelineRow.actor == UNTIMED_ACTOR
+    timed_change = and_(changed, TimelineRow.actor != UNTIMED_ACTOR)
+    timeline = (
+        select(
+            TimelineRow.ticket_id,
+            type_coerce(
+                func.min(case((and_(timed_change, TimelineRow.to_status.in_(_SIGNED)), at))),
+                UTCDateTime(),
+            ),
+            type_coerce(
+                func.max(case((and_(timed_change, TimelineRow.to_status == "resolved"), at))),
+                UTCDateTime(),
+            ),
+            type_coerce(
+                func.max(case((and_(timed_change, TimelineRow.to_status == "closed"), at))),
+                UTCDateTime(),
+            ),
+            func.sum(case((and_(changed, TimelineRow.to_status == "reopened"), 1), else_=0)),
+            func.sum(case((untimed, 1), else_=0)),
+        )
+        .where(TimelineRow.ticket_id.in_(select(TicketRow.id).where(*conditions)))
+        .group_by(TimelineRow.ticket_id)
+    )
+    return tickets, timeline
+
+
 class AnalyticsStore:
     """Reads and writes of the analytics on the ticket database (``core``: the ticket
     service's sessions, SLA rules, time zone and clock)."""
@@ -145,63 +215,30 @@ class AnalyticsStore:
     ) -> list[TicketFact]:
         """Facts of the tickets filed in [``since``, ``until``) (or with ``ids``), oldest
         first."""
-        conditions = []
-        if since is not None:
-            conditions.append(TicketRow.created_at >= since)
-        if until is not None:
-            conditions.append(TicketRow.created_at < until)
+        values: dict[str, Any] = {"since": since, "until": until}
+        shape = (since is not None, until is not None)
         if ids is not None:
             wanted = list(dict.fromkeys(ids))
             out: list[TicketFact] = []
             for start in range(0, len(wanted), _BATCH):
-                chunk = wanted[start : start + _BATCH]
-                out.extend(await self._facts(TicketRow.id.in_(chunk), *conditions))
+                values["ids"] = wanted[start : start + _BATCH]
+                out.extend(await self._facts(_facts_statements(*shape, by_ids=True), values))
             out.sort(key=lambda f: (f.created_at, f.id))
             return out
-        return await self._facts(*conditions)
+        return await self._facts(_facts_statements(*shape, by_ids=False), values)
 
-    async def _facts(self, *conditions: Any) -> list[TicketFact]:
-        statement = (
-            select(*_TICKET_COLUMNS)
-            .where(*conditions)
-            .order_by(TicketRow.created_at, TicketRow.id)
-        )
+    async def _facts(
+        self, statements: tuple[_AnySelect, _AnySelect], values: dict[str, Any]
+    ) -> list[TicketFact]:
+        tickets, timeline = statements
         async with self.core.read() as session:
-            rows = (await session.execute(statement)).all()
-            timing = await self._timing(session, conditions) if rows else {}
-        return [self._fact(row, timing.get(row.id)) for row in rows]
-
-    async def _timing(
-        self, session: AsyncSession, conditions: Sequence[Any]
-    ) -> dict[str, tuple[Any, ...]]:
-        """ticket id → (signed_at, resolved_at, closed_at, reopened, untimed entries)."""
-        at = TimelineRow.at
-        changed = TimelineRow.from_status != TimelineRow.to_status
-        untimed = TimelineRow.actor == UNTIMED_ACTOR
-        timed_change = and_(changed, TimelineRow.actor != UNTIMED_ACTOR)
-        tickets = select(TicketRow.id).where(*conditions)
-        statement = (
-            select(
-                TimelineRow.ticket_id,
-                type_coerce(
-                    func.min(case((and_(timed_change, TimelineRow.to_status.in_(_SIGNED)), at))),
-                    UTCDateTime(),
-                ),
-                type_coerce(
-                    func.max(case((and_(timed_change, TimelineRow.to_status == "resolved"), at))),
-                    UTCDateTime(),
-                ),
-                type_coerce(
-                    func.max(case((and_(timed_change, TimelineRow.to_status == "closed"), at))),
-                    UTCDateTime(),
-                ),
-                func.sum(case((and_(changed, TimelineRow.to_status == "reopened"), 1), else_=0)),
-                func.sum(case((untimed, 1), else_=0)),
+            rows = (await session.execute(tickets, values)).all()
+            timing = (
+                {row[0]: tuple(row[1:]) for row in (await session.execute(timeline, values))}
+                if rows
+                else {}
             )
-            .where(TimelineRow.ticket_id.in_(tickets))
-            .group_by(TimelineRow.ticket_id)
-        )
-        return {row[0]: tuple(row[1:]) for row in (await session.execute(statement)).all()}
+        return [self._fact(row, timing.get(row.id)) for row in rows]
 
     def _fact(self, row: Any, timing: tuple[Any, ...] | None) -> TicketFact:
         signed_at, resolved_at, closed_at, reopened, untimed = timing or (None, None, None, 0, 0)
@@ -249,11 +286,9 @@ class AnalyticsStore:
 
     async def recent_ids(self, since: datetime | None) -> list[str]:
         """Ids of the tickets filed since ``since`` (all when None)."""
-        statement = select(TicketRow.id)
-        if since is not None:
-            statement = statement.where(TicketRow.created_at >= since)
+        statement = _ALL_IDS if since is None else _IDS_SINCE
         async with self.core.read() as session:
-            return list((await session.execute(statement)).scalars())
+            return list((await session.execute(statement, {"since": since})).scalars())
 
     async def unassigned(self, limit: int = 500) -> list[TicketFact]:
         """Facts of tickets not in ``ticket_clusters`` yet, oldest first."""
@@ -328,15 +363,8 @@ class AnalyticsStore:
             insert = insert_for(session)
             for start in range(0, len(rows), _BATCH):
                 chunk = rows[start : start + _BATCH]
-                known = dict(
-                    (
-                        await session.execute(
-                            select(TicketClusterRow.ticket_id, TicketClusterRow.cluster_id).where(
-                                TicketClusterRow.ticket_id.in_([r[0] for r in chunk])
-                            )
-                        )
-                    ).all()
-                )
+                ids = {"ids": [r[0] for r in chunk]}
+                known = dict((await session.execute(_CLUSTERS_OF, ids)).all())
                 changed = [r for r in chunk if known.get(r[0]) != r[1]]
                 previous.update(known[r[0]] for r in changed if r[0] in known)
                 if not changed:
@@ -441,13 +469,7 @@ class AnalyticsStore:
     async def corrections(self, after_id: int = 0) -> list[tuple[int, Correction]]:
         """Stored corrections (id, correction), oldest first."""
         async with self.core.read() as session:
-            rows = (
-                await session.execute(
-                    select(ClusterCorrectionRow)
-                    .where(ClusterCorrectionRow.id > after_id)
-                    .order_by(ClusterCorrectionRow.id)
-                )
-            ).scalars()
+            rows = (await session.execute(_CORRECTIONS_AFTER, {"after_id": after_id})).scalars()
             return [
                 (
                     r.id,
@@ -531,9 +553,7 @@ class AnalyticsStore:
         async with self.core.read() as session:
             for start in range(0, len(wanted), _BATCH):
                 rows = await session.execute(
-                    select(TicketFollowerRow)
-                    .where(TicketFollowerRow.ticket_id.in_(wanted[start : start + _BATCH]))
-                    .order_by(TicketFollowerRow.id)
+                    _FOLLOWERS_OF, {"ids": wanted[start : start + _BATCH]}
                 )
                 out.extend(
                     Follower(r.ticket_id, r.openid, r.description, r.location, r.created_at)

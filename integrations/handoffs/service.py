@@ -35,6 +35,8 @@ OPEN = ("waiting", "active")
 _CACHE_TTL = 3600.0
 #: set once the open handoffs are loaded into the state store (gone after a Redis restart)
 _WARM_KEY = "handoff:warm"
+#: the residents in the queue (built once: see integrations/tickets/lookups.py)
+_OPEN_OPENIDS = select(HandoffRow.openid).where(HandoffRow.status.in_(OPEN)).distinct()
 #: how a staff line that WeChat refused is stored (the role column has no room for a flag)
 _UNDELIVERED_SUFFIX = ":failed"
 
@@ -150,11 +152,7 @@ class HandoffService:
 
     async def _warm(self) -> None:
         async with self._sessions() as session:
-            openids = (
-                await session.execute(
-                    select(HandoffRow.openid).where(HandoffRow.status.in_(OPEN)).distinct()
-                )
-            ).scalars().all()
+            openids = (await session.execute(_OPEN_OPENIDS)).scalars().all()
         for openid in openids:
             await self._store.set(self.key(openid), b"1")
         await self._store.set(_WARM_KEY, b"1")

@@ -114,15 +114,3 @@ class TicketQueries(CoreService):
         statuses = tuple(OPEN_STATUSES) if open_only else None
         return await self.list_tickets(TicketFilter(openid, statuses), limit=limit)
 
-    async def last_phone(self, openid: str) -> str | None:
-        """The phone of the resident's latest ticket (offered for reuse, with consent)."""
-        async with self.core.read() as session:
-            phone = (
-                await session.execute(
-                    select(TicketRow.phone)
-                    .where(TicketRow.openid == openid, TicketRow.phone != "")
-                    .order_by(TicketRow.created_at.desc(), TicketRow.id.desc())
-                    .limit(1)
-                )
-            ).scalar_one_or_none()
-        return phone

@@ -394,8 +394,8 @@ async def test_resident_view_and_last_phone(service: TicketService) -> None:
     open_ones = await service.queries.list_for_resident(OPENID)
     assert [t.id for t in open_ones] == [first.id]  # resolved still waits for a rating
     assert len(await service.queries.list_for_resident(OPENID, open_only=False)) == 2
-    assert await service.queries.last_phone(OPENID) == "13900000002"
-    assert await service.queries.last_phone("oNobody000000000000000001") is None
+    assert await service.lookups.last_phone(OPENID) == "13900000002"
+    assert await service.lookups.last_phone("oNobody000000000000000001") is None
 
     # The chat's lean read (a few columns, one statement) lists the same tickets in the same
     # order, with what the dialogue needs after 办结 (the 解决 answer, the 回访's state).
