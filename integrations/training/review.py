@@ -57,7 +57,6 @@ _OPEN_OF_RESIDENT = (
 )
 
 
-
 @dataclass(frozen=True, slots=True)
 class ReviewItem:
     """One queued message."""
