@@ -26,16 +26,10 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.loadclient import Connection  # noqa: E402
 from bot.wechat.simulator import CallbackSigner  # noqa: E402
+from testing.servers import free_port  # noqa: E402
 
 TOKEN = "benchtoken123"
 
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _start(target: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -118,7 +112,7 @@ async def _one_run(args: argparse.Namespace, env: dict[str, str]) -> dict[str, o
         ("bare", "benchmarks.bare_endpoint:app"),
         ("channel", "benchmarks.channel_app:create"),
     ):
-        port = _free_port()
+        port = free_port()
         proc = _start(target, port, env)
         try:
             url = f"http://127.0.0.1:{port}/wechat"

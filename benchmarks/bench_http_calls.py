@@ -40,6 +40,7 @@ from integrations.dispatch.open311 import Open311Backend, Open311Config  # noqa:
 from integrations.state import MemoryStore  # noqa: E402
 from integrations.wechat import WeChatClient  # noqa: E402
 from testing.open311_fake import DEFAULT_API_KEY  # noqa: E402
+from testing.servers import free_port  # noqa: E402
 
 APP_ID = "wx_bench_app_0001"
 SECRET = "bench-secret-0001"
@@ -65,17 +66,12 @@ uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning",
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
 
 @contextmanager
 def _served(script: str, *args: str) -> Iterator[str]:
     """``script`` (a uvicorn server on the port given last) in a process of its own;
     yields its base URL."""
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-c", script, *args, str(port)], cwd=ROOT)
     try:
         deadline = time.monotonic() + 20

@@ -70,7 +70,6 @@ from benchmarks.load_conversations import (  # noqa: E402
     _base_env,
     _credentials,
     _ensure_model,
-    _free_port,
     _intake,
     _seed_database,
     _start,
@@ -86,6 +85,7 @@ from benchmarks.load_conversations import (  # noqa: E402
 from benchmarks.loadclient import Connection  # noqa: E402
 from benchmarks.scenarios import MIXES, TICKET_RE, Step, check_reply  # noqa: E402
 from bot.wechat.simulator import CallbackSigner  # noqa: E402
+from testing.servers import free_port  # noqa: E402
 
 if TYPE_CHECKING:
     from integrations.wechat.fake_server import FakeWeChatAPI
@@ -210,7 +210,7 @@ class RedisServer:
 
     def __init__(self, workdir: Path, binary: str = "redis-server") -> None:
         self.binary = shutil.which(binary) or binary
-        self.port = _free_port()
+        self.port = free_port()
         self.log = workdir / "redis.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -269,7 +269,7 @@ class PgProxy:
 
     def __init__(self, target_host: str, target_port: int) -> None:
         self.target = (target_host, target_port)
-        self.port = _free_port()
+        self.port = free_port()
         self.accepted = 0
         self.cut = 0
         self._loop = asyncio.new_event_loop()
@@ -486,7 +486,7 @@ def fault_deployment(fault: str, ctx: RunContext, args: argparse.Namespace) -> I
         if fault == "kill-app":
             # Two separate processes with their own ports: one can die alone.
             for n in range(2):
-                port = _free_port()
+                port = free_port()
                 logs.append(rundir / f"serve-{n}.log")
                 web.append(
                     _start(
@@ -495,7 +495,7 @@ def fault_deployment(fault: str, ctx: RunContext, args: argparse.Namespace) -> I
                 )
                 base_urls.append(f"http://127.0.0.1:{port}")
         else:
-            port = _free_port()
+            port = free_port()
             logs.append(rundir / "serve.log")
             command = _intake("serve", "--workers", str(args.processes), "--no-worker")
             web.append(_start(command, {**env, "INTAKE_PORT": str(port)}, logs[-1]))

@@ -54,7 +54,6 @@ import os
 import random
 import secrets
 import signal
-import socket
 import string
 import subprocess
 import sys
@@ -82,6 +81,7 @@ from benchmarks.scenarios import (  # noqa: E402
     check_reply,
 )
 from bot.wechat.simulator import CallbackRequest, CallbackSigner, reply_text  # noqa: E402
+from testing.servers import free_port  # noqa: E402
 
 if TYPE_CHECKING:
     from integrations.wechat.fake_server import FakeWeChatAPI
@@ -658,11 +658,6 @@ def processed_twice(redis_url: str, openids: Sequence[str], namespace: str = "in
 # -- running the app ------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
 
 def _cpu_by_process(roots: Sequence[int]) -> dict[int, float]:
     """CPU time (user + system, seconds) of ``roots`` and each of their descendants."""
@@ -857,7 +852,7 @@ def run_directory(workdir: Path, system: str, processes: int) -> Path:
 def deployed(system: str, processes: int, ctx: RunContext) -> Iterator[Deployment]:
     """Start ``system`` with ``processes`` web processes on fresh storage; stop and clean
     up afterwards."""
-    port = _free_port()
+    port = free_port()
     rundir = run_directory(ctx.workdir, system, processes)
     env = {
         **ctx.env,

@@ -14,7 +14,15 @@ import uvicorn
 if TYPE_CHECKING:
     from integrations.wechat.fake_server import FakeWeChatAPI
 
-__all__ = ["serve_asgi", "serve_wechat_fake"]
+__all__ = ["free_port", "serve_asgi", "serve_wechat_fake"]
+
+
+def free_port() -> int:
+    """A loopback port free right now (for a server started in another process, which
+    binds it itself)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 @contextmanager

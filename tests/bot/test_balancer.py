@@ -16,13 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from testing.servers import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class _KeepAlive:
@@ -53,7 +49,7 @@ class _KeepAlive:
 @pytest.fixture
 def balanced() -> Iterator[int]:
     """Two web processes of the pid app behind the balancer, on a free port."""
-    port = _free_port()
+    port = free_port()
     code = (
         "from bot.balancer import serve_balanced; "
         f"serve_balanced(host='127.0.0.1', port={port}, workers=2, "

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ import pytest
 
 from bot.config import load_settings
 from core.errors import ConfigurationError
+from testing.servers import free_port
 from tests.bot.wechat_harness import shared_model_dir
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -116,14 +116,9 @@ def test_serve_in_production_without_secrets_prints_one_line_and_exits(tmp_path:
     ]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
 
 def test_serve_starts_on_the_embedded_default_with_nothing_configured(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "serve", "--port", str(port)],
         cwd=ROOT,

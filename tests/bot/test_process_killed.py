@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,16 +21,10 @@ import redis
 from bot.wechat.simulator import CallbackRequest, CallbackSigner, reply_text
 from integrations.db.migrate import upgrade_database
 from integrations.wechat.fake_server import FakeWeChatAPI
-from testing.servers import serve_wechat_fake
+from testing.servers import free_port, serve_wechat_fake
 from tests.bot.wechat_harness import APP_ID, APP_SECRET, TOKEN, shared_model_dir
 from tests.conftest import POSTGRES_TEST_URL, REDIS_TEST_URL, require_server
 from tests.support.postgres import own_schema
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -92,7 +85,7 @@ def test_killed_process_the_conversation_continues_on_another(
             "INTAKE_ADMIN_TOKEN": "test-admin-token-0123456789",
             "INTAKE_LOG_LEVEL": "WARNING",
         }
-        ports = [_free_port(), _free_port()]
+        ports = [free_port(), free_port()]
         processes = [_start(port, env) for port in ports]
         try:
             for port, process in zip(ports, processes, strict=True):
